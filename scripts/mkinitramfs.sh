@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Build a small gzip cpio initramfs for the e2e guests: busybox-static, the
+# virtio-net modules of the cached Debian kernel, an /init that loads them and
+# runs one guest script, then powers off.
+#
+# The image is two concatenated gzip'd newc archives (the kernel unpacks them
+# in sequence): a cached base (busybox, modules, /dev/console, /init) and a
+# small per-call overlay (the guest script and extra files), so a build after
+# the first one takes a fraction of a second.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+# Load order matters: insmod does not resolve dependencies.
+default_modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
+
+usage() {
+	cat <<EOF
+Usage: ${0##*/} --output=FILE [--script=FILE] [--add=SRC:DEST]... [--module=NAME]...
+
+Builds a gzip cpio initramfs whose /init mounts /proc, /sys, /dev and /tmp,
+insmods (in this order)
+  $default_modules
+then runs the guest script with busybox sh, prints
+  USVHOST_GUEST_EXIT=<status>
+on the console and powers off (poweroff -f).
+
+Options:
+  -o, --output=FILE   where to write the image (required)
+  -s, --script=FILE   guest script, copied to /usvhost/test.sh (default: an
+                      interactive shell on the console)
+  --add=SRC:DEST      also copy host file SRC to DEST (absolute) in the image
+  --module=NAME       insmod module NAME after the default ones (repeatable;
+                      list dependencies first)
+  --quiet             no progress messages
+  --help              this text
+
+The kernel comes from scripts/guest-kernel.sh (same cache: \$USVHOST_CACHE).
+The busybox + modules base is cached under \$USVHOST_CACHE/initramfs.
+Modules are at /lib/modules/NAME.ko in the guest.
+EOF
+}
+
+die() { echo "${0##*/}: error: $*" >&2; exit 1; }
+
+out=""
+script=""
+quiet=0
+adds=()
+modules=$default_modules
+while [ $# -gt 0 ]; do
+	case $1 in
+	-o|-s) [ $# -ge 2 ] || die "$1 needs an argument"
+		[ "$1" = -o ] && out=$2 || script=$2; shift ;;
+	--output=*) out=${1#*=} ;;
+	--script=*) script=${1#*=} ;;
+	--add=*) adds+=("${1#*=}") ;;
+	--module=*) modules="$modules ${1#*=}" ;;
+	--quiet) quiet=1 ;;
+	-h|--help) usage; exit 0 ;;
+	*) die "unknown option '$1' (try --help)" ;;
+	esac
+	shift
+done
+[ -n "$out" ] || die "--output=FILE is required (try --help)"
+[ -z "$script" ] || [ -f "$script" ] || die "guest script '$script' not found"
+
+say() { [ "$quiet" = 1 ] || echo "${0##*/}: $*" >&2; }
+
+busybox=/bin/busybox
+[ -x "$busybox" ] || die "$busybox missing: apt-get install busybox-static"
+# A dynamic busybox (package 'busybox') would not run in the bare guest.
+if ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
+	die "$busybox is dynamically linked: apt-get install busybox-static"
+fi
+
+quiet_opt=()
+[ "$quiet" = 0 ] || quiet_opt=(--quiet)
+kernel_env=$("$here/guest-kernel.sh" "${quiet_opt[@]+"${quiet_opt[@]}"}") ||
+	die "scripts/guest-kernel.sh failed"
+eval "$kernel_env"
+
+cache=${USVHOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/usvhost}/initramfs
+mkdir -p "$cache"
+
+# Emit one newc header + name (+ padding) for a node with no data.
+newc_entry() { # name mode rdevmajor rdevminor
+	local name=$1 mode=$2 maj=$3 min=$4 hdr namesize pad
+	namesize=$(( ${#name} + 1 ))
+	hdr=$(printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+		0 "$mode" 0 0 1 0 0 0 0 "$maj" "$min" "$namesize" 0)
+	pad=$(( (4 - (110 + namesize) % 4) % 4 ))
+	printf '%s%s\0' "$hdr" "$name"
+	head -c "$pad" /dev/zero
+}
+
+build_base() { # dest
+	local dest=$1 stage m f
+	stage=$(mktemp -d "$cache/.stage.XXXXXX")
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,run,root,etc,usvhost}
+	cp "$busybox" "$stage/bin/busybox"
+	busybox --list-full | while read -r f; do
+		[ "$f" = bin/busybox ] || ln -sf /bin/busybox "$stage/$f"
+	done
+	for m in $modules; do
+		# Module files use '_' or '-' interchangeably with module names.
+		f=$(find "$USVHOST_MODDIR/kernel" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) | head -n1)
+		[ -n "$f" ] || { rm -rf "$stage"; die "module $m not found under $USVHOST_MODDIR"; }
+		case $f in
+		*.ko) cp "$f" "$stage/lib/modules/$m.ko" ;;
+		*.ko.xz) xz -dc "$f" >"$stage/lib/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$stage/lib/modules/$m.ko" ;;
+		*.ko.gz) gzip -dc "$f" >"$stage/lib/modules/$m.ko" ;;
+		*) rm -rf "$stage"; die "unknown module format: $f" ;;
+		esac
+	done
+	write_init "$stage/init"
+	chmod 0755 "$stage/init"
+	{
+		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+			busybox cpio -o -H newc -R 0:0 2>/dev/null)
+		# /dev/console must exist before /init runs (the kernel opens it
+		# for init's stdio); a cpio entry avoids needing mknod/root here.
+		newc_entry dev/console $((0020600)) 5 1
+		newc_entry TRAILER!!! 0 0 0
+	} | gzip -6 >"$dest.tmp"
+	mv "$dest.tmp" "$dest"
+	rm -rf "$stage"
+}
+
+write_init() {
+	cat >"$1" <<EOF
+#!/bin/sh
+# Generated by usvhost scripts/mkinitramfs.sh
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+for m in $modules; do
+	insmod /lib/modules/\$m.ko || echo "usvhost-init: insmod \$m failed"
+done
+if [ -f /usvhost/test.sh ]; then
+	sh /usvhost/test.sh
+	rc=\$?
+else
+	echo "usvhost-init: no guest script; starting a shell (exit to power off)"
+	setsid cttyhack sh -l
+	rc=\$?
+fi
+echo "USVHOST_GUEST_EXIT=\$rc"
+poweroff -f
+EOF
+}
+
+# The base depends on busybox, the kernel, the module list and this script.
+key=$( { echo "$USVHOST_KVER $modules"; cat "$busybox" "$0"; } | sha256sum | cut -c1-16)
+base=$cache/base-$key.cpio.gz
+if [ ! -s "$base" ]; then
+	say "building the initramfs base (busybox + modules of $USVHOST_KVER)"
+	build_base "$base"
+	find "$cache" -maxdepth 1 -name 'base-*.cpio.gz' ! -name "${base##*/}" -delete
+fi
+
+# Per-call overlay: the guest script and extra files.
+overlay=$(mktemp -d "${TMPDIR:-/tmp}/usvhost-initramfs.XXXXXX")
+trap 'rm -rf "$overlay"' EXIT
+mkdir -p "$overlay/usvhost"
+[ -z "$script" ] || install -m 0755 "$script" "$overlay/usvhost/test.sh"
+for a in "${adds[@]+"${adds[@]}"}"; do
+	src=${a%%:*} dst=${a#*:}
+	case $a in *:/*) ;; *) die "--add wants SRC:/ABSOLUTE/DEST, got '$a'" ;; esac
+	[ -f "$src" ] || die "--add: '$src' not found"
+	mkdir -p "$overlay$(dirname "$dst")"
+	cp "$src" "$overlay$dst"
+done
+mkdir -p "$(dirname "$out")"
+{
+	cat "$base"
+	(cd "$overlay" && find . -mindepth 1 | LC_ALL=C sort |
+		busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1
+} >"$out.tmp"
+mv "$out.tmp" "$out"
+say "wrote $out"

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One vhost-net device: what one open() of /dev/vhost-net holds in the
+ * kernel (struct vhost_net with its vhost_dev and two vhost_virtqueues).
+ */
+#ifndef USV_CORE_DEVICE_H
+#define USV_CORE_DEVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/caller.h"
+#include "core/guestmem.h"
+#include "usvhost/datapath.h"
+#include "usvhost/vhost_abi.h"
+
+struct usv_profile;
+
+struct usv_vq {
+	unsigned index;
+	uint32_t num;
+	uint64_t desc, avail, used; /* owner virtual addresses */
+	uint64_t log_addr;          /* guest address of the used ring, for the log */
+	uint64_t log_base;          /* owner virtual address of the dirty bitmap */
+	bool log_used;
+	uint16_t last_avail_idx;
+	uint16_t avail_idx;
+	uint16_t last_used_idx;
+	uint16_t used_flags;
+	uint32_t busyloop_timeout;
+	int kick_fd, call_fd, err_fd; /* imported from the owner; -1 unbound */
+	int backend_fd;               /* imported tap/socket; -1: not running */
+	struct usv_fd_info backend;
+	uint32_t vhost_hlen, sock_hlen;
+	void *dp_priv; /* the datapath's per-ring state */
+};
+
+struct usv_owner {
+	pid_t tgid; /* 0: no owner */
+	int pidfd;
+	int memfd;  /* /proc/<tgid>/mem */
+	char comm[16];
+};
+
+struct usv_dev {
+	struct usv_dev *next; /* device list link */
+	unsigned handle;
+	pthread_mutex_t lock;
+	struct usv_owner owner;
+	uint64_t acked_features[USV_FEATURES_DWORDS];
+	uint64_t acked_backend_features;
+	struct usv_guestmem *mem; /* NULL until SET_MEM_TABLE */
+	int log_fd;               /* eventfd, -1 unbound */
+	struct usv_vq vqs[USV_NET_NVQS];
+	const struct usv_profile *profile;
+	const struct usv_datapath_ops *dp;
+	void *dp_ctx;
+	uint64_t ioctls; /* served, for logs */
+};
+
+static inline bool usv_vq_running(const struct usv_vq *vq)
+{
+	return vq->backend_fd >= 0;
+}
+
+static inline bool usv_dev_has_feature(const struct usv_dev *dev, unsigned bit)
+{
+	return bit < 64 * USV_FEATURES_DWORDS &&
+	       (dev->acked_features[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* Sizes of the split ring parts for num entries (vhost_get_*_size). */
+uint64_t usv_vring_desc_size(uint32_t num);
+uint64_t usv_vring_avail_size(const struct usv_dev *dev, uint32_t num);
+uint64_t usv_vring_used_size(const struct usv_dev *dev, uint32_t num);
+
+struct usv_dev *usv_dev_new(unsigned handle, const struct usv_profile *profile,
+			    const struct usv_datapath_ops *dp, void *dp_ctx);
+/* Stops the rings, drops fds, memory and owner: RESET_OWNER's work. The
+ * kernel then leaves an empty memory table (empty), not none. */
+void usv_dev_reset_owner(struct usv_dev *dev, struct usv_guestmem *empty);
+/* Everything of usv_dev_reset_owner(), then frees the device (release). */
+void usv_dev_free(struct usv_dev *dev);
+/* Detaches ring idx from its backend: tells the datapath, drops the fd. */
+void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx);
+
+#endif

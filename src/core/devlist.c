@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/devlist.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "core/log.h"
+
+int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile,
+		     const struct usv_datapath_ops *dp, void *dp_ctx)
+{
+	memset(list, 0, sizeof(*list));
+	list->profile = profile;
+	list->dp = dp;
+	list->dp_ctx = dp_ctx;
+	return -pthread_mutex_init(&list->lock, NULL);
+}
+
+void usv_devlist_destroy(struct usv_devlist *list)
+{
+	while (list->head)
+		usv_devlist_remove(list, list->head->handle);
+	pthread_mutex_destroy(&list->lock);
+}
+
+int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
+{
+	struct usv_dev **link, *dev;
+	unsigned h = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&list->lock);
+	/* The list is sorted: the first gap is the lowest free handle. */
+	for (link = &list->head; *link && (*link)->handle == h; link = &(*link)->next)
+		h++;
+	if (h == UINT_MAX) {
+		ret = -EMFILE;
+		goto out;
+	}
+	dev = usv_dev_new(h, list->profile, list->dp, list->dp_ctx);
+	if (!dev) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	dev->next = *link;
+	*link = dev;
+	list->count++;
+	*handle = h;
+out:
+	pthread_mutex_unlock(&list->lock);
+	return ret;
+}
+
+struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle)
+{
+	struct usv_dev *dev;
+
+	pthread_mutex_lock(&list->lock);
+	for (dev = list->head; dev && dev->handle < handle; dev = dev->next)
+		;
+	if (dev && dev->handle != handle)
+		dev = NULL;
+	pthread_mutex_unlock(&list->lock);
+	return dev;
+}
+
+int usv_devlist_remove(struct usv_devlist *list, unsigned handle)
+{
+	struct usv_dev **link, *dev = NULL;
+
+	pthread_mutex_lock(&list->lock);
+	for (link = &list->head; *link; link = &(*link)->next) {
+		if ((*link)->handle == handle) {
+			dev = *link;
+			*link = dev->next;
+			list->count--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&list->lock);
+	if (!dev)
+		return -ENOENT;
+	/* Outside the list lock: stopping rings waits for the datapath. */
+	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_unlock(&dev->lock);
+	usv_dev_free(dev);
+	return 0;
+}
+
+unsigned usv_devlist_count(struct usv_devlist *list)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&list->lock);
+	n = list->count;
+	pthread_mutex_unlock(&list->lock);
+	return n;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device configuration engine's list: one entry per open of the vhost
+ * device, identified by a handle (the lowest free number), looked up by
+ * handle on every request and removed on release, as in the CUSE-era DPDK
+ * vhost library's config_ll list.
+ *
+ * Lifetime: the transports guarantee that release comes after every request
+ * on that open has been answered, so a looked-up device stays valid for the
+ * request that looked it up.
+ */
+#ifndef USV_CORE_DEVLIST_H
+#define USV_CORE_DEVLIST_H
+
+#include <pthread.h>
+
+#include "core/device.h"
+
+struct usv_devlist {
+	pthread_mutex_t lock;
+	struct usv_dev *head; /* sorted by handle */
+	unsigned count;
+	const struct usv_profile *profile;
+	const struct usv_datapath_ops *dp;
+	void *dp_ctx;
+};
+
+int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile,
+		     const struct usv_datapath_ops *dp, void *dp_ctx);
+/* Releases every remaining device, then the list itself. */
+void usv_devlist_destroy(struct usv_devlist *list);
+/* New device with the lowest free handle. -ENOMEM, or -EMFILE when full. */
+int usv_devlist_add(struct usv_devlist *list, unsigned *handle);
+struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle);
+/* Unlinks and releases the device; -ENOENT for an unknown handle. */
+int usv_devlist_remove(struct usv_devlist *list, unsigned handle);
+unsigned usv_devlist_count(struct usv_devlist *list);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+/* Daemon configuration: written once at start-up, before any thread runs. */
+static enum usv_log_level log_level = USV_LOG_INFO;
+static bool log_syslog;
+
+void usv_log_setup(enum usv_log_level level, bool use_syslog)
+{
+	log_level = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog("usvhostd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+int usv_log_parse_level(const char *s, enum usv_log_level *out)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(s, names[i]) ||
+		    (s[0] == (char)('0' + i) && s[1] == '\0')) {
+			*out = (enum usv_log_level)i;
+			return 0;
+		}
+	}
+	if (!strcasecmp(s, "err") || !strcasecmp(s, "warning")) {
+		*out = s[0] == 'e' || s[0] == 'E' ? USV_LOG_ERR : USV_LOG_WARN;
+		return 0;
+	}
+	return -22; /* -EINVAL, without pulling errno.h into every user */
+}
+
+bool usv_log_enabled(enum usv_log_level level)
+{
+	return level <= log_level;
+}
+
+void usv_log(enum usv_log_level level, const char *fmt, ...)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "error", "warn", "info", "debug" };
+	char line[1024];
+	va_list ap;
+
+	if (!usv_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_syslog) {
+		syslog(prio[level], "%s", line);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		/* One fprintf per line keeps lines from threads whole. */
+		fprintf(stderr, "usvhostd[%ld.%06ld] %s: %s\n", (long)ts.tv_sec,
+			ts.tv_nsec / 1000, tag[level], line);
+	}
+}
+
+const char *usv_errname(int err, char *buf, unsigned len)
+{
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+
+	if (name)
+		return name;
+	snprintf(buf, len, "E%d", err < 0 ? -err : err);
+	return buf;
+}

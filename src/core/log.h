@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging: one place that decides where lines go (stderr or syslog) and which
+ * levels pass. The level and sink are part of the daemon's configuration. */
+#ifndef USV_CORE_LOG_H
+#define USV_CORE_LOG_H
+
+#include <stdbool.h>
+
+enum usv_log_level {
+	USV_LOG_ERR = 0,
+	USV_LOG_WARN,
+	USV_LOG_INFO,
+	USV_LOG_DEBUG,
+};
+
+void usv_log_setup(enum usv_log_level level, bool use_syslog);
+/* Parses "error", "warn", "info", "debug" (or 0..3); -EINVAL otherwise. */
+int usv_log_parse_level(const char *s, enum usv_log_level *out);
+bool usv_log_enabled(enum usv_log_level level);
+void usv_log(enum usv_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "EPERM" for 1, "E123" for an errno this libc cannot name. */
+const char *usv_errname(int err, char *buf, unsigned len);
+
+#define usv_err(...) usv_log(USV_LOG_ERR, __VA_ARGS__)
+#define usv_warn(...) usv_log(USV_LOG_WARN, __VA_ARGS__)
+#define usv_info(...) usv_log(USV_LOG_INFO, __VA_ARGS__)
+#define usv_dbg(...)                                                           \
+	do {                                                                   \
+		if (usv_log_enabled(USV_LOG_DEBUG))                            \
+			usv_log(USV_LOG_DEBUG, __VA_ARGS__);                   \
+	} while (0)
+
+#endif

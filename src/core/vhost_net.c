@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/* The ioctls drivers/vhost/net.c serves itself, before vhost_dev_ioctl(). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/profile.h"
+#include "core/vhost_ops.h"
+
+/* Largest zero-fill or zero-check past the known feature words. The kernel
+ * has no such bound; a caller asking for more gets EFAULT (documented). */
+#define FEATURES_ARRAY_TAIL_MAX (1u << 20)
+
+static bool is_owner(const struct usv_dev *dev, const struct usv_req *req)
+{
+	return dev->owner.tgid != 0 && dev->owner.tgid == req->caller.tgid;
+}
+
+int usv_op_get_features(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t f = dev->profile->features[0];
+
+	return usv_req_write(req, req->arg, &f, sizeof(f));
+}
+
+/* vhost_net_set_features(): header lengths, log and IOTLB checks, then ack. */
+static int set_features(struct usv_dev *dev, const uint64_t *features)
+{
+	uint64_t f0 = features[0];
+	uint32_t hdr_len, vhost_hlen, sock_hlen;
+
+	hdr_len = f0 & (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_VERSION_1)) ? 12 : 10;
+	if (f0 & USV_BIT(USV_F_NET_VIRTIO_NET_HDR)) {
+		vhost_hlen = hdr_len; /* vhost adds and strips the header */
+		sock_hlen = 0;
+	} else {
+		vhost_hlen = 0; /* the tap carries it */
+		sock_hlen = hdr_len;
+	}
+	if ((f0 & USV_BIT(USV_F_LOG_ALL)) && !usv_dev_memory_access_ok(dev, dev->mem, true))
+		return -EFAULT;
+	/* ACCESS_PLATFORM would set up the IOTLB here; no profile offers it. */
+	memcpy(dev->acked_features, features, sizeof(dev->acked_features));
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		dev->vqs[i].vhost_hlen = vhost_hlen;
+		dev->vqs[i].sock_hlen = sock_hlen;
+		usv_ring_update(dev, i, USV_RING_FEATURES);
+	}
+	return 0;
+}
+
+int usv_op_set_features(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t f[USV_FEATURES_DWORDS] = { 0 };
+	int ret = usv_req_read(req, req->arg, &f[0], sizeof(f[0]));
+
+	if (ret)
+		return ret;
+	if (f[0] & ~dev->profile->features[0])
+		return -EOPNOTSUPP;
+	return set_features(dev, f);
+}
+
+int usv_op_get_features_array(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t count, copied, tail;
+	int ret = usv_req_read(req, req->arg, &count, sizeof(count));
+
+	if (ret)
+		return ret;
+	copied = count < USV_FEATURES_DWORDS ? count : USV_FEATURES_DWORDS;
+	ret = usv_req_write(req, req->arg + 8, dev->profile->features, copied * 8);
+	if (ret)
+		return ret;
+	/* Zero what the caller provided past the words we know. (Linux 6.17's
+	 * clear_user() starts at features[0] instead of features[copied];
+	 * usvhost zeroes the tail, as that commit says it means to.) */
+	tail = count - copied;
+	if (tail > FEATURES_ARRAY_TAIL_MAX / 8)
+		return -EFAULT;
+	return usv_req_clear(req, req->arg + 8 + copied * 8, tail * 8);
+}
+
+int usv_op_set_features_array(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t f[USV_FEATURES_DWORDS] = { 0 };
+	uint64_t count, copied, word[64];
+	int ret = usv_req_read(req, req->arg, &count, sizeof(count));
+
+	if (ret)
+		return ret;
+	copied = count < USV_FEATURES_DWORDS ? count : USV_FEATURES_DWORDS;
+	ret = usv_req_read(req, req->arg + 8, f, copied * 8);
+	if (ret)
+		return ret;
+	/* Words past VIRTIO_FEATURES_MAX are unsupported by definition. */
+	if (count - copied > FEATURES_ARRAY_TAIL_MAX / 8)
+		return -EFAULT;
+	for (uint64_t i = copied; i < count;) {
+		uint64_t n = count - i < 64 ? count - i : 64;
+
+		ret = usv_req_read(req, req->arg + 8 + i * 8, word, n * 8);
+		if (ret)
+			return ret;
+		for (uint64_t j = 0; j < n; j++)
+			if (word[j])
+				return -EOPNOTSUPP;
+		i += n;
+	}
+	for (unsigned i = 0; i < USV_FEATURES_DWORDS; i++)
+		if (f[i] & ~dev->profile->features[i])
+			return -EOPNOTSUPP;
+	return set_features(dev, f);
+}
+
+int usv_op_get_backend_features(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t f = dev->profile->backend_features;
+
+	return usv_req_write(req, req->arg, &f, sizeof(f));
+}
+
+int usv_op_set_backend_features(struct usv_dev *dev, struct usv_req *req)
+{
+	uint64_t f;
+	int ret = usv_req_read(req, req->arg, &f, sizeof(f));
+
+	if (ret)
+		return ret;
+	if (f & ~dev->profile->backend_features)
+		return -EOPNOTSUPP;
+	dev->acked_backend_features = f;
+	return 0;
+}
+
+int usv_op_set_owner(struct usv_dev *dev, struct usv_req *req)
+{
+	struct usv_owner o = { .tgid = req->caller.tgid, .pidfd = -1, .memfd = -1 };
+	int ret;
+
+	if (dev->owner.tgid)
+		return -EBUSY;
+	/* Opened now, not at open(): the opener may be a shell that execs QEMU. */
+	o.pidfd = usv_pidfd_open(o.tgid);
+	if (o.pidfd < 0) {
+		ret = o.pidfd;
+		goto fail;
+	}
+	o.memfd = usv_procmem_open(o.tgid);
+	if (o.memfd < 0) {
+		ret = o.memfd;
+		goto fail;
+	}
+	if (dev->mem) {
+		ret = usv_guestmem_bind(dev->mem, o.tgid, o.memfd);
+		if (ret)
+			goto fail;
+	}
+	usv_caller_comm(o.tgid, o.comm, sizeof(o.comm));
+	dev->owner = o;
+	usv_info("dev %u: owner %d (%s)", dev->handle, o.tgid, o.comm);
+	return 0;
+fail:
+	usv_warn("dev %u: cannot reach process %d: %s (the daemon needs "
+		 "ptrace-level rights over QEMU)", dev->handle, o.tgid, strerror(-ret));
+	if (o.pidfd >= 0)
+		close(o.pidfd);
+	if (o.memfd >= 0)
+		close(o.memfd);
+	return ret;
+}
+
+int usv_op_reset_owner(struct usv_dev *dev, struct usv_req *req)
+{
+	struct usv_guestmem *empty;
+
+	if (!is_owner(dev, req))
+		return -EPERM;
+	if (usv_guestmem_new(NULL, 0, &empty))
+		return -ENOMEM;
+	usv_info("dev %u: reset by owner %d", dev->handle, dev->owner.tgid);
+	usv_dev_reset_owner(dev, empty);
+	return 0;
+}
+
+/* vhost_vq_init_access(): publish our used flags, learn the used index. */
+static int vq_init_access(struct usv_dev *dev, struct usv_vq *vq)
+{
+	uint16_t flags = vq->used_flags, idx;
+
+	if (usv_uva_write(dev->mem, vq->used, &flags, sizeof(flags)))
+		return -EFAULT;
+	if (usv_uva_read(dev->mem, vq->used + 2, &idx, sizeof(idx))) {
+		usv_warn("dev %u: vq %u: cannot read used idx at 0x%llx",
+			 dev->handle, vq->index, (unsigned long long)vq->used + 2);
+		return -EFAULT;
+	}
+	vq->last_used_idx = idx;
+	return 0;
+}
+
+/* get_socket(): a tap/macvtap or an AF_PACKET raw socket, else ENOTSOCK. */
+static int import_backend(struct usv_dev *dev, int remote_fd, int *local,
+			  struct usv_fd_info *info)
+{
+	int fd = usv_pidfd_getfd(dev->owner.pidfd, remote_fd);
+
+	if (fd < 0)
+		return -ENOTSOCK;
+	usv_fd_classify(fd, info);
+	if (info->kind != USV_FD_TAP && info->kind != USV_FD_TUN_DETACHED &&
+	    info->kind != USV_FD_PACKET) {
+		close(fd);
+		return -ENOTSOCK;
+	}
+	*local = fd;
+	return 0;
+}
+
+static int start_ring(struct usv_dev *dev, struct usv_vq *vq, int fd,
+		      const struct usv_fd_info *info)
+{
+	int ret;
+
+	vq->backend_fd = fd;
+	vq->backend = *info;
+	ret = vq_init_access(dev, vq);
+	if (!ret && dev->dp && dev->dp->ring_start)
+		ret = dev->dp->ring_start(dev->dp_ctx, dev, vq->index);
+	if (ret) {
+		vq->backend_fd = -1;
+		memset(&vq->backend, 0, sizeof(vq->backend));
+	}
+	return ret;
+}
+
+int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
+{
+	struct usv_vhost_vring_file b;
+	struct usv_fd_info info = { 0 }, old_info;
+	struct usv_vq *vq;
+	int ret, fd = -1, old_fd;
+
+	ret = usv_req_read(req, req->arg, &b, sizeof(b));
+	if (ret)
+		return ret;
+	if (!is_owner(dev, req))
+		return -EPERM;
+	if (b.index >= USV_NET_NVQS)
+		return -ENOBUFS;
+	vq = &dev->vqs[b.index];
+	if (!usv_vq_ready(dev, vq))
+		return -EFAULT;
+	if (b.fd != -1) {
+		ret = import_backend(dev, b.fd, &fd, &info);
+		if (ret)
+			return ret;
+	}
+	if (usv_same_file(fd, vq->backend_fd)) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	/* Quiesce the old backend, then try the new one; on failure the old
+	 * one runs again, as the kernel restores its socket. */
+	old_fd = vq->backend_fd;
+	old_info = vq->backend;
+	if (old_fd >= 0 && dev->dp && dev->dp->ring_stop)
+		dev->dp->ring_stop(dev->dp_ctx, dev, vq->index);
+	vq->backend_fd = -1;
+	if (fd >= 0) {
+		ret = start_ring(dev, vq, fd, &info);
+		if (ret) {
+			close(fd);
+			if (old_fd >= 0 && start_ring(dev, vq, old_fd, &old_info))
+				close(old_fd);
+			return ret;
+		}
+		snprintf(req->note, sizeof(req->note), "%s%s%s",
+			 usv_fd_kind_name(info.kind), info.ifname[0] ? " " : "",
+			 info.ifname);
+		usv_info("dev %u: vq %u attached to %s%s%s, last_avail_idx=%u last_used_idx=%u",
+			 dev->handle, vq->index, usv_fd_kind_name(info.kind),
+			 info.ifname[0] ? " " : "", info.ifname,
+			 vq->last_avail_idx, vq->last_used_idx);
+	} else {
+		usv_info("dev %u: vq %u detached from %s%s%s, last_avail_idx=%u",
+			 dev->handle, vq->index, usv_fd_kind_name(old_info.kind),
+			 old_info.ifname[0] ? " " : "", old_info.ifname,
+			 vq->last_avail_idx);
+	}
+	if (old_fd >= 0)
+		close(old_fd);
+	return 0;
+}

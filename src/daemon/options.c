@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "core/profile.h"
+
+void usv_options_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: usvhostd [OPTION]...\n"
+		"Serve /dev/vhost-net from userspace, for QEMU's -netdev tap,vhost=on.\n"
+		"\n"
+		"  -t, --transport=auto|cuse|fuse  front to serve (default auto: cuse when\n"
+		"                                  /dev/cuse exists, else fuse)\n"
+		"  -n, --name=NAME                 CUSE device name, /dev/NAME\n"
+		"                                  (default " USV_DEFAULT_NAME ")\n"
+		"  -m, --mount=DIR                 FUSE-file front: serve DIR/vhost-net\n"
+		"                                  (default " USV_DEFAULT_MOUNT ")\n"
+		"  -p, --profile=NAME              answer as profile NAME (default usvhost)\n"
+		"  -f, --foreground                stay in the foreground, log to stderr\n"
+		"      --syslog                    log to syslog even in the foreground\n"
+		"  -l, --log-level=LEVEL           error, warn, info (default) or debug;\n"
+		"                                  debug logs every ioctl and its answer\n"
+		"      --fuse-debug                print libfuse's own request trace\n"
+		"  -h, --help                      print this help and exit\n"
+		"  -V, --version                   print the version and exit\n"
+		"\n"
+		"SIGINT or SIGTERM stops the daemon: every device is released, every\n"
+		"imported fd closed, and the device node or mount removed.\n");
+}
+
+const char *usv_transport_name(enum usv_transport t)
+{
+	switch (t) {
+	case USV_TRANSPORT_CUSE:
+		return "cuse";
+	case USV_TRANSPORT_FUSE:
+		return "fuse";
+	case USV_TRANSPORT_AUTO:
+		break;
+	}
+	return "auto";
+}
+
+int usv_options_parse(int argc, char **argv, struct usv_options *o)
+{
+	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG };
+	static const struct option longopts[] = {
+		{ "transport", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->transport = USV_TRANSPORT_AUTO;
+	o->name = USV_DEFAULT_NAME;
+	o->mount = USV_DEFAULT_MOUNT;
+	o->profile = "usvhost";
+	o->log_level = USV_LOG_INFO;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:n:m:p:fl:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (!strcmp(optarg, "auto"))
+				o->transport = USV_TRANSPORT_AUTO;
+			else if (!strcmp(optarg, "cuse"))
+				o->transport = USV_TRANSPORT_CUSE;
+			else if (!strcmp(optarg, "fuse"))
+				o->transport = USV_TRANSPORT_FUSE;
+			else {
+				fprintf(stderr, "usvhostd: unknown transport '%s' "
+					"(auto, cuse or fuse)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'm':
+			o->mount = optarg;
+			break;
+		case 'p':
+			if (!usv_profile_find(optarg)) {
+				fprintf(stderr, "usvhostd: unknown profile '%s'\n", optarg);
+				return -EINVAL;
+			}
+			o->profile = optarg;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case OPT_SYSLOG:
+			o->syslog = true;
+			break;
+		case 'l':
+			if (usv_log_parse_level(optarg, &o->log_level)) {
+				fprintf(stderr, "usvhostd: unknown log level '%s' "
+					"(error, warn, info or debug)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_FUSE_DEBUG:
+			o->fuse_debug = true;
+			break;
+		case 'h':
+			usv_options_usage(stdout);
+			return 1;
+		case 'V':
+			printf("usvhostd " PACKAGE_VERSION "\n");
+			return 1;
+		default:
+			fprintf(stderr, "Try 'usvhostd --help' for more information.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "usvhostd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}

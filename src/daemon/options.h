@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* usvhostd's command line: the daemon's configuration. */
+#ifndef USV_DAEMON_OPTIONS_H
+#define USV_DAEMON_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/log.h"
+
+enum usv_transport {
+	USV_TRANSPORT_AUTO,
+	USV_TRANSPORT_CUSE,
+	USV_TRANSPORT_FUSE,
+};
+
+struct usv_options {
+	enum usv_transport transport;
+	const char *name;  /* CUSE device name */
+	const char *mount; /* FUSE-file mount directory */
+	const char *profile;
+	bool foreground;
+	bool syslog;
+	bool fuse_debug;
+	enum usv_log_level log_level;
+};
+
+#define USV_DEFAULT_NAME "vhost-net"
+#define USV_DEFAULT_MOUNT "/run/usvhost"
+
+/* 0: run; 1: done (help or version printed); -EINVAL: bad usage (reported). */
+int usv_options_parse(int argc, char **argv, struct usv_options *o);
+void usv_options_usage(FILE *f);
+const char *usv_transport_name(enum usv_transport t);
+
+#endif

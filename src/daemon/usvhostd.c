@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* usvhostd: options, logging, the device list, and the chosen front. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/devlist.h"
+#include "core/log.h"
+#include "core/profile.h"
+#include "daemon/options.h"
+#include "front/front.h"
+
+int main(int argc, char **argv)
+{
+	struct usv_front_config fc = { 0 };
+	struct usv_devlist devs;
+	struct usv_options o;
+	enum usv_transport t;
+	int ret;
+
+	ret = usv_options_parse(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? EXIT_SUCCESS : 2;
+	usv_log_setup(o.log_level, o.syslog || !o.foreground);
+	t = o.transport;
+	if (t == USV_TRANSPORT_AUTO)
+		t = access("/dev/cuse", F_OK) == 0 ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
+	if (geteuid() != 0)
+		usv_warn("not running as root: reaching QEMU's memory and fds needs "
+			 "ptrace rights over it (CAP_SYS_PTRACE)");
+	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), NULL, NULL);
+	if (ret) {
+		usv_err("cannot initialise the device list: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
+		 usv_transport_name(t), o.profile);
+	fc.devs = &devs;
+	fc.name = o.name;
+	fc.mount = o.mount;
+	fc.foreground = o.foreground;
+	fc.fuse_debug = o.fuse_debug;
+	if (t == USV_TRANSPORT_CUSE)
+		ret = usv_front_cuse_run(&fc);
+	else
+		ret = usv_front_fusefile_run(&fc);
+	/* Devices whose users did not close them are released here. */
+	usv_devlist_destroy(&devs);
+	usv_info("stopped%s", ret ? " after an error" : "");
+	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
+}

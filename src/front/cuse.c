@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CUSE front: a character device /dev/NAME (default vhost-net) with a
+ * dynamic major, whose opens are vhost-net devices. Its ioctls are
+ * unrestricted: the kernel passes no data at first, and each request is
+ * replayed with fuse_reply_ioctl_retry() until every range it reads has been
+ * fetched and every range it writes has been prepared (front/uaccess.h).
+ */
+#define FUSE_USE_VERSION 35
+#include <cuse_lowlevel.h>
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/ioctl_table.h"
+#include "core/log.h"
+#include "core/vhost_chr.h"
+#include "front/front.h"
+#include "front/uaccess.h"
+
+struct cuse_ctx {
+	struct usv_devlist *devs;
+	const char *name;
+};
+
+static struct cuse_ctx *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void cu_init_done(void *userdata)
+{
+	struct cuse_ctx *c = userdata;
+
+	usv_info("serving /dev/%s (CUSE front)", c->name);
+}
+
+static void cu_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	unsigned handle;
+	int ret = usv_front_open(ctx_of(req)->devs, fuse_req_ctx(req)->pid, &handle);
+
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = handle;
+	fi->nonseekable = 1;
+	if (fuse_reply_open(req, fi))
+		usv_front_release(ctx_of(req)->devs, handle);
+}
+
+static void cu_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	usv_front_release(ctx_of(req)->devs, (unsigned)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void cu_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
+		     unsigned flags, const void *in_buf, size_t in_bufsz,
+		     size_t out_bufsz)
+{
+	const struct usv_ioctl_desc *d = usv_ioctl_lookup((uint32_t)cmd);
+	struct iovec in_iov[USV_UA_MAX_IOV], out_iov[USV_UA_MAX_IOV];
+	struct usv_ua_retry *ua = malloc(sizeof(*ua));
+	uint64_t a = (uint64_t)(uintptr_t)arg;
+	int ret;
+
+	(void)flags;
+	if (!ua) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	usv_ua_retry_init(ua, a, d ? d->in_size : 0, d ? d->out_size : 0, in_buf,
+			  in_bufsz, out_bufsz);
+	ret = usv_front_ioctl(ctx_of(req)->devs, (unsigned)fi->fh,
+			      fuse_req_ctx(req)->pid, (uint32_t)cmd, a,
+			      &usv_ua_retry_ops, ua);
+	if (ret == -USV_ERETRY)
+		fuse_reply_ioctl_retry(req, in_iov, usv_ua_retry_iov(ua->rd, ua->nrd, in_iov),
+				       out_iov, usv_ua_retry_iov(ua->wr, ua->nwr, out_iov));
+	else if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, ret, ua->out, usv_ua_retry_out_len(ua));
+	free(ua);
+}
+
+static void cu_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
+	ssize_t ret;
+
+	(void)off;
+	ret = dev ? usv_chr_read(dev, size, fi->flags & O_NONBLOCK) : -EBADF;
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void cu_write(fuse_req_t req, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
+	ssize_t ret;
+
+	(void)off;
+	ret = dev ? usv_chr_write(dev, buf, size) : -EBADF;
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_write(req, (size_t)ret);
+}
+
+static void cu_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
+
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	if (!dev)
+		fuse_reply_err(req, EBADF);
+	else
+		fuse_reply_poll(req, usv_chr_poll(dev));
+}
+
+static const struct cuse_lowlevel_ops cu_ops = {
+	.init_done = cu_init_done,
+	.open = cu_open,
+	.release = cu_release,
+	.ioctl = cu_ioctl,
+	.read = cu_read,
+	.write = cu_write,
+	.poll = cu_poll,
+};
+
+int usv_front_cuse_run(const struct usv_front_config *cfg)
+{
+	struct cuse_ctx c = { .devs = cfg->devs, .name = cfg->name };
+	char devname[128], path[128];
+	const char *dev_info[] = { devname };
+	struct cuse_info ci = {
+		.dev_info_argc = 1,
+		.dev_info_argv = dev_info,
+		.flags = CUSE_UNRESTRICTED_IOCTL,
+	};
+	char *argv[4] = { "usvhostd" };
+	int argc = 1, multithreaded = 0, ret = 0;
+	struct fuse_loop_config *lc;
+	struct fuse_session *se;
+	struct stat st;
+
+	if (strchr(cfg->name, '/') || !cfg->name[0]) {
+		usv_err("invalid device name '%s'", cfg->name);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/dev/%s", cfg->name);
+	if (stat(path, &st) == 0) {
+		usv_err("%s already exists (the kernel's vhost_net module, or a static "
+			"node from kmod/udev?): unload it, remove the node, or pick "
+			"another name with --name and pass vhostfd= to QEMU", path);
+		return -EEXIST;
+	}
+	if (access("/dev/cuse", R_OK | W_OK)) {
+		usv_err("/dev/cuse: %s (modprobe cuse)", strerror(errno));
+		return -ENODEV;
+	}
+	snprintf(devname, sizeof(devname), "DEVNAME=%s", cfg->name);
+	if (cfg->foreground)
+		argv[argc++] = "-f";
+	if (cfg->fuse_debug)
+		argv[argc++] = "-d";
+	se = cuse_lowlevel_setup(argc, argv, &ci, &cu_ops, &multithreaded, &c);
+	if (!se) {
+		usv_err("cannot set up CUSE device %s", path);
+		return -EIO;
+	}
+	lc = fuse_loop_cfg_create();
+	if (!lc) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	if (fuse_session_loop_mt(se, lc) < 0)
+		ret = -EIO;
+	usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
+		 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
+	fuse_loop_cfg_destroy(lc);
+out:
+	cuse_lowlevel_teardown(se);
+	return ret;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transports. Each turns kernel requests (CUSE, or a FUSE file) into core
+ * requests on the shared device list and answers them.
+ */
+#ifndef USV_FRONT_FRONT_H
+#define USV_FRONT_FRONT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/devlist.h"
+#include "core/request.h"
+
+struct usv_front_config {
+	struct usv_devlist *devs;
+	const char *name;  /* CUSE: device name under /dev */
+	const char *mount; /* FUSE file: mount directory */
+	bool foreground;
+	bool fuse_debug;
+};
+
+/* Serve until SIGINT/SIGTERM/SIGHUP; then release every device and undo the
+ * node or mount. 0 on a clean stop, -errno when the front cannot start. */
+int usv_front_cuse_run(const struct usv_front_config *cfg);
+int usv_front_fusefile_run(const struct usv_front_config *cfg);
+
+/* Shared by both fronts. */
+int usv_front_open(struct usv_devlist *devs, pid_t tid, unsigned *handle);
+void usv_front_release(struct usv_devlist *devs, unsigned handle);
+/* Resolves the caller and serves one ioctl; -USV_ERETRY passes through. */
+int usv_front_ioctl(struct usv_devlist *devs, unsigned handle, pid_t tid,
+		    uint32_t cmd, uint64_t arg, const struct usv_uaccess *ua,
+		    void *ua_ctx);
+
+#endif

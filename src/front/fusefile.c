@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE-file front: a one-file filesystem, MOUNT/vhost-net, whose opens
+ * are vhost-net devices. For kernels without CUSE. FUSE gives regular files
+ * only restricted ioctls: the kernel copies _IOC_SIZE(cmd) bytes in and out,
+ * and everything else (the memory table's regions, the write-back GETs) goes
+ * through /proc/<pid>/mem of the caller.
+ */
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/vhost_chr.h"
+#include "front/front.h"
+#include "front/uaccess.h"
+
+#define INO_ROOT FUSE_ROOT_ID
+#define INO_DEV 2
+static const char file_name[] = "vhost-net";
+
+static struct usv_devlist *devs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void fill_attr(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (ino == INO_ROOT) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0600;
+		st->st_nlink = 1;
+	}
+}
+
+static void ff_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = { .ino = INO_DEV };
+
+	if (parent != INO_ROOT || strcmp(name, file_name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(INO_DEV, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void ff_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	if (ino != INO_ROOT && ino != INO_DEV) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(ino, &st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+static void ff_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	static const char *const names[] = { ".", "..", file_name };
+	static const fuse_ino_t inos[] = { INO_ROOT, INO_ROOT, INO_DEV };
+	char buf[512];
+	size_t used = 0;
+
+	(void)fi;
+	if (ino != INO_ROOT) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	for (off_t i = off; i < 3; i++) {
+		struct stat st;
+		size_t n;
+
+		fill_attr(inos[i], &st);
+		n = fuse_add_direntry(req, buf + used, sizeof(buf) - used, names[i], &st, i + 1);
+		if (used + n > size || used + n > sizeof(buf))
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	unsigned handle;
+	int ret;
+
+	if (ino != INO_DEV) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	ret = usv_front_open(devs_of(req), fuse_req_ctx(req)->pid, &handle);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = handle;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	if (fuse_reply_open(req, fi))
+		usv_front_release(devs_of(req), handle); /* the opener is gone */
+}
+
+static void ff_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	usv_front_release(devs_of(req), (unsigned)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void ff_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	struct usv_ua_restricted ua;
+	uint8_t out[1 << 14]; /* _IOC_SIZE is at most 16383 */
+	pid_t tid = fuse_req_ctx(req)->pid;
+	int ret;
+
+	(void)ino;
+	(void)flags;
+	if (out_bufsz > sizeof(out))
+		out_bufsz = sizeof(out);
+	usv_ua_restricted_init(&ua, tid, (uint64_t)(uintptr_t)arg, in_buf, in_bufsz,
+			       out, out_bufsz);
+	ret = usv_front_ioctl(devs_of(req), (unsigned)fi->fh, tid, cmd,
+			      (uint64_t)(uintptr_t)arg, &usv_ua_restricted_ops, &ua);
+	usv_ua_restricted_done(&ua);
+	if (ret == -USV_ERETRY) /* restricted reads never ask for a retry */
+		ret = -EIO;
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_ioctl(req, ret, out, ua.out_len);
+}
+
+static void ff_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
+	ssize_t ret;
+
+	(void)ino;
+	(void)off;
+	ret = dev ? usv_chr_read(dev, size, fi->flags & O_NONBLOCK) : -EBADF;
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
+	ssize_t ret;
+
+	(void)ino;
+	(void)off;
+	ret = dev ? usv_chr_write(dev, buf, size) : -EBADF;
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_write(req, (size_t)ret);
+}
+
+static void ff_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
+
+	(void)ino;
+	if (ph)
+		fuse_pollhandle_destroy(ph); /* nothing ever becomes readable */
+	if (!dev)
+		fuse_reply_err(req, EBADF);
+	else
+		fuse_reply_poll(req, usv_chr_poll(dev));
+}
+
+static const struct fuse_lowlevel_ops ff_ops = {
+	.lookup = ff_lookup,
+	.getattr = ff_getattr,
+	.readdir = ff_readdir,
+	.open = ff_open,
+	.release = ff_release,
+	.ioctl = ff_ioctl,
+	.read = ff_read,
+	.write = ff_write,
+	.poll = ff_poll,
+};
+
+int usv_front_fusefile_run(const struct usv_front_config *cfg)
+{
+	char *argv[] = { "usvhostd", "-o",
+			 "fsname=usvhost,subtype=usvhost,default_permissions",
+			 cfg->fuse_debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(cfg->fuse_debug ? 4 : 3, argv);
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se;
+	int ret = 0;
+
+	if (mkdir(cfg->mount, 0755) && errno != EEXIST) {
+		ret = -errno;
+		usv_err("cannot create mount directory %s: %s", cfg->mount, strerror(errno));
+		return ret;
+	}
+	se = fuse_session_new(&args, &ff_ops, sizeof(ff_ops), cfg->devs);
+	if (!se) {
+		usv_err("cannot create the FUSE session");
+		return -EIO;
+	}
+	if (fuse_set_signal_handlers(se)) {
+		ret = -EIO;
+		goto out_destroy;
+	}
+	if (fuse_session_mount(se, cfg->mount)) {
+		usv_err("cannot mount FUSE at %s (is /dev/fuse there, and are we root?)",
+			cfg->mount);
+		ret = -EIO;
+		goto out_signals;
+	}
+	usv_info("serving %s/%s (FUSE file front)", cfg->mount, file_name);
+	if (!cfg->foreground && fuse_daemonize(0)) {
+		ret = -EIO;
+		goto out_unmount;
+	}
+	lc = fuse_loop_cfg_create();
+	if (!lc) {
+		ret = -ENOMEM;
+		goto out_unmount;
+	}
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	if (fuse_session_loop_mt(se, lc) < 0)
+		ret = -EIO;
+	usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
+		 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
+	fuse_loop_cfg_destroy(lc);
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
+	return ret;
+}

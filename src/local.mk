@@ -1,0 +1,35 @@
+# The core: no knowledge of FUSE or io_uring (see docs/architecture.md).
+noinst_LTLIBRARIES += src/libusvcore.la
+src_libusvcore_la_SOURCES = \
+	src/core/caller.c src/core/caller.h \
+	src/core/device.c src/core/device.h \
+	src/core/devlist.c src/core/devlist.h \
+	src/core/guestmem.c src/core/guestmem.h \
+	src/core/ioctl_table.c src/core/ioctl_table.h \
+	src/core/log.c src/core/log.h \
+	src/core/profile.c src/core/profile.h \
+	src/core/request.c src/core/request.h \
+	src/core/vhost_access.c \
+	src/core/vhost_chr.c src/core/vhost_chr.h \
+	src/core/vhost_dev.c \
+	src/core/vhost_net.c \
+	src/core/vhost_ops.h \
+	src/core/vhost_vring.c \
+	include/usvhost/datapath.h \
+	include/usvhost/vhost_abi.h
+src_libusvcore_la_LIBADD = -lpthread
+
+# The transports: each turns kernel requests into core requests.
+noinst_LTLIBRARIES += src/libusvfront.la
+src_libusvfront_la_SOURCES = \
+	src/front/front.c src/front/front.h \
+	src/front/cuse.c \
+	src/front/uaccess.c src/front/uaccess.h \
+	src/front/fusefile.c
+src_libusvfront_la_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+src_libusvfront_la_LIBADD = src/libusvcore.la $(FUSE3_LIBS)
+
+sbin_PROGRAMS += src/usvhostd
+src_usvhostd_SOURCES = src/daemon/usvhostd.c src/daemon/options.c src/daemon/options.h
+src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+src_usvhostd_LDADD = src/libusvfront.la src/libusvcore.la $(FUSE3_LIBS) -lpthread

@@ -1,0 +1,16 @@
+# Integration test: a C client that plays QEMU 7.2 against usvhostd's FUSE
+# file, driven by qemu-sequence.sh inside private mount and network namespaces.
+# The client needs no cmocka, so it builds with or without --disable-tests.
+
+check_PROGRAMS += tests/integration/qemu_client
+tests_integration_qemu_client_SOURCES = \
+	tests/integration/qemu_client.c \
+	tests/integration/client_lib.c \
+	tests/integration/client_lib.h
+tests_integration_qemu_client_CPPFLAGS = $(AM_CPPFLAGS)
+tests_integration_qemu_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_qemu_client_LDFLAGS = $(AM_LDFLAGS) -pthread
+
+TESTS += tests/integration/qemu-sequence.sh
+EXTRA_DIST += tests/integration/qemu-sequence.sh
+CLEANFILES += tests/integration/qemu-sequence-daemon.log
