@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Sets up and runs every usvhost test: installs what is missing, builds, and
+# runs the unit, integration and end-to-end tests (unmodified QEMU), then the
+# same under ASan/UBSan and the unit tests under valgrind, then distcheck.
+set -eu
+
+usage() {
+	cat <<'TXT'
+Usage: run-tests.sh [--quick] [--no-deps] [--help]
+
+Runs, from a fresh clone, as root:
+  1. scripts/install-deps.sh (skipped with --no-deps)
+  2. ./autogen.sh, then an out-of-tree build in build/ and 'make check':
+     cmocka unit tests, the integration client against the FUSE front, and
+     the end-to-end tests booting unmodified QEMU (TCG) against usvhostd
+  3. build-asan/: the same tests with ASan and UBSan
+  4. the unit tests and the integration client under valgrind
+  5. make distcheck
+--quick   only step 2.
+Tests that need root, /dev/fuse or /dev/net/tun skip (exit 77) without them;
+here USVHOST_E2E_REQUIRE=1 turns such a skip into a failure.
+TXT
+}
+
+quick=0 deps=1
+for a in "$@"; do
+	case "$a" in
+		--quick) quick=1 ;;
+		--no-deps) deps=0 ;;
+		--help|-h) usage; exit 0 ;;
+		*) usage >&2; exit 2 ;;
+	esac
+done
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+jobs=$(nproc 2>/dev/null || echo 2)
+export USVHOST_E2E_REQUIRE=1
+step() { printf '\n==== %s ====\n' "$*"; }
+
+if [ "$deps" -eq 1 ]; then
+	step "dependencies"
+	scripts/install-deps.sh
+fi
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	step "autogen"
+	./autogen.sh
+fi
+
+# build DIR CONFIGURE-ARGS...: configure once, then make.
+build() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		(cd "$dir" && "$src/configure" -q "$@")
+	fi
+	make -s -C "$dir" -j"$jobs"
+}
+
+# check DIR [TESTS]: make check, showing the logs of failures.
+check() {
+	local dir=$1 tests=${2:-}
+	if ! make -C "$dir" -j1 check ${tests:+TESTS="$tests"}; then
+		find "$dir/tests" -name '*.log' -newer "$dir/Makefile" -print0 |
+			xargs -0 grep -l -E '^(FAIL|ERROR)' 2>/dev/null |
+			while read -r l; do echo "---- $l"; tail -n 60 "$l"; done
+		return 1
+	fi
+}
+
+step "build and test (build/)"
+build build
+check build
+
+[ "$quick" -eq 0 ] || exit 0
+
+step "ASan + UBSan (build-asan/)"
+build build-asan --enable-sanitizers
+check build-asan
+
+step "valgrind: unit tests and the integration client"
+unit=$(cd build && ls tests/unit/test_* 2>/dev/null | grep -v '\.' || true)
+for t in $unit; do
+	echo "valgrind $t"
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		build/"$t" >/dev/null
+done
+USVHOST_CLIENT_WRAPPER="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite" \
+	check build tests/integration/qemu-sequence.sh
+
+step "distcheck"
+make -C build -j"$jobs" distcheck >/dev/null
+echo "distcheck passed"
+
+step "all tests passed"
