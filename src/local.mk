@@ -15,6 +15,7 @@ src_libusvcore_la_SOURCES = \
 	src/core/vhost_net.c \
 	src/core/vhost_ops.h \
 	src/core/vhost_vring.c \
+	src/core/vring.c src/core/vring.h \
 	include/usvhost/datapath.h \
 	include/usvhost/vhost_abi.h
 src_libusvcore_la_LIBADD = -lpthread
@@ -32,4 +33,15 @@ src_libusvfront_la_LIBADD = src/libusvcore.la $(FUSE3_LIBS)
 sbin_PROGRAMS += src/usvhostd
 src_usvhostd_SOURCES = src/daemon/usvhostd.c src/daemon/options.c src/daemon/options.h
 src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
-src_usvhostd_LDADD = src/libusvfront.la src/libusvcore.la $(FUSE3_LIBS) -lpthread
+src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(FUSE3_LIBS) -lpthread
+
+# The datapath: io_uring workers moving packets between rings and taps.
+noinst_LTLIBRARIES += src/libusvdp.la
+src_libusvdp_la_SOURCES = \
+	src/datapath/datapath.h src/datapath/dp.h \
+	src/datapath/net_rx.c \
+	src/datapath/net_tx.c \
+	src/datapath/stats.c \
+	src/datapath/worker.c
+src_libusvdp_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+src_libusvdp_la_LIBADD = src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS)

@@ -34,6 +34,10 @@ struct usv_datapath_ops {
 	/* Something a running ring uses changed; what is a usv_ring_change mask. */
 	void (*ring_update)(void *ctx, struct usv_dev *dev, unsigned idx,
 			    unsigned what);
+	/* Publish the running ring's indexes into usv_vq (GET_VRING_BASE). */
+	void (*ring_sync)(void *ctx, struct usv_dev *dev, unsigned idx);
+	/* The device is being freed (release): drop per-device state. */
+	void (*dev_free)(void *ctx, struct usv_dev *dev);
 };
 
 #endif

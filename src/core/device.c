@@ -116,6 +116,8 @@ void usv_dev_free(struct usv_dev *dev)
 	if (!dev)
 		return;
 	dev_cleanup(dev);
+	if (dev->dp && dev->dp->dev_free)
+		dev->dp->dev_free(dev->dp_ctx, dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }

@@ -17,6 +17,8 @@
 #include "usvhost/vhost_abi.h"
 
 struct usv_profile;
+struct usv_observer;
+struct usv_inject;
 
 struct usv_vq {
 	unsigned index;
@@ -58,6 +60,10 @@ struct usv_dev {
 	const struct usv_datapath_ops *dp;
 	void *dp_ctx;
 	uint64_t ioctls; /* served, for logs */
+	/* Set by the device list (core/observer.h, core/inject.h); NULL: none. */
+	const struct usv_observer *obs;
+	void *obs_ctx;
+	struct usv_inject *inject;
 };
 
 static inline bool usv_vq_running(const struct usv_vq *vq)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/observer.h"
 
 int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile,
 		     const struct usv_datapath_ops *dp, void *dp_ctx)
@@ -43,6 +44,9 @@ int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
 		ret = -ENOMEM;
 		goto out;
 	}
+	dev->obs = list->obs;
+	dev->obs_ctx = list->obs_ctx;
+	dev->inject = list->inject;
 	dev->next = *link;
 	*link = dev;
 	list->count++;
@@ -65,6 +69,19 @@ struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle)
 	return dev;
 }
 
+/* Rings still running at release are stopped by the release: say so. */
+static void observe_release_detach(struct usv_dev *dev)
+{
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		struct usv_obs_event ev = { .kind = USV_OBS_DETACH, .handle = dev->handle,
+					    .index = i, .backend = &dev->vqs[i].backend,
+					    .reason = "release" };
+
+		if (usv_vq_running(&dev->vqs[i]))
+			usv_dev_observe(dev, &ev);
+	}
+}
+
 int usv_devlist_remove(struct usv_devlist *list, unsigned handle)
 {
 	struct usv_dev **link, *dev = NULL;
@@ -83,8 +100,16 @@ int usv_devlist_remove(struct usv_devlist *list, unsigned handle)
 		return -ENOENT;
 	/* Outside the list lock: stopping rings waits for the datapath. */
 	pthread_mutex_lock(&dev->lock);
+	if (dev->obs)
+		observe_release_detach(dev);
 	pthread_mutex_unlock(&dev->lock);
 	usv_dev_free(dev);
+	if (list->obs && list->obs->event) {
+		struct usv_obs_event ev = { .kind = USV_OBS_RELEASE, .handle = handle,
+					    .open_count = usv_devlist_count(list) };
+
+		list->obs->event(list->obs_ctx, NULL, &ev);
+	}
 	return 0;
 }
 
@@ -96,4 +121,22 @@ unsigned usv_devlist_count(struct usv_devlist *list)
 	n = list->count;
 	pthread_mutex_unlock(&list->lock);
 	return n;
+}
+
+void usv_devlist_set_observer(struct usv_devlist *list,
+			      const struct usv_observer *obs, void *obs_ctx)
+{
+	list->obs = obs;
+	list->obs_ctx = obs_ctx;
+}
+
+void usv_devlist_set_inject(struct usv_devlist *list, struct usv_inject *inject)
+{
+	list->inject = inject;
+}
+
+void usv_devlist_observe(struct usv_devlist *list, const struct usv_obs_event *ev)
+{
+	if (list->obs && list->obs->event)
+		list->obs->event(list->obs_ctx, NULL, ev);
 }

@@ -16,6 +16,10 @@
 
 #include "core/device.h"
 
+struct usv_observer;
+struct usv_obs_event;
+struct usv_inject;
+
 struct usv_devlist {
 	pthread_mutex_t lock;
 	struct usv_dev *head; /* sorted by handle */
@@ -23,6 +27,9 @@ struct usv_devlist {
 	const struct usv_profile *profile;
 	const struct usv_datapath_ops *dp;
 	void *dp_ctx;
+	const struct usv_observer *obs; /* core/observer.h; NULL: none */
+	void *obs_ctx;
+	struct usv_inject *inject;       /* core/inject.h; NULL: none */
 };
 
 int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile,
@@ -35,5 +42,11 @@ struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle);
 /* Unlinks and releases the device; -ENOENT for an unknown handle. */
 int usv_devlist_remove(struct usv_devlist *list, unsigned handle);
 unsigned usv_devlist_count(struct usv_devlist *list);
+/* Hooks handed to every device created from now on (call before serving). */
+void usv_devlist_set_observer(struct usv_devlist *list,
+			      const struct usv_observer *obs, void *obs_ctx);
+void usv_devlist_set_inject(struct usv_devlist *list, struct usv_inject *inject);
+/* Reports a device-list event (OPEN from the fronts) to the observer. */
+void usv_devlist_observe(struct usv_devlist *list, const struct usv_obs_event *ev);
 
 #endif

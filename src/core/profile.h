@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What a device offers and how it answers where kernels differ. The default
- * profile is usvhost's own; compatibility profiles can mimic other kernels.
+ * profile is usvhost's own; compatibility profiles answer as a given Linux
+ * generation's vhost-net does (docs/profiles.md has the table and where each
+ * fact comes from).
  */
 #ifndef USV_CORE_PROFILE_H
 #define USV_CORE_PROFILE_H
@@ -11,6 +13,8 @@
 
 #include "usvhost/vhost_abi.h"
 
+struct usv_req;
+
 struct usv_profile {
 	const char *name;
 	const char *description;
@@ -19,11 +23,30 @@ struct usv_profile {
 	uint32_t max_mem_regions;                /* E2BIG above this */
 	bool has_backend_features; /* GET/SET_BACKEND_FEATURES exist (4.19+) */
 	bool has_features_array;   /* GET/SET_FEATURES_ARRAY exist (6.17+) */
+	/*
+	 * Bits the mimicked kernel offers (so they are in features[]) that
+	 * usvhost does not implement: SET_FEATURES(_ARRAY) acking one answers
+	 * EOPNOTSUPP and logs why (usv_profile_gate()). Zero for "usvhost".
+	 */
+	uint64_t unimplemented[USV_FEATURES_DWORDS];
+	/* Where the facts come from, for --profile=help and the docs. */
+	const char *source;
 };
 
 /* The default: what usvhost implements. */
 const struct usv_profile *usv_profile_default(void);
 /* By name, or NULL. */
 const struct usv_profile *usv_profile_find(const char *name);
+/* Every profile, the default first. */
+const struct usv_profile *usv_profile_list(unsigned *count);
+
+/*
+ * Where a profile answers differently from the handlers: called by dispatch
+ * just before a handler runs. 0 lets the handler run; -EOPNOTSUPP refuses a
+ * SET_FEATURES(_ARRAY) that acks a bit of profile->unimplemented (logged with
+ * handle in the message); -EFAULT/-USV_ERETRY as reading the payload answers.
+ */
+int usv_profile_gate(const struct usv_profile *p, unsigned handle,
+		     struct usv_req *req);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/profile.h"
@@ -20,6 +21,10 @@ void usv_options_usage(FILE *f)
 		"  -m, --mount=DIR                 FUSE-file front: serve DIR/vhost-net\n"
 		"                                  (default " USV_DEFAULT_MOUNT ")\n"
 		"  -p, --profile=NAME              answer as profile NAME (default usvhost)\n"
+		"  -w, --workers=N                 datapath worker threads (default: one per\n"
+		"                                  online CPU, at most 8)\n"
+		"  -s, --stats=FILE                rewrite per-ring counters to FILE every\n"
+		"                                  second, on SIGUSR1 and at exit\n"
 		"  -f, --foreground                stay in the foreground, log to stderr\n"
 		"      --syslog                    log to syslog even in the foreground\n"
 		"  -l, --log-level=LEVEL           error, warn, info (default) or debug;\n"
@@ -53,6 +58,8 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "name", required_argument, NULL, 'n' },
 		{ "mount", required_argument, NULL, 'm' },
 		{ "profile", required_argument, NULL, 'p' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "stats", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -70,7 +77,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 	o->profile = "usvhost";
 	o->log_level = USV_LOG_INFO;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:n:m:p:fl:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:n:m:p:w:s:fl:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (!strcmp(optarg, "auto"))
@@ -97,6 +104,20 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 				return -EINVAL;
 			}
 			o->profile = optarg;
+			break;
+		case 'w': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || n < 1 || n > 256) {
+				fprintf(stderr, "usvhostd: --workers takes a number from 1 to 256\n");
+				return -EINVAL;
+			}
+			o->workers = (unsigned)n;
+			break;
+		}
+		case 's':
+			o->stats = optarg;
 			break;
 		case 'f':
 			o->foreground = true;

@@ -19,6 +19,8 @@ struct usv_options {
 	const char *name;  /* CUSE device name */
 	const char *mount; /* FUSE-file mount directory */
 	const char *profile;
+	const char *stats;  /* counters file, or NULL */
+	unsigned workers;   /* 0: default */
 	bool foreground;
 	bool syslog;
 	bool fuse_debug;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* usvhostd: options, logging, the device list, and the chosen front. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,16 @@
 #include "core/log.h"
 #include "core/profile.h"
 #include "daemon/options.h"
+#include "datapath/datapath.h"
 #include "front/front.h"
 
 int main(int argc, char **argv)
 {
 	struct usv_front_config fc = { 0 };
+	struct usv_dp_config dc = { 0 };
+	struct usv_dp *dp = NULL;
 	struct usv_devlist devs;
+	sigset_t usr1;
 	struct usv_options o;
 	enum usv_transport t;
 	int ret;
@@ -30,9 +35,22 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		usv_warn("not running as root: reaching QEMU's memory and fds needs "
 			 "ptrace rights over it (CAP_SYS_PTRACE)");
-	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), NULL, NULL);
+	/* SIGUSR1 asks for the stats file now: blocked in every thread and
+	 * read by the stats writer through a signalfd. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	dc.workers = o.workers;
+	dc.stats_path = o.stats;
+	ret = usv_dp_create(&dc, &dp);
+	if (ret) {
+		usv_err("cannot start the datapath: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), usv_dp_ops(), dp);
 	if (ret) {
 		usv_err("cannot initialise the device list: %s", strerror(-ret));
+		usv_dp_destroy(dp);
 		return EXIT_FAILURE;
 	}
 	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
@@ -48,6 +66,7 @@ int main(int argc, char **argv)
 		ret = usv_front_fusefile_run(&fc);
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
+	usv_dp_destroy(dp);
 	usv_info("stopped%s", ret ? " after an error" : "");
 	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/vring.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/caller.h"
+#include "usvhost/vhost_abi.h"
+
+/* Split ring layout (virtio 1.x 2.7): offsets from each part's start. */
+#define AVAIL_FLAGS 0
+#define AVAIL_IDX 2
+#define AVAIL_RING 4
+#define USED_FLAGS 0
+#define USED_IDX 2
+#define USED_RING 4
+#define USED_ELEM 8
+
+struct vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static int ring_err(struct usv_vring *vr, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int ring_err(struct usv_vring *vr, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vr->err, sizeof(vr->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static uint64_t avail_size(const struct usv_vring *vr)
+{
+	return AVAIL_RING + 2ULL * vr->num + (vr->event_idx ? 2 : 0);
+}
+
+static uint64_t used_size(const struct usv_vring *vr)
+{
+	return USED_RING + (uint64_t)USED_ELEM * vr->num + (vr->event_idx ? 2 : 0);
+}
+
+void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem)
+{
+	vr->mem = mem;
+	vr->ldesc = usv_uva_local(mem, vr->desc, (size_t)USV_VRING_DESC_SIZE * vr->num);
+	vr->lavail = usv_uva_local(mem, vr->avail, avail_size(vr));
+	vr->lused = usv_uva_local(mem, vr->used, used_size(vr));
+}
+
+void usv_vring_setup(struct usv_vring *vr, const struct usv_guestmem *mem,
+		     uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
+		     uint64_t features)
+{
+	vr->num = num;
+	vr->desc = desc;
+	vr->avail = avail;
+	vr->used = used;
+	vr->event_idx = features & USV_BIT(USV_F_RING_EVENT_IDX);
+	vr->indirect = features & USV_BIT(USV_F_RING_INDIRECT_DESC);
+	vr->notify_on_empty = features & USV_BIT(USV_F_NOTIFY_ON_EMPTY);
+	vr->log_all = features & USV_BIT(USV_F_LOG_ALL);
+	vr->signalled_used_valid = false;
+	usv_vring_remap(vr, mem);
+}
+
+/* Ring accesses: ours when mapped, else QEMU's address space. Indexes are
+ * 16-bit and naturally aligned (the control plane checked alignment). */
+static int get16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+		 uint16_t *v)
+{
+	if (local) {
+		*v = __atomic_load_n((uint16_t *)(local + off), __ATOMIC_ACQUIRE);
+		return 0;
+	}
+	return usv_uva_read(vr->mem, uva + off, v, sizeof(*v));
+}
+
+static int put16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+		 uint16_t v)
+{
+	if (local) {
+		__atomic_store_n((uint16_t *)(local + off), v, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return usv_uva_write(vr->mem, uva + off, &v, sizeof(v));
+}
+
+static int log_used(struct usv_vring *vr, uint64_t off, uint64_t len)
+{
+	if (!vr->log_used)
+		return 0;
+	return usv_vring_log_write(vr, vr->log_addr + off, len);
+}
+
+int usv_vring_write_used_flags(struct usv_vring *vr)
+{
+	if (put16(vr, vr->lused, vr->used, USED_FLAGS, vr->used_flags))
+		return -EFAULT;
+	return log_used(vr, USED_FLAGS, 2);
+}
+
+static int refresh_avail(struct usv_vring *vr)
+{
+	uint16_t idx;
+
+	if (get16(vr, vr->lavail, vr->avail, AVAIL_IDX, &idx))
+		return ring_err(vr, -EFAULT, "failed to access avail idx at 0x%llx",
+				(unsigned long long)vr->avail + AVAIL_IDX);
+	if ((uint16_t)(idx - vr->last_avail_idx) > vr->num)
+		return ring_err(vr, -EFAULT, "guest moved avail index from %u to %u",
+				vr->last_avail_idx, idx);
+	vr->avail_idx = idx;
+	return 0;
+}
+
+bool usv_vring_has_avail(struct usv_vring *vr)
+{
+	if (vr->avail_idx != vr->last_avail_idx)
+		return true;
+	return refresh_avail(vr) == 0 && vr->avail_idx != vr->last_avail_idx;
+}
+
+/* Appends the segments of guest buffer [gpa, gpa+len) to the chain. */
+static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
+		     uint32_t len, bool write)
+{
+	while (len) {
+		const struct usv_mem_region *r = usv_guestmem_find(vr->mem, gpa);
+		uint64_t avail;
+		uint32_t n;
+
+		if (!r)
+			return -EFAULT;
+		avail = r->last - gpa; /* bytes left in the region, minus one */
+		n = (uint64_t)len - 1 > avail ? (uint32_t)(avail + 1) : len;
+		if (c->nout + c->nin == c->max_segs)
+			return -ENOBUFS;
+		c->seg[c->nout + c->nin] = (struct usv_seg){
+			.local = r->local ? r->local + (gpa - r->gpa) : NULL,
+			.uva = r->uaddr + (gpa - r->gpa),
+			.gpa = gpa,
+			.len = n,
+		};
+		if (write) {
+			c->nin++;
+			c->in_len += n;
+		} else {
+			c->nout++;
+			c->out_len += n;
+		}
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int add_desc(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *d,
+		    const char *where, unsigned i)
+{
+	bool write = d->flags & USV_VRING_DESC_F_WRITE;
+	int ret;
+
+	if (!write && c->nin)
+		return ring_err(vr, -EINVAL, "%sdescriptor has out after in: idx %u", where, i);
+	if ((write ? c->in_len : c->out_len) + (uint64_t)d->len > UINT32_MAX)
+		return ring_err(vr, -EINVAL, "chain longer than 4 GiB at idx %u", i);
+	ret = translate(vr, c, d->addr, d->len, write);
+	if (ret)
+		return ring_err(vr, ret, "translation failure %d %sdescriptor idx %u "
+				"(addr 0x%llx len %u)", ret, where, i,
+				(unsigned long long)d->addr, d->len);
+	return 0;
+}
+
+static int read_desc(struct usv_vring *vr, unsigned i, struct vdesc *d)
+{
+	if (vr->ldesc) {
+		memcpy(d, vr->ldesc + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
+		return 0;
+	}
+	return usv_uva_read(vr->mem, vr->desc + (uint64_t)i * USV_VRING_DESC_SIZE, d,
+			    sizeof(*d));
+}
+
+/* get_indirect(): the table is read in order; NEXT only says "more". */
+static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *ind)
+{
+	uint64_t count = ind->len / USV_VRING_DESC_SIZE;
+	unsigned found = 0;
+	struct vdesc d;
+	int ret;
+
+	if (ind->len % USV_VRING_DESC_SIZE)
+		return ring_err(vr, -EINVAL, "invalid length in indirect descriptor: "
+				"len 0x%x not a multiple of 16", ind->len);
+	if (count > 0x10000)
+		return ring_err(vr, -E2BIG, "indirect buffer length too big: %u", ind->len);
+	do {
+		uint64_t gpa = ind->addr + (uint64_t)found * USV_VRING_DESC_SIZE;
+
+		if (++found > count)
+			return ring_err(vr, -EINVAL, "loop detected: last one at %u "
+					"indirect size %llu", found - 1,
+					(unsigned long long)count);
+		if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, &d, sizeof(d)))
+			return ring_err(vr, -EINVAL, "failed indirect descriptor: idx %u, "
+					"0x%llx", found - 1, (unsigned long long)gpa);
+		if (d.flags & USV_VRING_DESC_F_INDIRECT)
+			return ring_err(vr, -EINVAL, "nested indirect descriptor: idx %u",
+					found - 1);
+		ret = add_desc(vr, c, &d, "indirect ", found - 1);
+		if (ret)
+			return ret;
+	} while (d.flags & USV_VRING_DESC_F_NEXT);
+	return 0;
+}
+
+int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c)
+{
+	uint16_t head;
+	unsigned i, found = 0;
+	struct vdesc d;
+	int ret;
+
+	if (vr->avail_idx == vr->last_avail_idx) {
+		ret = refresh_avail(vr);
+		if (ret)
+			return ret;
+		if (vr->avail_idx == vr->last_avail_idx)
+			return -EAGAIN;
+	}
+	if (get16(vr, vr->lavail, vr->avail,
+		  AVAIL_RING + 2ULL * (vr->last_avail_idx & (vr->num - 1)), &head))
+		return ring_err(vr, -EFAULT, "failed to read avail ring entry %u",
+				vr->last_avail_idx);
+	if (head >= vr->num)
+		return ring_err(vr, -EINVAL, "guest says index %u > %u is available",
+				head, vr->num);
+	c->head = head;
+	c->nout = c->nin = 0;
+	c->out_len = c->in_len = 0;
+	i = head;
+	do {
+		if (i >= vr->num)
+			return ring_err(vr, -EINVAL, "desc index is %u > %u, head = %u",
+					i, vr->num, head);
+		if (++found > vr->num)
+			return ring_err(vr, -EINVAL, "loop detected: last one at %u vq "
+					"size %u head %u", i, vr->num, head);
+		if (read_desc(vr, i, &d))
+			return ring_err(vr, -EFAULT, "failed to get descriptor: idx %u", i);
+		if (d.flags & USV_VRING_DESC_F_INDIRECT)
+			ret = walk_indirect(vr, c, &d);
+		else
+			ret = add_desc(vr, c, &d, "", i);
+		if (ret)
+			return ret;
+		i = d.next;
+	} while (d.flags & USV_VRING_DESC_F_NEXT);
+	vr->last_avail_idx++;
+	return 0;
+}
+
+void usv_vring_unpop(struct usv_vring *vr, unsigned n)
+{
+	vr->last_avail_idx -= (uint16_t)n;
+}
+
+static int write_used_elems(struct usv_vring *vr, uint16_t start, const uint32_t *heads,
+			    const uint32_t *lens, unsigned n)
+{
+	unsigned slot = start & (vr->num - 1);
+	uint64_t off = USED_RING + (uint64_t)slot * USED_ELEM;
+	uint32_t elem[2 * 64];
+
+	for (unsigned i = 0; i < n; i++) {
+		elem[2 * i] = heads[i];
+		elem[2 * i + 1] = lens[i];
+	}
+	if (vr->lused)
+		memcpy(vr->lused + off, elem, (size_t)n * USED_ELEM);
+	else if (usv_uva_write(vr->mem, vr->used + off, elem, (size_t)n * USED_ELEM))
+		return -EFAULT;
+	return log_used(vr, off, (uint64_t)n * USED_ELEM);
+}
+
+int usv_vring_push(struct usv_vring *vr, const uint32_t *heads, const uint32_t *lens,
+		   unsigned n)
+{
+	uint16_t old = vr->last_used_idx, new;
+	unsigned done = 0;
+
+	while (done < n) {
+		uint16_t at = (uint16_t)(old + done);
+		unsigned slot = at & (vr->num - 1);
+		unsigned k = n - done;
+
+		/* Up to the ring's end, at most 64 at a time. */
+		if (k > vr->num - slot)
+			k = vr->num - slot;
+		if (k > 64)
+			k = 64;
+		if (write_used_elems(vr, at, heads + done, lens + done, k))
+			return ring_err(vr, -EFAULT, "failed to write used ring entry %u", at);
+		done += k;
+	}
+	new = (uint16_t)(old + n);
+	/* The entries must be visible before the index (put16 releases). */
+	if (put16(vr, vr->lused, vr->used, USED_IDX, new))
+		return ring_err(vr, -EFAULT, "failed to increment used idx");
+	if (log_used(vr, USED_IDX, 2))
+		return ring_err(vr, -EFAULT, "failed to log used idx");
+	vr->last_used_idx = new;
+	/* A guest that never signals for 2^16 entries: forget what we sent. */
+	if ((uint16_t)(new - vr->signalled_used) < (uint16_t)(new - old))
+		vr->signalled_used_valid = false;
+	return 0;
+}
+
+bool usv_vring_need_signal(struct usv_vring *vr)
+{
+	uint16_t old, new, event, flags;
+	bool valid;
+
+	/* Pairs with the guest's barrier when it enables interrupts. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vr->notify_on_empty && vr->avail_idx == vr->last_avail_idx)
+		return true;
+	if (!vr->event_idx) {
+		if (get16(vr, vr->lavail, vr->avail, AVAIL_FLAGS, &flags))
+			return true;
+		return !(flags & USV_VRING_AVAIL_F_NO_INTERRUPT);
+	}
+	old = vr->signalled_used;
+	valid = vr->signalled_used_valid;
+	new = vr->signalled_used = vr->last_used_idx;
+	vr->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	if (get16(vr, vr->lavail, vr->avail, AVAIL_RING + 2ULL * vr->num, &event))
+		return true;
+	/* vring_need_event(): did new pass the guest's used_event? */
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+bool usv_vring_enable_notify(struct usv_vring *vr)
+{
+	uint16_t idx;
+
+	if (!(vr->used_flags & USV_VRING_USED_F_NO_NOTIFY))
+		return false;
+	vr->used_flags &= (uint16_t)~USV_VRING_USED_F_NO_NOTIFY;
+	if (!vr->event_idx) {
+		if (usv_vring_write_used_flags(vr))
+			return false;
+	} else {
+		uint64_t off = USED_RING + (uint64_t)USED_ELEM * vr->num;
+
+		if (put16(vr, vr->lused, vr->used, off, vr->avail_idx) ||
+		    log_used(vr, off, 2))
+			return false;
+	}
+	/* They could have slipped one in as we were doing that. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (get16(vr, vr->lavail, vr->avail, AVAIL_IDX, &idx))
+		return false;
+	return idx != vr->avail_idx;
+}
+
+void usv_vring_disable_notify(struct usv_vring *vr)
+{
+	if (vr->used_flags & USV_VRING_USED_F_NO_NOTIFY)
+		return;
+	vr->used_flags |= USV_VRING_USED_F_NO_NOTIFY;
+	if (!vr->event_idx)
+		usv_vring_write_used_flags(vr);
+}
+
+static int vm_batch(pid_t tgid, struct iovec *l, struct iovec *r, unsigned n,
+		    size_t bytes, bool to_guest)
+{
+	ssize_t done;
+
+	if (!n)
+		return 0;
+	done = to_guest ? process_vm_writev(tgid, l, n, r, n, 0)
+			: process_vm_readv(tgid, l, n, r, n, 0);
+	return done == (ssize_t)bytes ? 0 : -EFAULT;
+}
+
+/* Walks segments [first, first+count) from byte off for len bytes, copying
+ * between them and buf; remote pieces go in batches of iovecs. */
+static int chain_copy(const struct usv_chain *c, unsigned first, unsigned count,
+		      uint32_t off, uint8_t *buf, uint32_t len, pid_t tgid, bool to_guest)
+{
+	struct iovec liov[64], riov[64];
+	unsigned nr = 0;
+	size_t pending = 0;
+
+	for (unsigned i = first; i < first + count && len; i++) {
+		const struct usv_seg *s = &c->seg[i];
+		uint32_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off < len ? s->len - off : len;
+		if (s->local) {
+			if (to_guest)
+				memcpy((uint8_t *)s->local + off, buf, n);
+			else
+				memcpy(buf, (uint8_t *)s->local + off, n);
+		} else {
+			if (nr == 64) {
+				if (vm_batch(tgid, liov, riov, nr, pending, to_guest))
+					return -EFAULT;
+				nr = 0;
+				pending = 0;
+			}
+			liov[nr] = (struct iovec){ .iov_base = buf, .iov_len = n };
+			riov[nr] = (struct iovec){ .iov_base = (void *)(uintptr_t)(s->uva + off),
+						   .iov_len = n };
+			nr++;
+			pending += n;
+		}
+		buf += n;
+		len -= n;
+		off = 0;
+	}
+	if (len)
+		return -EFAULT; /* the chain is shorter than asked */
+	return vm_batch(tgid, liov, riov, nr, pending, to_guest);
+}
+
+int usv_chain_read(const struct usv_chain *c, uint32_t off, void *buf, uint32_t len,
+		   pid_t tgid)
+{
+	return chain_copy(c, 0, c->nout, off, buf, len, tgid, false);
+}
+
+int usv_chain_write(const struct usv_chain *c, uint32_t off, const void *buf,
+		    uint32_t len, pid_t tgid)
+{
+	return chain_copy(c, c->nout, c->nin, off, (uint8_t *)buf, len, tgid, true);
+}
+
+int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
+		      uint32_t len, pid_t tgid)
+{
+	return chain_copy(c, c->nout, c->nin, off, buf, len, tgid, false);
+}
+
+int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
+{
+	uint64_t first, last, lo, hi;
+	uint8_t bytes[64];
+	int ret = 0;
+
+	if (!len || !vr->log.base)
+		return 0;
+	first = gpa / USV_VHOST_PAGE_SIZE;
+	last = (gpa + len - 1) / USV_VHOST_PAGE_SIZE;
+	if (gpa + len - 1 < gpa)
+		return -EFAULT;
+	pthread_mutex_lock(vr->log.lock);
+	/* QEMU harvests the bitmap with atomic exchanges: our read-modify-write
+	 * may re-set a bit it just took (an over-report), never lose one. */
+	for (lo = first / 8; lo <= last / 8 && !ret; lo = hi + 1) {
+		hi = lo + sizeof(bytes) - 1 < last / 8 ? lo + sizeof(bytes) - 1 : last / 8;
+		if (vr->log.base + lo < vr->log.base ||
+		    usv_vm_read(vr->log.tgid, vr->log.base + lo, bytes, hi - lo + 1)) {
+			ret = -EFAULT;
+			break;
+		}
+		for (uint64_t p = (lo * 8 > first ? lo * 8 : first);
+		     p <= last && p / 8 <= hi; p++)
+			bytes[p / 8 - lo] |= (uint8_t)(1u << (p % 8));
+		if (usv_vm_write(vr->log.tgid, vr->log.base + lo, bytes, hi - lo + 1))
+			ret = -EFAULT;
+	}
+	pthread_mutex_unlock(vr->log.lock);
+	if (!ret && vr->log.fd >= 0) {
+		uint64_t one = 1;
+
+		if (write(vr->log.fd, &one, sizeof(one)) < 0)
+			ret = 0; /* a full counter still means "look at the log" */
+	}
+	return ret;
+}
+
+int usv_vring_log_chain(struct usv_vring *vr, const struct usv_chain *c, uint32_t len)
+{
+	if (!vr->log_all)
+		return 0;
+	for (unsigned i = c->nout; i < c->nout + c->nin && len; i++) {
+		uint32_t n = c->seg[i].len < len ? c->seg[i].len : len;
+		int ret = usv_vring_log_write(vr, c->seg[i].gpa, n);
+
+		if (ret)
+			return ret;
+		len -= n;
+	}
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of a split virtqueue (virtio 1.x, 2.7), as drivers/vhost
+ * walks it: descriptor chains with indirect tables, the used ring,
+ * notification suppression (VRING_USED_F_NO_NOTIFY, EVENT_IDX,
+ * NOTIFY_ON_EMPTY) and the dirty log.
+ *
+ * Nothing the guest wrote is trusted: every index is checked against the ring
+ * size, every chain is bounded (a loop is an error), every buffer address is
+ * translated through the memory table, and each descriptor is read once into
+ * a local copy before it is checked and used.
+ *
+ * Ring memory is reached through our own mapping when QEMU's RAM is mapped
+ * here, else through process_vm_readv/writev at QEMU's virtual addresses.
+ */
+#ifndef USV_CORE_VRING_H
+#define USV_CORE_VRING_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/guestmem.h"
+
+/* Most iovec entries one chain may produce (UIO_MAXIOV, as the kernel). */
+#define USV_VRING_MAX_SEGS 1024
+
+#define USV_VRING_DESC_F_NEXT 1
+#define USV_VRING_DESC_F_WRITE 2
+#define USV_VRING_DESC_F_INDIRECT 4
+#define USV_VRING_USED_F_NO_NOTIFY 1
+#define USV_VRING_AVAIL_F_NO_INTERRUPT 1
+
+/* One piece of a guest buffer: our pointer when mapped, else QEMU's
+ * virtual address (for process_vm_readv/writev). */
+struct usv_seg {
+	void *local;
+	uint64_t uva;
+	uint64_t gpa; /* for the dirty log */
+	uint32_t len;
+};
+
+struct usv_chain {
+	uint16_t head;
+	unsigned nout, nin;      /* readable segments first, then writable */
+	uint32_t out_len, in_len;
+	struct usv_seg *seg;     /* caller-provided, max_segs entries */
+	unsigned max_segs;
+};
+
+struct usv_vring_log {
+	pthread_mutex_t *lock; /* one writer at a time over QEMU's bitmap */
+	pid_t tgid;
+	uint64_t base;         /* QEMU virtual address of the bitmap */
+	int fd;                /* eventfd signalled after logging, or -1 */
+};
+
+struct usv_vring {
+	const struct usv_guestmem *mem;
+	uint32_t num;
+	uint64_t desc, avail, used;    /* QEMU virtual addresses */
+	uint8_t *ldesc, *lavail, *lused; /* ours when mapped, else NULL */
+	uint16_t last_avail_idx;
+	uint16_t avail_idx;            /* cached avail->idx */
+	uint16_t last_used_idx;
+	uint16_t used_flags;
+	uint16_t signalled_used;
+	bool signalled_used_valid;
+	bool event_idx, indirect, notify_on_empty, log_all;
+	bool log_used;                 /* VHOST_VRING_F_LOG */
+	uint64_t log_addr;             /* guest address of the used ring */
+	struct usv_vring_log log;
+	char err[128];                 /* why the ring broke, for the log */
+};
+
+/* Fills the ring from the control plane's view (see usv_dev/usv_vq). */
+void usv_vring_setup(struct usv_vring *vr, const struct usv_guestmem *mem,
+		     uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
+		     uint64_t features);
+/* Recomputes our pointers after the memory table or addresses changed. */
+void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem);
+
+/*
+ * Takes the next available chain. 0 and *c filled; -EAGAIN when the guest
+ * has nothing; -EFAULT, -EINVAL or -ENOBUFS when the guest broke the ring
+ * (vr->err says how; the caller stops the ring and signals its ERR eventfd).
+ */
+int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c);
+/* Gives back the last n popped chains (vhost_discard_vq_desc). */
+void usv_vring_unpop(struct usv_vring *vr, unsigned n);
+/* Writes used entries {head, len} at the used ring's tail and then publishes
+ * the new used index (with the dirty log when asked). 0 or -EFAULT. */
+int usv_vring_push(struct usv_vring *vr, const uint32_t *heads,
+		   const uint32_t *lens, unsigned n);
+/* Should the guest be interrupted now (vhost_notify)? */
+bool usv_vring_need_signal(struct usv_vring *vr);
+/* Notification control (vhost_enable_notify/vhost_disable_notify).
+ * enable returns true when the guest added buffers meanwhile. */
+bool usv_vring_enable_notify(struct usv_vring *vr);
+void usv_vring_disable_notify(struct usv_vring *vr);
+/* Are there chains we have not taken (re-reads avail->idx)? */
+bool usv_vring_has_avail(struct usv_vring *vr);
+/* Publishes used_flags once, as at attach (vhost_vq_init_access). */
+int usv_vring_write_used_flags(struct usv_vring *vr);
+
+/* Copies between a chain's segments and a flat buffer. The readable part for
+ * TX, the writable part for RX; off counts from the part's start. */
+int usv_chain_read(const struct usv_chain *c, uint32_t off, void *buf,
+		   uint32_t len, pid_t tgid);
+int usv_chain_write(const struct usv_chain *c, uint32_t off, const void *buf,
+		    uint32_t len, pid_t tgid);
+/* Reads back the writable part (RX bytes placed before a frame is held). */
+int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
+		      uint32_t len, pid_t tgid);
+/* Marks guest pages [gpa, gpa+len) dirty when LOG_ALL is on. */
+int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len);
+/* Logs the written part of a chain (the first len bytes of its in part). */
+int usv_vring_log_chain(struct usv_vring *vr, const struct usv_chain *c, uint32_t len);
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-ring counters for people watching a running daemon: --stats=FILE is
+ * rewritten (atomically, by rename) every second, on SIGUSR1, and at exit.
+ * One line per ring of every open device:
+ *   dev=0 vq=1 dir=tx backend=tap:tap0 state=running packets=.. bytes=..
+ *   kicks=.. interrupts=.. drops=.. errors=..
+ * and a last line with the totals of devices already released.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "datapath/dp.h"
+
+static uint64_t ld(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static void counters(const struct usv_dp_stats *st, char *buf, size_t n)
+{
+	snprintf(buf, n,
+		 "packets=%" PRIu64 " bytes=%" PRIu64 " kicks=%" PRIu64
+		 " interrupts=%" PRIu64 " drops=%" PRIu64 " errors=%" PRIu64,
+		 ld(&st->packets), ld(&st->bytes), ld(&st->kicks),
+		 ld(&st->interrupts), ld(&st->drops), ld(&st->errors));
+}
+
+void usv_dp_stats_line(const struct usv_dp_ring *r, char *buf, size_t n)
+{
+	counters(&r->st, buf, n);
+}
+
+void usv_dp_write_stats(struct usv_dp *dp)
+{
+	char tmp[4096], line[256];
+	FILE *f;
+
+	if (!dp || !dp->stats_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dp->stats_path);
+	f = fopen(tmp, "we");
+	if (!f) {
+		usv_warn("stats: cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&dp->lock);
+	for (const struct usv_dp_dev *d = dp->devs; d; d = d->next) {
+		for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+			const struct usv_dp_ring *r = &d->ring[i];
+
+			counters(&r->st, line, sizeof(line));
+			fprintf(f, "dev=%u vq=%u dir=%s backend=%s state=%s %s\n", d->handle, i,
+				i == USV_VQ_RX ? "rx" : "tx",
+				r->backend_name[0] ? r->backend_name : "none",
+				__atomic_load_n(&r->broken, __ATOMIC_RELAXED) ? "broken" :
+				__atomic_load_n(&r->running, __ATOMIC_RELAXED) ? "running" : "stopped",
+				line);
+		}
+	}
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		counters(&dp->retired[i], line, sizeof(line));
+		fprintf(f, "released vq=%u dir=%s %s\n", i, i == USV_VQ_RX ? "rx" : "tx", line);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	if (fclose(f) || rename(tmp, dp->stats_path))
+		usv_warn("stats: cannot replace %s: %s", dp->stats_path, strerror(errno));
+}
+
+static void *stats_main(void *arg)
+{
+	struct usv_dp *dp = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = dp->stats_stop_fd, .events = POLLIN },
+		{ .fd = dp->stats_sigfd, .events = POLLIN },
+	};
+
+	pthread_setname_np(pthread_self(), "usv-stats");
+	for (;;) {
+		int n = poll(pfd, dp->stats_sigfd >= 0 ? 2 : 1, 1000);
+
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			break;
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(dp->stats_sigfd, &si, sizeof(si)) < 0)
+				usv_warn("stats: signalfd: %s", strerror(errno));
+		}
+		usv_dp_write_stats(dp);
+	}
+	usv_dp_write_stats(dp);
+	return NULL;
+}
+
+int usv_dp_stats_start(struct usv_dp *dp)
+{
+	sigset_t set;
+	int ret;
+
+	dp->stats_stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (dp->stats_stop_fd < 0)
+		return -errno;
+	/* SIGUSR1 is blocked in every thread (the daemon does it before any
+	 * starts) and read here. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	dp->stats_sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	ret = pthread_create(&dp->stats_thread, NULL, stats_main, dp);
+	if (ret)
+		return -ret;
+	dp->stats_started = true;
+	return 0;
+}
+
+void usv_dp_stats_stop(struct usv_dp *dp)
+{
+	uint64_t one = 1;
+
+	if (dp->stats_started) {
+		if (write(dp->stats_stop_fd, &one, sizeof(one)) < 0)
+			usv_warn("stats: cannot stop the writer: %s", strerror(errno));
+		pthread_join(dp->stats_thread, NULL);
+		dp->stats_started = false;
+	}
+	if (dp->stats_sigfd >= 0)
+		close(dp->stats_sigfd);
+	if (dp->stats_stop_fd >= 0)
+		close(dp->stats_stop_fd);
+	dp->stats_sigfd = dp->stats_stop_fd = -1;
+}
