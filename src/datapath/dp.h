@@ -140,6 +140,9 @@ void usv_dp_queue(struct usv_dp_ring *r);
  * their own writes. 0 or -errno. */
 int usv_dp_wait_one(struct usv_worker *w);
 void usv_dp_ring_broken(struct usv_dp_ring *r);
+/* BUSYLOOP_TIMEOUT: spin up to r->busyloop_us for new work (guest buffers,
+ * or tap data for RX) before sleeping; true when some arrived. */
+bool usv_dp_busy_poll(struct usv_dp_ring *r);
 void usv_dp_signal(struct usv_dp_ring *r);
 /* Publishes n used entries from r->heads/lens and signals if needed. */
 int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n);

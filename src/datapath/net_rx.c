@@ -181,6 +181,8 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 				cnt = 1;
 			}
 			n = tap_read(r, iov, cnt);
+			if (n == 0 && usv_dp_busy_poll(r))
+				n = tap_read(r, iov, cnt);
 			if (n <= 0) {
 				usv_vring_unpop(&r->vr, s.k);
 				if (n < 0) {

@@ -174,7 +174,7 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 			break;
 		if (ret == -EAGAIN && !b.n) {
 			/* Empty: let the guest kick again; recheck for a race. */
-			if (usv_vring_enable_notify(&r->vr)) {
+			if (usv_vring_enable_notify(&r->vr) || usv_dp_busy_poll(r)) {
 				usv_vring_disable_notify(&r->vr);
 				continue;
 			}

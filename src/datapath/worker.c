@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -89,8 +90,13 @@ static void route(struct usv_worker *w, struct io_uring_cqe *cqe)
 
 		if (!(cqe->flags & IORING_CQE_F_MORE)) {
 			r->polls--;
-			/* A poll ended on its own (not cancelled): re-arm. */
-			if (cqe->res != -ECANCELED && r->running && !r->broken)
+			/* A multishot poll may end on its own (overflow): re-arm.
+			 * One that failed on its fd is reported, not retried. */
+			if (cqe->res < 0 && cqe->res != -ECANCELED)
+				usv_warn("dev %u: vq %u: %s poll failed: %s", r->dev->handle,
+					 r->idx, t == USV_TAG_KICK ? "kick" : "tap",
+					 strerror(-cqe->res));
+			else if (cqe->res >= 0 && r->running && !r->broken)
 				arm_poll(w, r, t == USV_TAG_KICK ? r->kick_fd : r->backend_fd, t);
 		}
 		if (cqe->res > 0 && r->running) {
@@ -193,6 +199,34 @@ void usv_dp_ring_broken(struct usv_dp_ring *r)
 	if (r->err_fd >= 0 && write(r->err_fd, &one, sizeof(one)) < 0)
 		usv_warn("dev %u: vq %u: ERR eventfd: %s", r->dev->handle, r->idx,
 			 strerror(errno));
+}
+
+bool usv_dp_busy_poll(struct usv_dp_ring *r)
+{
+	struct timespec now, end;
+
+	if (!r->busyloop_us)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_nsec += (long)(r->busyloop_us % 1000000) * 1000;
+	end.tv_sec += r->busyloop_us / 1000000 + end.tv_nsec / 1000000000;
+	end.tv_nsec %= 1000000000;
+	do {
+		if (r->idx == USV_VQ_TX) {
+			if (usv_vring_has_avail(&r->vr))
+				return true;
+		} else {
+			struct pollfd pfd = { .fd = r->backend_fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+				return true;
+		}
+		if (__atomic_load_n(&r->w->mhead, __ATOMIC_RELAXED))
+			return false; /* the control plane is waiting */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	return false;
 }
 
 /* Copies what the control plane set into the ring (worker context). */
