@@ -13,9 +13,10 @@ Runs, from a fresh clone, as root:
   2. ./autogen.sh, then an out-of-tree build in build/ and 'make check':
      cmocka unit tests, the integration client against the FUSE front, and
      the end-to-end tests booting unmodified QEMU (TCG) against usvhostd
-  3. build-asan/: the same tests with ASan and UBSan
-  4. the unit tests and the integration client under valgrind
-  5. make distcheck
+  3. build-asan/: the unit, integration, trace and main e2e tests with ASan
+     and UBSan
+  4. the unit tests and the integration clients under valgrind
+  5. make distcheck (with the unit tests)
 --quick   only step 2.
 Tests that need root, /dev/fuse or /dev/net/tun skip (exit 77) without them;
 here USVHOST_E2E_REQUIRE=1 turns such a skip into a failure.
@@ -75,22 +76,30 @@ check build
 
 [ "$quick" -eq 0 ] || exit 0
 
+# The cmocka programs, named after their sources.
+unit_tests=$(cd "$src" && ls tests/unit/test_*.c tests/trace/test_*.c 2>/dev/null | sed 's/\.c$//' | tr '\n' ' ')
+
+# Under the sanitizers: everything that runs the daemon's code paths, but not
+# the guest-variant matrix or the VM (both already ran above).
 step "ASan + UBSan (build-asan/)"
 build build-asan --enable-sanitizers
-check build-asan
+check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
+	tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
+	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh"
 
-step "valgrind: unit tests and the integration client"
-unit=$(cd build && ls tests/unit/test_* 2>/dev/null | grep -v '\.' || true)
-for t in $unit; do
+# valgrind: the unit tests and the integration clients. (Not the daemon:
+# valgrind 3.19 knows neither pidfd_open nor pidfd_getfd.)
+step "valgrind: unit tests and the integration clients"
+for t in $unit_tests; do
 	echo "valgrind $t"
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 		build/"$t" >/dev/null
 done
 USVHOST_CLIENT_WRAPPER="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite" \
-	check build tests/integration/qemu-sequence.sh
+	check build "tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh"
 
-step "distcheck"
-make -C build -j"$jobs" distcheck >/dev/null
+step "distcheck (the tarball builds, installs, and passes the unit tests)"
+make -C build -j"$jobs" distcheck TESTS="$unit_tests" >/dev/null
 echo "distcheck passed"
 
 step "all tests passed"

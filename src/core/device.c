@@ -37,7 +37,10 @@ static void close_fd(int *fd)
 /* The state vhost_vq_reset() leaves: what a fresh open or RESET_OWNER sees. */
 static void vq_reset(struct usv_vq *vq, unsigned index)
 {
+	void *dp_priv = vq->dp_priv; /* the datapath's, freed by dev_free */
+
 	memset(vq, 0, sizeof(*vq));
+	vq->dp_priv = dp_priv;
 	vq->index = index;
 	vq->num = 1;
 	vq->log_addr = UINT64_MAX;

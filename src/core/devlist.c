@@ -95,21 +95,25 @@ int usv_devlist_remove(struct usv_devlist *list, unsigned handle)
 			break;
 		}
 	}
+	/* Reported before the handle can be reused by another open, so that a
+	 * trace never shows a release after the next open of its handle. No
+	 * request is in flight on a released device: its lock is free. */
+	if (dev && list->obs && list->obs->event) {
+		struct usv_obs_event ev = { .kind = USV_OBS_RELEASE, .handle = handle,
+					    .open_count = list->count };
+
+		pthread_mutex_lock(&dev->lock);
+		observe_release_detach(dev);
+		pthread_mutex_unlock(&dev->lock);
+		list->obs->event(list->obs_ctx, NULL, &ev);
+	}
 	pthread_mutex_unlock(&list->lock);
 	if (!dev)
 		return -ENOENT;
 	/* Outside the list lock: stopping rings waits for the datapath. */
 	pthread_mutex_lock(&dev->lock);
-	if (dev->obs)
-		observe_release_detach(dev);
 	pthread_mutex_unlock(&dev->lock);
 	usv_dev_free(dev);
-	if (list->obs && list->obs->event) {
-		struct usv_obs_event ev = { .kind = USV_OBS_RELEASE, .handle = handle,
-					    .open_count = usv_devlist_count(list) };
-
-		list->obs->event(list->obs_ctx, NULL, &ev);
-	}
 	return 0;
 }
 

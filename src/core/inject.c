@@ -46,46 +46,59 @@ int usv_errno_from_name(const char *name)
  */
 static const int *plausible(uint32_t cmd)
 {
-#define L(...) (const int[]){ __VA_ARGS__, 0 }
+	static const int get[] = { EFAULT, 0 };
+	static const int set_features[] = { EFAULT, EOPNOTSUPP, ENOMEM, 0 };
+	static const int set_other_features[] = { EFAULT, EOPNOTSUPP, 0 };
+	static const int set_owner[] = { EBUSY, ENOMEM, EINTR, 0 };
+	static const int reset_owner[] = { EPERM, ENOMEM, 0 };
+	static const int mem_table[] = { EPERM, EFAULT, EOPNOTSUPP, E2BIG, ENOMEM, 0 };
+	static const int log_base[] = { EPERM, EFAULT, 0 };
+	static const int log_fd[] = { EPERM, EFAULT, EBADF, EINVAL, 0 };
+	static const int vring_state[] = { EPERM, EFAULT, ENOBUFS, EBUSY, EINVAL, 0 };
+	static const int vring_addr[] = { EPERM, EFAULT, ENOBUFS, EOPNOTSUPP, EINVAL, 0 };
+	static const int vring_get[] = { EPERM, EFAULT, ENOBUFS, 0 };
+	static const int vring_file[] = { EPERM, EFAULT, ENOBUFS, EBADF, EINVAL, 0 };
+	static const int backend[] = { EPERM, EFAULT, ENOBUFS, ENOTSOCK, ENOMEM, EINVAL, 0 };
+	static const int unknown[] = { EPERM, EFAULT, ENOBUFS, ENOTTY, 0 };
+
 	switch (cmd) {
 	case USV_VHOST_GET_FEATURES:
 	case USV_VHOST_GET_BACKEND_FEATURES:
-		return L(EFAULT);
+		return get;
 	case USV_VHOST_SET_FEATURES:
-		return L(EFAULT, EOPNOTSUPP, ENOMEM);
+		return set_features;
 	case USV_VHOST_SET_BACKEND_FEATURES:
 	case USV_VHOST_GET_FEATURES_ARRAY:
 	case USV_VHOST_SET_FEATURES_ARRAY:
-		return L(EFAULT, EOPNOTSUPP);
+		return set_other_features;
 	case USV_VHOST_SET_OWNER:
-		return L(EBUSY, ENOMEM, EINTR);
+		return set_owner;
 	case USV_VHOST_RESET_OWNER:
-		return L(EPERM, ENOMEM);
+		return reset_owner;
 	case USV_VHOST_SET_MEM_TABLE:
-		return L(EPERM, EFAULT, EOPNOTSUPP, E2BIG, ENOMEM);
+		return mem_table;
 	case USV_VHOST_SET_LOG_BASE:
-		return L(EPERM, EFAULT);
+		return log_base;
 	case USV_VHOST_SET_LOG_FD:
-		return L(EPERM, EFAULT, EBADF, EINVAL);
+		return log_fd;
 	case USV_VHOST_SET_VRING_NUM:
 	case USV_VHOST_SET_VRING_BASE:
-		return L(EPERM, EFAULT, ENOBUFS, EBUSY, EINVAL);
+		return vring_state;
 	case USV_VHOST_SET_VRING_ADDR:
-		return L(EPERM, EFAULT, ENOBUFS, EOPNOTSUPP, EINVAL);
+		return vring_addr;
 	case USV_VHOST_GET_VRING_BASE:
 	case USV_VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
 	case USV_VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		return L(EPERM, EFAULT, ENOBUFS);
+		return vring_get;
 	case USV_VHOST_SET_VRING_KICK:
 	case USV_VHOST_SET_VRING_CALL:
 	case USV_VHOST_SET_VRING_ERR:
-		return L(EPERM, EFAULT, ENOBUFS, EBADF, EINVAL);
+		return vring_file;
 	case USV_VHOST_NET_SET_BACKEND:
-		return L(EPERM, EFAULT, ENOBUFS, ENOTSOCK, ENOMEM, EINVAL);
+		return backend;
 	default: /* the unknown path */
-		return L(EPERM, EFAULT, ENOBUFS, ENOTTY);
+		return unknown;
 	}
-#undef L
 }
 
 bool usv_inject_errno_plausible(uint32_t cmd, int err)
@@ -97,9 +110,14 @@ bool usv_inject_errno_plausible(uint32_t cmd, int err)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *what)
+	__attribute__((format(printf, 3, 0)));
+static int fail(char *err, size_t errlen, const char *fmt, const char *what)
 {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	if (err && errlen)
 		snprintf(err, errlen, fmt, what);
+#pragma GCC diagnostic pop
 	return -EINVAL;
 }
 

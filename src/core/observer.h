@@ -5,11 +5,14 @@
  * The core calls it for every answered ioctl and for lifecycle events; it
  * knows nothing of what the observer does with them (src/trace writes JSON).
  *
- * Calls are made with the device's lock held (except OPEN and RELEASE, made
- * by the device list with no device lock), from the thread that served the
- * request, while the caller is still blocked in its ioctl: the caller's fds
- * are still the ones it passed. An observer must not call back into the
- * device list or take a device lock.
+ * Calls are made with the device's lock held, from the thread that served
+ * the request, while the caller is still blocked in its ioctl: the caller's
+ * fds are still the ones it passed. OPEN comes from the fronts with no lock;
+ * RELEASE (and the DETACHes of rings still running at release) with the
+ * device list's lock held, before the handle can be reused; RING_ERROR from
+ * a datapath thread, with no lock (the device stays valid: rings stop before
+ * a device is freed). An observer must not call back into the device list
+ * or take a device lock.
  */
 #ifndef USV_CORE_OBSERVER_H
 #define USV_CORE_OBSERVER_H
@@ -62,7 +65,8 @@ static inline void usv_dev_observe(struct usv_dev *dev, const struct usv_obs_eve
 		dev->obs->event(dev->obs_ctx, dev, ev);
 }
 
-/* A ring error (the datapath stopped ring idx): one line for the datapath. */
+/* A ring error (the datapath stopped ring idx): one line for the datapath,
+ * e.g. in usv_dp_ring_broken(): usv_dev_observe_ring_error(r->dev, r->idx, why). */
 static inline void usv_dev_observe_ring_error(struct usv_dev *dev, unsigned idx,
 					      const char *reason)
 {

@@ -124,6 +124,20 @@ const struct usv_profile *usv_profile_list(unsigned *count)
 	return profiles;
 }
 
+bool usv_profile_has_ioctl(const struct usv_profile *p, uint32_t cmd)
+{
+	switch (cmd) {
+	case USV_VHOST_GET_BACKEND_FEATURES:
+	case USV_VHOST_SET_BACKEND_FEATURES:
+		return p->has_backend_features;
+	case USV_VHOST_GET_FEATURES_ARRAY:
+	case USV_VHOST_SET_FEATURES_ARRAY:
+		return p->has_features_array;
+	default:
+		return true;
+	}
+}
+
 static const char *bit_name(unsigned bit)
 {
 	switch (bit) {

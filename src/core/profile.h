@@ -40,6 +40,10 @@ const struct usv_profile *usv_profile_find(const char *name);
 /* Every profile, the default first. */
 const struct usv_profile *usv_profile_list(unsigned *count);
 
+/* Does the mimicked kernel have ioctl cmd? (Missing ones take the unknown
+ * path: EPERM / EFAULT / ENOBUFS / ENOTTY.) */
+bool usv_profile_has_ioctl(const struct usv_profile *p, uint32_t cmd);
+
 /*
  * Where a profile answers differently from the handlers: called by dispatch
  * just before a handler runs. 0 lets the handler run; -EOPNOTSUPP refuses a

@@ -9,9 +9,10 @@
 #include "core/profile.h"
 #include "core/vhost_ops.h"
 
-/* Largest zero-fill or zero-check past the known feature words. The kernel
- * has no such bound; a caller asking for more gets EFAULT (documented). */
-#define FEATURES_ARRAY_TAIL_MAX (1u << 20)
+/* Largest zero-fill or zero-check past the known feature words: what one
+ * CUSE request can move. The kernel has no such bound; a caller asking for
+ * more gets EFAULT (docs/conformance.md). */
+#define FEATURES_ARRAY_TAIL_MAX (64u * 1024)
 
 static bool is_owner(const struct usv_dev *dev, const struct usv_req *req)
 {
@@ -102,6 +103,17 @@ int usv_op_set_features_array(struct usv_dev *dev, struct usv_req *req)
 		uint64_t n = count - i < 64 ? count - i : 64;
 
 		ret = usv_req_read(req, req->arg + 8 + i * 8, word, n * 8);
+		if (ret == -EFAULT) {
+			/* The kernel reads word by word: a nonzero word before
+			 * an unreadable one is EOPNOTSUPP, not EFAULT. */
+			for (uint64_t j = 0; j < n; j++) {
+				ret = usv_req_read(req, req->arg + 8 + (i + j) * 8, &word[j], 8);
+				if (ret)
+					return ret;
+				if (word[j])
+					return -EOPNOTSUPP;
+			}
+		}
 		if (ret)
 			return ret;
 		for (uint64_t j = 0; j < n; j++)

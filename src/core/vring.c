@@ -135,16 +135,18 @@ static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
 		     uint32_t len, bool write)
 {
 	while (len) {
-		const struct usv_mem_region *r = usv_guestmem_find(vr->mem, gpa);
+		const struct usv_mem_region *r;
 		uint64_t avail;
 		uint32_t n;
 
+		/* translate_desc(): room first, then the address. */
+		if (c->nout + c->nin == c->max_segs)
+			return -ENOBUFS;
+		r = usv_guestmem_find(vr->mem, gpa);
 		if (!r)
 			return -EFAULT;
 		avail = r->last - gpa; /* bytes left in the region, minus one */
 		n = (uint64_t)len - 1 > avail ? (uint32_t)(avail + 1) : len;
-		if (c->nout + c->nin == c->max_segs)
-			return -ENOBUFS;
 		c->seg[c->nout + c->nin] = (struct usv_seg){
 			.local = r->local ? r->local + (gpa - r->gpa) : NULL,
 			.uva = r->uaddr + (gpa - r->gpa),
@@ -168,17 +170,19 @@ static int add_desc(struct usv_vring *vr, struct usv_chain *c, const struct vdes
 		    const char *where, unsigned i)
 {
 	bool write = d->flags & USV_VRING_DESC_F_WRITE;
+	unsigned nin = c->nin;
 	int ret;
 
-	if (!write && c->nin)
-		return ring_err(vr, -EINVAL, "%sdescriptor has out after in: idx %u", where, i);
 	if ((write ? c->in_len : c->out_len) + (uint64_t)d->len > UINT32_MAX)
 		return ring_err(vr, -EINVAL, "chain longer than 4 GiB at idx %u", i);
+	/* The kernel translates before it checks the order. */
 	ret = translate(vr, c, d->addr, d->len, write);
 	if (ret)
 		return ring_err(vr, ret, "translation failure %d %sdescriptor idx %u "
 				"(addr 0x%llx len %u)", ret, where, i,
 				(unsigned long long)d->addr, d->len);
+	if (!write && nin)
+		return ring_err(vr, -EINVAL, "%sdescriptor has out after in: idx %u", where, i);
 	return 0;
 }
 
@@ -203,6 +207,19 @@ static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct
 	if (ind->len % USV_VRING_DESC_SIZE)
 		return ring_err(vr, -EINVAL, "invalid length in indirect descriptor: "
 				"len 0x%x not a multiple of 16", ind->len);
+	/* The whole table must be guest memory before any entry is read. */
+	for (uint64_t gpa = ind->addr, left = ind->len; left;) {
+		const struct usv_mem_region *r = usv_guestmem_find(vr->mem, gpa);
+		uint64_t n;
+
+		if (!r)
+			return ring_err(vr, -EFAULT, "translation failure %d in indirect "
+					"(addr 0x%llx len %u)", -EFAULT,
+					(unsigned long long)ind->addr, ind->len);
+		n = left - 1 > r->last - gpa ? r->last - gpa + 1 : left;
+		gpa += n;
+		left -= n;
+	}
 	if (count > 0x10000)
 		return ring_err(vr, -E2BIG, "indirect buffer length too big: %u", ind->len);
 	do {

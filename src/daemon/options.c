@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/inject.h"
 #include "core/profile.h"
 
 void usv_options_usage(FILE *f)
@@ -20,11 +21,18 @@ void usv_options_usage(FILE *f)
 		"                                  (default " USV_DEFAULT_NAME ")\n"
 		"  -m, --mount=DIR                 FUSE-file front: serve DIR/vhost-net\n"
 		"                                  (default " USV_DEFAULT_MOUNT ")\n"
-		"  -p, --profile=NAME              answer as profile NAME (default usvhost)\n"
+		"  -p, --profile=NAME              answer as profile NAME (default usvhost;\n"
+		"                                  'list' shows them all)\n"
 		"  -w, --workers=N                 datapath worker threads (default: one per\n"
 		"                                  online CPU, at most 8)\n"
 		"  -s, --stats=FILE                rewrite per-ring counters to FILE every\n"
 		"                                  second, on SIGUSR1 and at exit\n"
+		"      --trace=FILE                write every ioctl and lifecycle event as\n"
+		"                                  JSON lines to FILE ('-': stdout); read it\n"
+		"                                  with usvhost-trace(1)\n"
+		"      --inject=IOCTL:ERRNO[:nth=N][:count=M]\n"
+		"                                  make the Nth call of IOCTL (and M-1 more)\n"
+		"                                  fail with ERRNO; repeatable\n"
 		"  -f, --foreground                stay in the foreground, log to stderr\n"
 		"      --syslog                    log to syslog even in the foreground\n"
 		"  -l, --log-level=LEVEL           error, warn, info (default) or debug;\n"
@@ -35,6 +43,20 @@ void usv_options_usage(FILE *f)
 		"\n"
 		"SIGINT or SIGTERM stops the daemon: every device is released, every\n"
 		"imported fd closed, and the device node or mount removed.\n");
+}
+
+static void list_profiles(FILE *f)
+{
+	const struct usv_profile *p;
+	unsigned n;
+
+	p = usv_profile_list(&n);
+	fprintf(f, "Profiles (usvhostd --profile=NAME; docs/profiles.md):\n");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "  %-12s features 0x%llx%s, backend features 0x%llx  %s\n",
+			p[i].name, (unsigned long long)p[i].features[0],
+			p[i].features[1] ? "+" : "",
+			(unsigned long long)p[i].backend_features, p[i].description);
 }
 
 const char *usv_transport_name(enum usv_transport t)
@@ -52,7 +74,7 @@ const char *usv_transport_name(enum usv_transport t)
 
 int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
-	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG };
+	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -64,6 +86,8 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG },
+		{ "trace", required_argument, NULL, OPT_TRACE },
+		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -99,8 +123,13 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			o->mount = optarg;
 			break;
 		case 'p':
+			if (!strcmp(optarg, "list")) {
+				list_profiles(stdout);
+				return 1;
+			}
 			if (!usv_profile_find(optarg)) {
 				fprintf(stderr, "usvhostd: unknown profile '%s'\n", optarg);
+				list_profiles(stderr);
 				return -EINVAL;
 			}
 			o->profile = optarg;
@@ -135,6 +164,29 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		case OPT_FUSE_DEBUG:
 			o->fuse_debug = true;
 			break;
+		case OPT_TRACE:
+			if (!*optarg) {
+				fprintf(stderr, "usvhostd: --trace needs a file name ('-': stdout)\n");
+				return -EINVAL;
+			}
+			o->trace = optarg;
+			break;
+		case OPT_INJECT: {
+			struct usv_inject_rule rule;
+			char err[256];
+
+			if (usv_inject_parse(optarg, &rule, err, sizeof(err))) {
+				fprintf(stderr, "usvhostd: --inject: %s\n", err);
+				return -EINVAL;
+			}
+			if (o->ninject == USV_OPTIONS_MAX_INJECT) {
+				fprintf(stderr, "usvhostd: at most %d --inject rules\n",
+					USV_OPTIONS_MAX_INJECT);
+				return -EINVAL;
+			}
+			o->inject[o->ninject++] = optarg;
+			break;
+		}
 		case 'h':
 			usv_options_usage(stdout);
 			return 1;

@@ -8,6 +8,8 @@
 
 #include "core/log.h"
 
+#define USV_OPTIONS_MAX_INJECT 32
+
 enum usv_transport {
 	USV_TRANSPORT_AUTO,
 	USV_TRANSPORT_CUSE,
@@ -20,6 +22,9 @@ struct usv_options {
 	const char *mount; /* FUSE-file mount directory */
 	const char *profile;
 	const char *stats;  /* counters file, or NULL */
+	const char *trace;  /* JSON trace file ("-": stdout), or NULL */
+	const char *inject[USV_OPTIONS_MAX_INJECT]; /* --inject rules, as given */
+	unsigned ninject;
 	unsigned workers;   /* 0: default */
 	bool foreground;
 	bool syslog;

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "core/devlist.h"
+#include "core/inject.h"
 #include "core/log.h"
 #include "core/profile.h"
 #include "daemon/options.h"
 #include "datapath/datapath.h"
 #include "front/front.h"
+#include "trace/recorder.h"
 
 int main(int argc, char **argv)
 {
@@ -20,6 +22,9 @@ int main(int argc, char **argv)
 	struct usv_dp_config dc = { 0 };
 	struct usv_dp *dp = NULL;
 	struct usv_devlist devs;
+	struct usv_inject inject;
+	struct usv_trace *trace = NULL;
+	char devpath[512];
 	sigset_t usr1;
 	struct usv_options o;
 	enum usv_transport t;
@@ -53,6 +58,50 @@ int main(int argc, char **argv)
 		usv_dp_destroy(dp);
 		return EXIT_FAILURE;
 	}
+	usv_inject_init(&inject);
+	for (unsigned i = 0; i < o.ninject; i++) {
+		char err[256], warn[256];
+
+		if (usv_inject_add(&inject, o.inject[i], err, sizeof(err), warn, sizeof(warn))) {
+			usv_err("--inject: %s", err);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (warn[0])
+			usv_warn("--inject %s", warn);
+		usv_info("injecting %s", inject.rules[i].spec);
+	}
+	if (o.ninject)
+		usv_devlist_set_inject(&devs, &inject);
+	if (o.trace) {
+		struct usv_trace_info ti = {
+			.producer = "usvhostd " PACKAGE_VERSION,
+			.transport = usv_transport_name(t),
+			.device = devpath,
+			.profile = devs.profile,
+			.inject = &inject,
+		};
+		int err = 0;
+
+		if (t == USV_TRANSPORT_CUSE)
+			snprintf(devpath, sizeof(devpath), "/dev/%s", o.name);
+		else
+			snprintf(devpath, sizeof(devpath), "%s/vhost-net", o.mount);
+		if (!strcmp(o.trace, "-") && !o.foreground) {
+			usv_err("--trace=- writes to stdout, which a daemon closes: "
+				"add --foreground, or give a file");
+			ret = -EINVAL;
+			goto out;
+		}
+		trace = usv_trace_open(o.trace, &ti, &err);
+		if (!trace) {
+			usv_err("--trace: cannot open %s: %s", o.trace, strerror(-err));
+			ret = err;
+			goto out;
+		}
+		usv_devlist_set_observer(&devs, &usv_trace_observer, trace);
+		usv_info("tracing every ioctl to %s", !strcmp(o.trace, "-") ? "stdout" : o.trace);
+	}
 	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
 		 usv_transport_name(t), o.profile);
 	fc.devs = &devs;
@@ -64,9 +113,12 @@ int main(int argc, char **argv)
 		ret = usv_front_cuse_run(&fc);
 	else
 		ret = usv_front_fusefile_run(&fc);
+out:
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
 	usv_dp_destroy(dp);
+	usv_trace_close(trace);
+	usv_inject_destroy(&inject);
 	usv_info("stopped%s", ret ? " after an error" : "");
 	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
 }

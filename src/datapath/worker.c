@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/observer.h"
 #include "datapath/dp.h"
 
 static uint64_t tag(void *p, unsigned t)
@@ -138,10 +139,19 @@ static void route(struct usv_worker *w, struct io_uring_cqe *cqe)
 int usv_dp_wait_one(struct usv_worker *w)
 {
 	struct io_uring_cqe *cqe;
-	int ret = io_uring_submit_and_wait(&w->uring, 1);
+	int ret = io_uring_submit(&w->uring);
 
-	if (ret < 0 && ret != -EINTR)
+	if (ret < 0 && ret != -EINTR && ret != -EBUSY)
 		return ret;
+	/* Sleep in poll(2) on the ring rather than in io_uring_enter(): the
+	 * same wake-ups, and tools that serialise threads (valgrind) know
+	 * poll blocks. */
+	if (io_uring_peek_cqe(&w->uring, &cqe) != 0) {
+		struct pollfd pfd = { .fd = w->uring.ring_fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
 	while (io_uring_peek_cqe(&w->uring, &cqe) == 0) {
 		struct io_uring_cqe copy = *cqe;
 
@@ -196,6 +206,8 @@ void usv_dp_ring_broken(struct usv_dp_ring *r)
 	usv_warn("dev %u: vq %u stopped: %s (ERR eventfd %s)", r->dev->handle, r->idx,
 		 r->vr.err[0] ? r->vr.err : "guest memory fault",
 		 r->err_fd >= 0 ? "signalled" : "not set");
+	usv_dev_observe_ring_error(r->dev, r->idx,
+				   r->vr.err[0] ? r->vr.err : "guest memory fault");
 	if (r->err_fd >= 0 && write(r->err_fd, &one, sizeof(one)) < 0)
 		usv_warn("dev %u: vq %u: ERR eventfd: %s", r->dev->handle, r->idx,
 			 strerror(errno));

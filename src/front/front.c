@@ -5,6 +5,7 @@
 
 #include "core/ioctl_table.h"
 #include "core/log.h"
+#include "core/observer.h"
 
 int usv_front_open(struct usv_devlist *devs, pid_t tid, unsigned *handle)
 {
@@ -13,9 +14,14 @@ int usv_front_open(struct usv_devlist *devs, pid_t tid, unsigned *handle)
 	if (ret)
 		usv_err("open by thread %d refused: %s", tid, ret == -ENOMEM ?
 			"out of memory" : "too many devices");
-	else
+	else {
+		struct usv_obs_event ev = { .kind = USV_OBS_OPEN, .handle = *handle,
+					    .tid = tid, .open_count = usv_devlist_count(devs) };
+
 		usv_info("dev %u: open by thread %d (%u open)", *handle, tid,
-			 usv_devlist_count(devs));
+			 ev.open_count);
+		usv_devlist_observe(devs, &ev);
+	}
 	return ret;
 }
 

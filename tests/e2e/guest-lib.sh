@@ -74,3 +74,135 @@ guest_show_status() { # SYSFS-DEV IFACE
 	echo "guest: $2: operstate=$(cat "/sys/class/net/$2/operstate") carrier=$(cat "/sys/class/net/$2/carrier" 2>/dev/null || echo '?')"
 	ip addr show dev "$2" | sed 's/^/guest: /'
 }
+
+# ---- traffic (tests/e2e/traffic-*.sh, scripts/bench-throughput.sh) ----------
+# Flows are TCP connections to the host side of the tap, one port each, served
+# by the host's busybox nc (tests/e2e/lib.sh e2e_flow_g2h / e2e_flow_h2g).
+# Each ends with a console line the host checks:
+#   USVHOST_XFER port=PORT dir=g2h|h2g bytes=N sha256=HEX csecs=CENTISECONDS
+
+GUEST_HOST_IP=10.0.77.1
+GUEST_XFER_TIMEOUT=60 # s, for one transfer
+GUEST_MARKS=0         # 1: "USVHOST_MARK begin|end port=P" around each nc
+
+guest_mark() { [ "$GUEST_MARKS" = 0 ] || echo "USVHOST_MARK $1 port=$2"; }
+
+# Centiseconds since boot.
+guest_csecs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+
+# The virtio-net interface is up with ADDR and its driver is at DRIVER_OK;
+# sets GUEST_IFACE.
+guest_net_up() { # ADDR/PREFIX
+	dev=$(guest_virtio_net_dev) || return 1
+	guest_check_driver_ok "$dev" || { guest_show_status "$dev"; return 1; }
+	GUEST_IFACE=$(guest_iface_of "$dev") || return 1
+	guest_ifup "$GUEST_IFACE" "$1" || { guest_show_status "$dev" "$GUEST_IFACE"; return 1; }
+}
+
+# Three pings to the host; "USVHOST_PING_HOST ok" when all came back.
+guest_ping_host() {
+	ping -c 3 -i 0.2 -w 10 "$GUEST_HOST_IP" >/tmp/ping.out 2>&1
+	if grep -q ' 3 packets received' /tmp/ping.out; then
+		echo "USVHOST_PING_HOST ok $(grep -o 'round-trip.*' /tmp/ping.out)"
+	else
+		echo "guest: ping $GUEST_HOST_IP failed:"
+		sed 's/^/guest:   /' /tmp/ping.out
+		return 1
+	fi
+}
+
+# ICMP echo requests this guest has received (and answered).
+guest_icmp_in_echos() {
+	awk '/^Icmp:/ { if (!c) { for (i = 2; i <= NF; i++) if ($i == "InEchos") c = i }
+		else { print $c; exit } }' /proc/net/snmp
+}
+
+# Wait at most SECS for N more echo requests from the host (its ping loop):
+# "USVHOST_PINGED echos=+N".
+guest_wait_pinged() { # N SECS
+	e0=$(guest_icmp_in_echos)
+	i=0
+	while [ $(($(guest_icmp_in_echos) - e0)) -lt "$1" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt $(($2 * 10)) ]; then
+			echo "guest: got $(($(guest_icmp_in_echos) - e0)) echo requests from the host in $2 s, want $1"
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "USVHOST_PINGED echos=+$(($(guest_icmp_in_echos) - e0))"
+}
+
+# MIB MiB of random data in FILE (in the guest's RAM: tmpfs).
+guest_mkdata() { # FILE MIB
+	dd if=/dev/urandom of="$1" bs=1M count="$2" 2>/dev/null ||
+		{ echo "guest: cannot write $2 MiB to $1"; return 1; }
+}
+
+# Run a command on CPU (none: anywhere). Multiqueue: with XPS, the sending
+# CPU picks the tx queue.
+guest_on_cpu() { # CPU COMMAND...
+	c=$1
+	shift
+	if [ -n "$c" ]; then taskset -c "$c" "$@"; else "$@"; fi
+}
+
+# Send FILE to the host's PORT. nc's output goes nowhere: the host sends
+# nothing and closes once it has read our end of file.
+guest_send() { # PORT FILE [CPU]
+	sum=$(sha256sum <"$2" | cut -d' ' -f1)
+	bytes=$(stat -c %s "$2")
+	guest_mark begin "$1"
+	t0=$(guest_csecs)
+	if ! guest_on_cpu "${3:-}" timeout "$GUEST_XFER_TIMEOUT" nc "$GUEST_HOST_IP" "$1" <"$2" >/dev/null; then
+		echo "guest: sending $2 to port $1 failed or timed out ($GUEST_XFER_TIMEOUT s)"
+		return 1
+	fi
+	guest_mark end "$1"
+	echo "USVHOST_XFER port=$1 dir=g2h bytes=$bytes sha256=$sum csecs=$(($(guest_csecs) - t0))"
+}
+
+# Receive from the host's PORT into FILE until the host closes. nc's stdin
+# is a FIFO held open read-write: it never ends, so nc never half-closes a
+# connection the host is still sending on.
+guest_recv() { # PORT FILE [CPU]
+	[ -p /tmp/hold ] || mkfifo /tmp/hold
+	guest_mark begin "$1"
+	t0=$(guest_csecs)
+	if ! guest_on_cpu "${3:-}" timeout "$GUEST_XFER_TIMEOUT" nc "$GUEST_HOST_IP" "$1" 0<>/tmp/hold >"$2"; then
+		echo "guest: receiving from port $1 failed or timed out ($GUEST_XFER_TIMEOUT s) after $(stat -c %s "$2") bytes"
+		return 1
+	fi
+	t1=$(guest_csecs)
+	guest_mark end "$1"
+	echo "USVHOST_XFER port=$1 dir=h2g bytes=$(stat -c %s "$2") sha256=$(sha256sum <"$2" | cut -d' ' -f1) csecs=$((t1 - t0))"
+}
+
+# Send MIB MiB of fresh random data to PORT, then receive from PORT2:
+# one flow each way, one after the other, the data freed after each.
+guest_transfer() { # G2H-PORT MIB H2G-PORT [CPU]
+	guest_mkdata "/tmp/g2h-$1" "$2" || return 1
+	guest_send "$1" "/tmp/g2h-$1" "${4:-}" || return 1
+	rm -f "/tmp/g2h-$1"
+	guest_recv "$3" "/tmp/h2g-$3" "${4:-}" || return 1
+	rm -f "/tmp/h2g-$3"
+}
+
+# Unload and reload the virtio-net driver (the device is reset and probed
+# again), then bring the interface up again with ADDR.
+guest_reload_driver() { # ADDR/PREFIX
+	ip link set "$GUEST_IFACE" down
+	rmmod virtio_net || { echo "guest: rmmod virtio_net failed"; return 1; }
+	insmod /lib/modules/virtio_net.ko || { echo "guest: insmod virtio_net.ko failed"; return 1; }
+	echo "guest: virtio_net reloaded"
+	guest_net_up "$1"
+}
+
+# Interrupts of each virtqueue so far, over all CPUs:
+# "USVHOST_IRQ virtio0-input.0=N virtio0-output.0=N ...".
+guest_vq_interrupts() {
+	awk 'NR == 1 { ncpu = NF; next }
+		$NF ~ /^virtio[0-9]+-(input|output)\.[0-9]+$/ {
+			n = 0; for (i = 2; i <= ncpu + 1; i++) n += $i; s = s " " $NF "=" n }
+		END { print "USVHOST_IRQ" s }' /proc/interrupts
+}

@@ -12,16 +12,20 @@
 #   e2e_mkinitramfs "$E2E_DIR/initrd.gz" guest-script
 #   e2e_make_tap usvtap0 10.0.77.1/24
 #   e2e_run_begin memfd; e2e_start_daemon; e2e_boot_guest --ram=memfd ...; e2e_stop_daemon
+# Traffic tests use the "traffic" section instead (e2e_traffic_begin ...).
 #
 # Tunables (environment): E2E_QEMU_TIMEOUT (s, default 60), E2E_MEM (512M),
-# USVHOSTD (daemon binary), QEMU (qemu-system-x86_64), E2E_KEEP_LOGS (copy the
-# logs there), USVHOST_E2E_REQUIRE=1 (a missing prerequisite fails, not skips).
+# USVHOSTD (daemon binary), QEMU (qemu-system-x86_64), PYTHON (python3, for
+# the multiqueue tap), E2E_KEEP_LOGS (copy the logs there),
+# USVHOST_E2E_REQUIRE=1 (a missing prerequisite fails, not skips), E2E_VHOST
+# (traffic tests: on, or off for QEMU's own virtio-net).
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${E2E_QEMU_TIMEOUT:=60}"
 : "${E2E_MEM:=512M}"
 : "${QEMU:=qemu-system-x86_64}"
+: "${PYTHON:=python3}"
 : "${USVHOSTD:=$top_builddir/src/usvhostd}"
 
 E2E_NAME=${E2E_NAME:-$(basename "$0")}
@@ -116,8 +120,8 @@ e2e_mkinitramfs() { # OUT GUEST-SCRIPT [mkinitramfs options]
 		e2e_die "scripts/mkinitramfs.sh failed"
 }
 
-e2e_make_tap() { # NAME [ADDR/PREFIX]
-	ip tuntap add dev "$1" mode tap || e2e_die "ip tuntap add dev $1 failed"
+e2e_make_tap() { # NAME [ADDR/PREFIX] [ip tuntap flags, e.g. multi_queue]
+	ip tuntap add dev "$1" mode tap "${@:3}" || e2e_die "ip tuntap add dev $1 ${*:3} failed"
 	E2E_TAPS+=("$1")
 	[ -z "${2:-}" ] || ip addr add "$2" dev "$1"
 	ip link set "$1" up
@@ -247,6 +251,12 @@ e2e_stop_daemon() {
 #   --tap=NAME          tap to attach (required)
 #   --ram=anon|memfd    anonymous private RAM (QEMU's default) or shared memfd
 #   --vhost=on|off      on: vhostfd=3 opened on $E2E_MNT/vhost-net
+#   --device-opts=OPTS  more virtio-net-pci properties (e.g. mrg_rxbuf=off)
+#   --queues=N          N > 1: multiqueue; the tap (made with
+#                       e2e_make_tap NAME ADDR multi_queue) is opened here, one
+#                       fd per queue, and given as fds=10:11..., with one open of
+#                       $E2E_MNT/vhost-net per queue as vhostfds=20:21...;
+#                       mq=on,vectors=2N+2. Give the guest CPUs: -- -smp N
 #   --console=FILE|tty  FILE: console to FILE (stdin /dev/null);
 #                       tty: console on this terminal, logged to console.log
 #   --stdin=tty         let the guest read the terminal (interactive)
@@ -256,14 +266,16 @@ e2e_stop_daemon() {
 # its traces (vhost_dev_start/stop): $E2E_RUN_DIR/qemu.trace.
 e2e_boot_guest() {
 	local initrd="" tap="" ram=anon vhost=on console="" stdin=/dev/null
-	local timeout=$E2E_QEMU_TIMEOUT netdev chardev
-	local -a args extra=()
+	local timeout=$E2E_QEMU_TIMEOUT netdev chardev device queues=1 devopts=""
+	local -a args extra=() launcher=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--initrd=*) initrd=${1#*=} ;;
 		--tap=*) tap=${1#*=} ;;
 		--ram=*) ram=${1#*=} ;;
 		--vhost=*) vhost=${1#*=} ;;
+		--device-opts=*) devopts=${1#*=} ;;
+		--queues=*) queues=${1#*=} ;;
 		--console=*) console=${1#*=} ;;
 		--stdin=tty) stdin=/dev/tty ;;
 		--timeout=*) timeout=${1#*=} ;;
@@ -278,11 +290,25 @@ e2e_boot_guest() {
 	: "${console:=$E2E_RUN_DIR/console.log}"
 
 	netdev="tap,id=n0,ifname=$tap,script=no,downscript=no"
+	device=virtio-net-pci,netdev=n0
 	case $vhost in
 	on) netdev="$netdev,vhost=on,vhostfd=3" ;;
 	off) netdev="$netdev,vhost=off" ;;
 	*) e2e_die "--vhost=on|off" ;;
 	esac
+	if [ "$queues" -gt 1 ]; then
+		# QEMU 7.2 takes vhostfds= only with fds= (not with ifname=).
+		netdev="tap,id=n0,fds=$(seq -s: 10 $((9 + queues))),vhost=$vhost"
+		[ "$vhost" = off ] || netdev="$netdev,vhostfds=$(seq -s: 20 $((19 + queues)))"
+		device="$device,mq=on,vectors=$((2 * queues + 2))"
+		# This helper opens the tap queues (fds 10...) and the vhost devices
+		# (fds 20...), then execs QEMU: same pid, so QEMU is the opener.
+		launcher=("$PYTHON" "$top_srcdir/tests/e2e/tap-queues.py" --tap="$tap"
+			--queues="$queues" --tap-fd=10)
+		[ "$vhost" = off ] || launcher+=(--vhost="$E2E_MNT/vhost-net" --vhost-fd=20)
+		launcher+=(--)
+	fi
+	device="$device${devopts:+,$devopts}"
 	chardev="stdio,id=con0,mux=on"
 	[ "$console" != tty ] || chardev="$chardev,logfile=$E2E_RUN_DIR/console.log"
 	[ "$stdin" = /dev/null ] || chardev="$chardev,signal=off"
@@ -291,7 +317,7 @@ e2e_boot_guest() {
 		-chardev "$chardev" -serial chardev:con0 -mon chardev=con0,mode=readline
 		-kernel "$USVHOST_VMLINUZ" -initrd "$initrd"
 		-append "console=ttyS0 panic=-1 quiet"
-		-netdev "$netdev" -device virtio-net-pci,netdev=n0
+		-netdev "$netdev" -device "$device"
 		-trace vhost_dev_start -trace vhost_dev_stop -D "$E2E_RUN_DIR/qemu.trace")
 	case $ram in
 	anon) ;;
@@ -300,8 +326,10 @@ e2e_boot_guest() {
 	*) e2e_die "--ram=anon|memfd" ;;
 	esac
 	args+=("${extra[@]+"${extra[@]}"}")
-	printf '%q ' "$QEMU" "${args[@]}" >"$E2E_RUN_DIR/qemu.cmd"
-	[ "$vhost" = off ] || echo "3<>$E2E_MNT/vhost-net" >>"$E2E_RUN_DIR/qemu.cmd"
+	printf '%q ' "${launcher[@]+"${launcher[@]}"}" "$QEMU" "${args[@]}" >"$E2E_RUN_DIR/qemu.cmd"
+	if [ "$vhost" = on ] && [ "$queues" = 1 ]; then
+		echo "3<>$E2E_MNT/vhost-net" >>"$E2E_RUN_DIR/qemu.cmd"
+	fi
 
 	# Open the vhost device in the child that execs QEMU: the daemon sees the
 	# open from QEMU's own pid. The open itself goes through the daemon, so
@@ -309,10 +337,10 @@ e2e_boot_guest() {
 	(
 		exec <"$stdin" 2>"$E2E_RUN_DIR/qemu.err"
 		[ "$console" = tty ] || exec >"$console"
-		if [ "$vhost" = on ]; then
+		if [ "$vhost" = on ] && [ "$queues" = 1 ]; then
 			exec 3<>"$E2E_MNT/vhost-net" || exit 125
 		fi
-		exec "$QEMU" "${args[@]}"
+		exec "${launcher[@]+"${launcher[@]}"}" "$QEMU" "${args[@]}"
 	) &
 	E2E_QEMU_PID=$!
 	if [ "$timeout" = 0 ]; then
@@ -491,6 +519,299 @@ e2e_finish() {
 	exit 0
 }
 
+# ---- traffic: TCP flows and pings between the guest and the tap ------------
+#
+# A flow is one TCP connection on its own port between the guest and the host
+# side of the tap, served on the host by busybox nc in the test's network
+# namespace and driven in the guest by guest-lib.sh (guest_send, guest_recv),
+# which prints "USVHOST_XFER port=P dir=g2h|h2g bytes=N sha256=HEX csecs=T".
+#   e2e_traffic_begin NAME          # run dir, usvhostd (unless E2E_VHOST=off)
+#   e2e_flow_g2h 5001; e2e_flow_h2g 5002 64; e2e_ping_guest
+#   e2e_traffic_boot --initrd=... --tap=... [e2e_boot_guest options]
+#                                   # (bounded by E2E_QEMU_TIMEOUT, as the nc)
+#   e2e_traffic_check 1             # console, QEMU, flows, pings, counters
+# E2E_VHOST=off runs the same guest with QEMU's own virtio-net (no daemon):
+# it checks the test's plumbing and says that it proves nothing about usvhostd.
+
+: "${E2E_VHOST:=on}"
+# shellcheck disable=SC2034 # for the tests
+E2E_HOST_IP=10.0.77.1
+E2E_GUEST_IP=10.0.77.2
+E2E_JOBS=()          # host-side nc of the current run
+E2E_PING_PID=""      # host-side ping loop of the current run
+E2E_FLOWS=()         # "DIR:PORT" of the current run
+E2E_G2H_BYTES=0      # bytes the run's flows moved, set by e2e_check_flows
+E2E_H2G_BYTES=0
+E2E_STATS=0          # the daemon was started with --stats=$E2E_RUN_DIR/stats
+
+# A file of MIB MiB of random data, made once per NAME and size; prints its path.
+e2e_random_file() { # NAME MIB
+	local f=$E2E_DIR/random-$1-${2}M
+	[ -s "$f" ] || head -c "$(($2 << 20))" /dev/urandom >"$f" || e2e_die "cannot write $f"
+	echo "$f"
+}
+
+e2e_traffic_begin() { # RUN-NAME [usvhostd options]
+	local name=$1
+	shift
+	e2e_run_begin "$name"
+	E2E_JOBS=() E2E_FLOWS=() E2E_PING_PID="" E2E_G2H_BYTES=0 E2E_H2G_BYTES=0 E2E_STATS=0
+	# stdin for host-side nc: a FIFO opened read-write never reaches EOF, so
+	# nc never half-closes the connection (busybox nc exits when its peer
+	# does, even with data left to send).
+	[ -p "$E2E_DIR/hold" ] || mkfifo "$E2E_DIR/hold"
+	[ "$E2E_VHOST" = off ] && return 0
+	# Per-ring counters in $E2E_RUN_DIR/stats if the daemon has --stats;
+	# otherwise only its per-ring log lines have them.
+	if "$USVHOSTD" --help 2>/dev/null | grep -q -- '--stats'; then
+		E2E_STATS=1
+		e2e_start_daemon --stats="$E2E_RUN_DIR/stats" "$@"
+	else
+		e2e_log "note: $USVHOSTD has no --stats option; counters only from its log"
+		e2e_start_daemon "$@"
+	fi
+}
+
+# The host stores what the guest sends to PORT.
+e2e_flow_g2h() { # PORT
+	timeout -k 2 $((E2E_QEMU_TIMEOUT + 10)) busybox nc -l -p "$1" 0<>"$E2E_DIR/hold" \
+		>"$E2E_RUN_DIR/g2h-$1.data" 2>"$E2E_RUN_DIR/g2h-$1.err" &
+	E2E_JOBS+=($!)
+	E2E_FLOWS+=("g2h:$1")
+}
+
+# The host sends MIB MiB of random data to the guest that connects to PORT.
+e2e_flow_h2g() { # PORT MIB
+	local data
+	data=$(e2e_random_file "$1" "$2")
+	ln -sf "$data" "$E2E_RUN_DIR/h2g-$1.data"
+	timeout -k 2 $((E2E_QEMU_TIMEOUT + 10)) busybox nc -l -p "$1" <"$data" \
+		>/dev/null 2>"$E2E_RUN_DIR/h2g-$1.err" &
+	E2E_JOBS+=($!)
+	E2E_FLOWS+=("h2g:$1")
+}
+
+# Ping the guest every 0.2 s until it powers off (guest_wait_pinged waits
+# for these); every reply is a line in ping-guest.out.
+e2e_ping_guest() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout -k 2 $((E2E_QEMU_TIMEOUT + 10)) bash -c '
+		while :; do busybox ping -c 1 -W 1 "$1" | grep "bytes from"; sleep 0.2; done' \
+		_ "$E2E_GUEST_IP" >"$E2E_RUN_DIR/ping-guest.out" 2>&1 &
+	E2E_PING_PID=$!
+}
+
+# Boot the guest for a traffic run: vhost per E2E_VHOST, QEMU traces the
+# queue kicks it handles itself. Then give the host-side jobs 5 s to finish.
+e2e_traffic_boot() { # e2e_boot_guest options [-- QEMU args]
+	local -a opts=() extra=()
+	while [ $# -gt 0 ]; do
+		[ "$1" = -- ] && { shift; extra=("$@"); break; }
+		opts+=("$1")
+		shift
+	done
+	local t0=$SECONDS pid
+	e2e_boot_guest --vhost="$E2E_VHOST" "${opts[@]}" -- -trace virtio_queue_notify \
+		"${extra[@]+"${extra[@]}"}"
+	E2E_GUEST_SECS=$((SECONDS - t0))
+	e2e_log "guest ran $E2E_GUEST_SECS s (QEMU status $E2E_QEMU_RC)"
+	[ -z "$E2E_PING_PID" ] || e2e_kill_bounded "$E2E_PING_PID" "host ping loop" || true
+	E2E_PING_PID=""
+	for pid in "${E2E_JOBS[@]+"${E2E_JOBS[@]}"}"; do
+		e2e_wait_pid "$pid" 5 || e2e_kill_bounded "$pid" "host-side job" || true
+	done
+	E2E_JOBS=()
+}
+
+# bytes and sha256 of a file
+e2e_size_sha() { echo "$(stat -Lc %s "$1") $(sha256sum <"$1" | cut -d' ' -f1)"; }
+
+# Each flow moved all its bytes, and both ends saw the same sha256. Sets
+# E2E_G2H_BYTES / E2E_H2G_BYTES to what the guest reported moving, and
+# writes "DIR PORT BYTES CSECS ok|bad|missing" per flow to $E2E_RUN_DIR/flows.
+e2e_check_flows() {
+	local f dir port line gbytes gsha csecs hbytes hsha rate
+	: >"$E2E_RUN_DIR/flows"
+	for f in "${E2E_FLOWS[@]}"; do
+		dir=${f%%:*} port=${f#*:}
+		line=$(grep -ao "USVHOST_XFER port=$port dir=$dir .*" "$E2E_RUN_DIR/console.log" | tr -d '\r' | tail -n1)
+		if [ -z "$line" ]; then
+			echo "$dir $port 0 0 missing" >>"$E2E_RUN_DIR/flows"
+			e2e_fail "flow $dir:$port: the guest did not report it ($(grep -a "port $port" "$E2E_RUN_DIR/console.log" | tr -d '\r' | head -n 2))"
+			continue
+		fi
+		gbytes=$(sed -E 's/.* bytes=([0-9]+).*/\1/' <<<"$line")
+		gsha=$(sed -E 's/.* sha256=([0-9a-f]+).*/\1/' <<<"$line")
+		csecs=$(sed -E 's/.* csecs=([0-9]+).*/\1/' <<<"$line")
+		read -r hbytes hsha < <(e2e_size_sha "$E2E_RUN_DIR/$dir-$port.data")
+		rate=$(awk -v b="$gbytes" -v c="$csecs" 'BEGIN { printf "%.1f", (c > 0 ? b / c * 100 / 1e6 : 0) }')
+		if [ "$gbytes" -gt 0 ] && [ "$gbytes" = "$hbytes" ] && [ "$gsha" = "$hsha" ]; then
+			echo "$dir $port $gbytes $csecs ok" >>"$E2E_RUN_DIR/flows"
+			e2e_pass "flow $dir:$port: $gbytes bytes, sha256 ${gsha:0:16}... on both ends, $((csecs / 100)).$(printf %02d $((csecs % 100))) s, $rate MB/s"
+		else
+			echo "$dir $port $gbytes $csecs bad" >>"$E2E_RUN_DIR/flows"
+			e2e_fail "flow $dir:$port: guest bytes=$gbytes sha256=$gsha, host bytes=$hbytes sha256=$hsha"
+			e2e_show_file "$E2E_RUN_DIR/$dir-$port.err" 5
+		fi
+		case $dir in
+		g2h) E2E_G2H_BYTES=$((E2E_G2H_BYTES + gbytes)) ;;
+		h2g) E2E_H2G_BYTES=$((E2E_H2G_BYTES + gbytes)) ;;
+		esac
+	done
+}
+
+# Guest to host (guest_ping_host) and host to guest (e2e_ping_guest, which
+# the guest waited for: guest_wait_pinged).
+e2e_check_pings() {
+	local con=$E2E_RUN_DIR/console.log out=$E2E_RUN_DIR/ping-guest.out n
+	if grep -aq '^USVHOST_PING_HOST ok' "$con"; then
+		e2e_pass "guest pinged the host ($(grep -ao '^USVHOST_PING_HOST ok.*' "$con" | tr -d '\r' | head -n1))"
+	else
+		e2e_fail "guest could not ping the host: $(grep -a 'ping' "$con" | tr -d '\r' | head -n 3 | tr '\n' ' ')"
+	fi
+	n=$(grep -c 'bytes from' "$out" 2>/dev/null || true)
+	if [ "$n" -ge 3 ] && grep -aq '^USVHOST_PINGED' "$con"; then
+		e2e_pass "host pinged the guest ($n replies; $(grep -ao '^USVHOST_PINGED.*' "$con" | tr -d '\r' | tail -n1))"
+	else
+		e2e_fail "host pinged the guest: $n replies, want >= 3; guest: $(grep -ao 'USVHOST_PINGED.*\|guest: .*echo.*' "$con" | tr -d '\r' | head -n1)"
+	fi
+}
+
+# Per-ring counters "DEV VQ BYTES PACKETS", one line per ring. Two sources:
+# the daemon's --stats file (dev=D vq=Q dir=... packets=P bytes=B ...; the
+# final one, written at exit) and its log, which has a line per ring each
+# time a ring is detached (dev D: vq Q DIR: packets=P bytes=B ...), summed.
+# Per ring, the larger of the two.
+e2e_ring_counters() {
+	local files=("$E2E_RUN_DIR/daemon.log")
+	[ ! -f "$E2E_RUN_DIR/stats" ] || files+=("$E2E_RUN_DIR/stats")
+	awk '
+	function num(re, skip) { return match($0, re) ? substr($0, RSTART + skip, RLENGTH - skip) + 0 : 0 }
+	function field(name,   s) {
+		match($0, "(^|[^a-z])" name "[= ][0-9]+"); s = substr($0, RSTART, RLENGTH)
+		sub(".*" name "[= ]", "", s); return s }
+	/(^|[^a-z])dev[= ][0-9]+/ && /(^|[^a-z])vq[= ][0-9]+/ && /bytes=[0-9]+/ {
+		k = field("dev") " " field("vq")
+		if (FILENAME ~ /stats$/) { SB[k] = num("bytes=[0-9]+", 6); SP[k] = num("packets=[0-9]+", 8) }
+		else { LB[k] += num("bytes=[0-9]+", 6); LP[k] += num("packets=[0-9]+", 8) }
+		seen[k] = 1
+	}
+	END { for (k in seen) print k, (SB[k] > LB[k] ? SB[k] : LB[k]), (SP[k] > LP[k] ? SP[k] : LP[k]) }' \
+		"${files[@]}" | sort -n -k1,1 -k2,2
+}
+
+# usvhostd's counters account for the traffic: over all NDEV devices (one per
+# queue pair), tx rings (vq 1) carried >= the guest-to-host bytes and rx
+# rings (vq 0) >= the host-to-guest bytes; each ring carried >= MIN bytes.
+# With --stats, the stats file names every ring with its direction.
+e2e_check_counters() { # NDEV [MIN-PER-RING]
+	local ndev=$1 min=${2:-1} d q b tx=0 rx=0 counters dir missing=""
+	counters=$(e2e_ring_counters)
+	e2e_log "usvhostd ring counters (dev vq bytes packets): $(tr '\n' ';' <<<"$counters")"
+	for ((d = 0; d < ndev; d++)); do
+		for q in 0 1; do
+			dir=$([ "$q" = 1 ] && echo tx || echo rx)
+			grep -Eq "(^|[^a-z])dev=$d vq=$q dir=$dir " "$E2E_RUN_DIR/stats" 2>/dev/null ||
+				missing="$missing dev=$d/vq=$q/dir=$dir"
+			b=$(awk -v k="$d $q" '$1 " " $2 == k { print $3 }' <<<"$counters")
+			if [ -z "$b" ]; then
+				e2e_fail "usvhostd reported no counters for dev $d vq $q"
+				continue
+			fi
+			[ "$q" = 1 ] && tx=$((tx + b)) || rx=$((rx + b))
+			if [ "$b" -ge "$min" ]; then
+				e2e_pass "usvhostd dev $d vq $q ($dir) carried $b bytes (>= $min)"
+			else
+				e2e_fail "usvhostd dev $d vq $q ($dir) carried $b bytes, want >= $min"
+			fi
+		done
+	done
+	if [ "$tx" -ge "$E2E_G2H_BYTES" ] && [ "$rx" -ge "$E2E_H2G_BYTES" ]; then
+		e2e_pass "usvhostd moved the traffic: tx $tx >= $E2E_G2H_BYTES, rx $rx >= $E2E_H2G_BYTES bytes"
+	else
+		e2e_fail "usvhostd counters short of the traffic: tx $tx (want >= $E2E_G2H_BYTES), rx $rx (want >= $E2E_H2G_BYTES)"
+	fi
+	# The stats file written at exit lists open devices per ring and folds
+	# released ones into "released" totals: either way it must account for
+	# the traffic.
+	if [ "$E2E_STATS" = 1 ]; then
+		local rel_rx rel_tx
+		rel_rx=$(sed -n 's/^released vq=0 .* bytes=\([0-9]*\).*/\1/p' "$E2E_RUN_DIR/stats" 2>/dev/null)
+		rel_tx=$(sed -n 's/^released vq=1 .* bytes=\([0-9]*\).*/\1/p' "$E2E_RUN_DIR/stats" 2>/dev/null)
+		if [ -z "$missing" ]; then
+			e2e_pass "usvhostd --stats file lists all $((2 * ndev)) rings"
+		elif [ "${rel_tx:-0}" -ge "$E2E_G2H_BYTES" ] && [ "${rel_rx:-0}" -ge "$E2E_H2G_BYTES" ]; then
+			e2e_pass "usvhostd --stats file: released devices carried tx $rel_tx, rx $rel_rx bytes"
+		else
+			e2e_fail "usvhostd --stats file $E2E_RUN_DIR/stats lacks$missing and its released totals (tx ${rel_tx:-none}, rx ${rel_rx:-none}) are short"
+		fi
+	fi
+}
+
+# QEMU handled no kick of a data ring itself (trace virtio_queue_notify
+# "n N" with N < 2 * queue pairs): while vhost runs they all go to usvhostd.
+# The one exception: right after vhost_dev_stop QEMU drains each ring's kick
+# eventfd once (virtio_bus_cleanup_host_notifier), as with the kernel's vhost.
+e2e_check_no_qemu_datapath() { # QUEUE-PAIRS
+	local n
+	n=$(awk -v max=$((2 * $1)) '
+		/^vhost_dev_start/ { split("", drained) }
+		/^vhost_dev_stop/ { stopped = 1 }
+		/^virtio_queue_notify / {
+			for (i = 1; i < NF; i++) if ($i == "n") q = $(i + 1) + 0
+			if (q >= max) next
+			if (stopped && !(q in drained)) { drained[q] = 1; next }
+			c++
+		}
+		END { print c + 0 }' "$E2E_RUN_DIR/qemu.trace")
+	if [ "$n" = 0 ]; then
+		e2e_pass "QEMU handled no data-ring kick itself (trace virtio_queue_notify)"
+	else
+		e2e_fail "QEMU handled $n data-ring kicks itself (its userspace virtio-net moved packets)"
+	fi
+}
+
+# Feature BIT (NAME) is off: in what the guest's driver negotiated (the
+# sysfs features string guest_show_status prints) and, with vhost, in what
+# QEMU acked to usvhostd (SET_FEATURES).
+e2e_check_feature_off() { # BIT NAME
+	local bits acked
+	bits=$(grep -aoE 'virtio[0-9]+: features=[01]+' "$E2E_RUN_DIR/console.log" | tail -n1 | cut -d= -f2)
+	if [ -n "$bits" ] && [ "${bits:$1:1}" = 0 ]; then
+		e2e_pass "guest driver negotiated without $2 (bit $1)"
+	else
+		e2e_fail "guest driver features ${bits:-unknown}: $2 (bit $1) not off"
+	fi
+	[ "$E2E_VHOST" = on ] || return 0
+	acked=$(grep -oE 'SET_FEATURES 0x[0-9a-f]+ -> 0' "$E2E_RUN_DIR/daemon.log" | tail -n1 | cut -d' ' -f2)
+	if [ -n "$acked" ] && [ $((acked >> $1 & 1)) = 0 ]; then
+		e2e_pass "usvhostd was given features $acked: no $2"
+	else
+		e2e_fail "usvhostd SET_FEATURES ${acked:-missing}: $2 (bit $1) not off"
+	fi
+}
+
+# What every traffic run checks; stops the daemon. Then e2e_run_end.
+e2e_traffic_check() { # QUEUE-PAIRS [MIN-BYTES-PER-RING]
+	e2e_check_console '^USVHOST_TRAFFIC_DONE'
+	e2e_check_pings
+	e2e_check_flows
+	if [ "$E2E_VHOST" = off ]; then
+		e2e_log "E2E_VHOST=off: QEMU moved the packets (plumbing check only, nothing about usvhostd)"
+		if [ "$E2E_QEMU_RC" = 0 ]; then
+			e2e_pass "QEMU exited 0"
+		else
+			e2e_fail "QEMU exit status $E2E_QEMU_RC"
+		fi
+	else
+		e2e_check_qemu
+		e2e_check_vhost_started
+		e2e_check_no_qemu_datapath "$1"
+		e2e_check_daemon_stop
+		e2e_check_counters "$1" "${2:-1}"
+	fi
+}
+
 # ---- cleanup ---------------------------------------------------------------
 
 e2e_cleanup() {
@@ -499,6 +820,7 @@ e2e_cleanup() {
 	trap - EXIT INT TERM HUP
 	[ -z "$E2E_QEMU_PID" ] || e2e_kill_bounded "$E2E_QEMU_PID" qemu
 	[ -z "$E2E_DAEMON_PID" ] || e2e_kill_bounded "$E2E_DAEMON_PID" usvhostd
+	for t in $E2E_PING_PID "${E2E_JOBS[@]+"${E2E_JOBS[@]}"}"; do e2e_kill_bounded "$t" "host-side job"; done
 	for m in "${E2E_MOUNTS[@]+"${E2E_MOUNTS[@]}"}"; do
 		if e2e_is_mounted "$m"; then
 			e2e_fuse_abort "$m"

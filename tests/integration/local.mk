@@ -14,3 +14,17 @@ tests_integration_qemu_client_LDFLAGS = $(AM_LDFLAGS) -pthread
 TESTS += tests/integration/qemu-sequence.sh
 EXTRA_DIST += tests/integration/qemu-sequence.sh
 CLEANFILES += tests/integration/qemu-sequence-daemon.log
+
+# ring-faults.sh: the datapath from the guest's side (TX, RX, corrupt rings,
+# GET_VRING_BASE while running) with ring_faults, a client built on client_lib.
+check_PROGRAMS += tests/integration/ring_faults
+tests_integration_ring_faults_SOURCES = \
+	tests/integration/ring_faults.c \
+	tests/integration/client_lib.c \
+	tests/integration/client_lib.h
+tests_integration_ring_faults_CPPFLAGS = $(AM_CPPFLAGS)
+tests_integration_ring_faults_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_ring_faults_LDFLAGS = $(AM_LDFLAGS) -pthread
+TESTS += tests/integration/ring-faults.sh
+EXTRA_DIST += tests/integration/ring-faults.sh
+CLEANFILES += tests/integration/ring-faults-daemon.log

@@ -1,0 +1,1361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring_faults: the datapath seen from the guest. Plays QEMU 7.2 against a
+ * vhost-net device file (usvhostd's FUSE file) with rings in its own RAM and
+ * a tap per device, and plays the guest driver on those rings:
+ *
+ *   tx           a packet put in the TX ring comes out of the tap; the used
+ *                ring gets its head with length 0; the call eventfd fires
+ *                as EVENT_IDX's used_event says (and not when it says not);
+ *   rx           frames sent to the tap land in posted mergeable buffers:
+ *                header (num_buffers) + frame; a 9000-byte one spreads over
+ *                several buffers; a frame that finds no (or too few) buffers
+ *                waits, with the daemon idle and asking for a kick through
+ *                avail_event, and lands once the driver posts more (the
+ *                driver kicks only when avail_event says so, as a virtio
+ *                driver with EVENT_IDX does);
+ *   private-ram  the same with QEMU's default anonymous private RAM; once
+ *                closed, the device leaves the stats file;
+ *   corrupt-*    a broken ring (head >= num, a descriptor loop, avail idx
+ *                moved by more than num, a buffer outside the memory table,
+ *                and head >= num on RX) fires that ring's ERR eventfd and
+ *                stops that ring only (stats state=broken, log "vq N
+ *                stopped"), while the device's other ring and another device
+ *                of the same client keep passing packets;
+ *   vring-base   GET_VRING_BASE while running is the number of chains
+ *                consumed; after NET_SET_BACKEND -1 it is exact and equals
+ *                the used index.
+ *
+ *   ring_faults --dev=PATH [--stats=FILE] [--log=FILE] [--daemon-pid=PID]
+ *               [-q] [SCENARIO...]
+ *
+ * The tap is reached from the host's side through an AF_PACKET socket bound
+ * to its interface: a frame the daemon writes to the tap fd is received on
+ * the interface (so the socket sees it), and a frame the socket sends on the
+ * interface is what the daemon reads from the tap fd, with the 12-byte
+ * virtio-net header the tap puts in front (IFF_VNET_HDR). Writing to the tap
+ * fd ourselves would inject into the host's stack, not towards the daemon.
+ *
+ * Needs root and /dev/net/tun in a network namespace of its own (taps are
+ * brought up, IPv6 is turned off so that nothing but our frames moves):
+ * ring-faults.sh sets that up. Prints one line per check and "N passed,
+ * N failed"; exits 0 when every check passed, 1 otherwise, 77 when it cannot
+ * run here.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "client_lib.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MiB (1024u * 1024u)
+#define RAM_SIZE (16 * MiB)
+/* Buffers: RX in low RAM (gpa 4 MiB), TX in high RAM (gpa 4 GiB + 4 MiB). */
+#define RX_AREA (4 * MiB)
+#define TX_AREA (8 * MiB + 4 * MiB)
+#define TX_SLOT 0x4000u  /* one TX chain's buffers (and indirect table) */
+#define TX_SLOTS 64u
+#define RX_BUF 1536u     /* one mergeable RX buffer */
+#define VNET_HDR 12u     /* struct virtio_net_hdr_mrg_rxbuf */
+#define ETH_TX 0x88b5    /* IEEE local experimental ethertypes */
+#define ETH_RX 0x88b6
+#define BIG_FRAME 9000u
+
+#define VQ_RX USV_VQ_RX
+#define VQ_TX USV_VQ_TX
+#define NUM CL_RING_NUM
+
+#define D_NEXT 1
+#define D_WRITE 2
+#define D_INDIRECT 4
+
+/* struct vring_desc as the guest driver writes it (little-endian host). */
+struct vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static const char *dev_path, *stats_path, *log_path;
+static pid_t daemon_pid;     /* --daemon-pid: for its CPU time */
+static unsigned tap_names;   /* taps renamed rf1, rf2, ... */
+static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+
+/* One QEMU-driven device and the guest driver's view of its rings. */
+struct rdev {
+	struct cl_dev d;
+	struct cl_ram ram;
+	bool inited, ram_ok, open, started;
+	const char *tag;
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int pkt;                /* AF_PACKET socket bound to the tap */
+	uint16_t avail[USV_NET_NVQS]; /* driver's avail idx */
+	uint16_t used[USV_NET_NVQS];  /* used entries consumed so far */
+	uint16_t base[USV_NET_NVQS];  /* SET_VRING_BASE at the start */
+	uint16_t used_start[USV_NET_NVQS]; /* used idx at the start */
+	unsigned tx_desc;       /* next TX descriptor, cycling */
+	unsigned tx_slot;       /* next TX buffer slot, cycling */
+	uint16_t rx_posted;     /* RX buffers made available (free-running) */
+	uint32_t seq;           /* frame sequence numbers */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned scaled(unsigned ms)
+{
+	return ms * cl_timeout_scale;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits at most ms for fd to be readable; reads an eventfd's counter. */
+static bool eventfd_fired(int fd, unsigned ms, uint64_t *count)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v = 0;
+	int r;
+
+	do
+		r = poll(&p, 1, (int)ms);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return false;
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return false;
+	if (count)
+		*count = v;
+	return true;
+}
+
+static void eventfd_drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+static uint8_t *ram_at(struct rdev *x, size_t off)
+{
+	return x->ram.base + off;
+}
+
+static uint64_t gpa_at(struct rdev *x, size_t off)
+{
+	return cl_ram_gpa(&x->ram, off);
+}
+
+/* Chains the device has consumed on vq, as the used ring shows them. */
+static uint16_t consumed(const struct rdev *x, unsigned vq)
+{
+	return (uint16_t)(x->used[vq] - x->used_start[vq]);
+}
+
+/* Where the device's last_avail_idx must be: base + chains consumed. */
+static uint16_t position(const struct rdev *x, unsigned vq)
+{
+	return (uint16_t)(x->base[vq] + consumed(x, vq));
+}
+
+static struct vdesc *desc_table(struct rdev *x, unsigned vq)
+{
+	return x->d.ring[vq].desc;
+}
+
+static void put_desc(struct vdesc *t, unsigned i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct vdesc v = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	memcpy(&t[i], &v, sizeof(v));
+}
+
+/* Makes head available and publishes the new avail idx. */
+static void post(struct rdev *x, unsigned vq, uint16_t head)
+{
+	struct cl_ring *r = &x->d.ring[vq];
+
+	r->avail->ring[x->avail[vq] % NUM] = head;
+	x->avail[vq]++;
+	__atomic_store_n(&r->avail->idx, x->avail[vq], __ATOMIC_RELEASE);
+}
+
+/* used_event (EVENT_IDX): interrupt me once the used idx passes v. */
+static void set_used_event(struct rdev *x, unsigned vq, uint16_t v)
+{
+	__atomic_store_n(&x->d.ring[vq].avail->ring[NUM], v, __ATOMIC_RELEASE);
+}
+
+static void kick(struct rdev *x, unsigned vq)
+{
+	uint64_t one = 1;
+
+	if (write(x->d.kick[vq], &one, sizeof(one)) != sizeof(one))
+		cl_setup_fail("%s: kick vq %u", x->tag, vq);
+}
+
+/* avail_event (EVENT_IDX): the device wants a kick once avail idx passes it. */
+static uint16_t avail_event(struct rdev *x, unsigned vq)
+{
+	return cl_load16((const uint16_t *)&x->d.ring[vq].used->ring[NUM]);
+}
+
+/*
+ * Kicks as a virtio driver with EVENT_IDX does: only when the avail idx
+ * moved past the device's avail_event since old. A device that forgets to
+ * ask (re-enable notifications when it runs dry) stalls such a driver, so
+ * the packet checks after it fail. Returns whether it kicked.
+ */
+static bool kick_as_driver(struct rdev *x, unsigned vq, uint16_t old)
+{
+	uint16_t ev, now = x->avail[vq];
+
+	/* The avail idx store before the avail_event load (virtio_mb). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ev = avail_event(x, vq);
+	if ((uint16_t)(now - ev - 1) < (uint16_t)(now - old)) {
+		kick(x, vq);
+		return true;
+	}
+	return false;
+}
+
+static uint16_t used_idx(struct rdev *x, unsigned vq)
+{
+	return cl_load16(&x->d.ring[vq].used->idx);
+}
+
+/* Waits at most ms for the used idx to reach want; returns what it is. */
+static uint16_t wait_used(struct rdev *x, unsigned vq, uint16_t want, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	uint16_t from = x->used[vq], v;
+
+	for (;;) {
+		v = used_idx(x, vq);
+		if ((uint16_t)(v - from) >= (uint16_t)(want - from) || now_ms() > end)
+			return v;
+		sleep_ms(1);
+	}
+}
+
+static struct cl_vring_used_elem used_elem(struct rdev *x, unsigned vq, uint16_t idx)
+{
+	struct cl_vring_used_elem e;
+
+	memcpy(&e, &x->d.ring[vq].used->ring[idx % NUM], sizeof(e));
+	return e;
+}
+
+static size_t make_frame(uint8_t *f, size_t len, uint16_t ethertype, uint32_t seq)
+{
+	memcpy(f, mac_dst, 6);
+	memcpy(f + 6, mac_src, 6);
+	f[12] = (uint8_t)(ethertype >> 8);
+	f[13] = (uint8_t)ethertype;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(seq * 31 + i * 7 + (i >> 8));
+	memcpy(f + 14, &seq, sizeof(seq));
+	return len;
+}
+
+/* The daemon's CPU time (user + system) in ms, or -1 when unknown. */
+static long daemon_cpu_ms(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	ssize_t n;
+	int fd;
+
+	if (daemon_pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+/* The daemon sleeps while there is nothing it can do: over a window of
+ * ms it uses less than half a CPU (a spinning worker uses a whole one). */
+static void check_daemon_idle(const char *tag, const char *when, unsigned ms)
+{
+	long a = daemon_cpu_ms(), b;
+
+	sleep_ms(ms);
+	b = daemon_cpu_ms();
+	if (a < 0 || b < 0)
+		return;
+	cl_check(b - a < (long)ms / 2, "%s: %s: the daemon used %ld ms of CPU in %u ms",
+		 tag, when, b - a, ms);
+}
+
+/* ---- the tap's host side ------------------------------------------------- */
+
+static void write_sysctl(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return; /* no IPv6 here: nothing to turn off */
+	if (write(fd, v, strlen(v)) < 0)
+		cl_print("# note: cannot write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Names the tap, turns IPv6 off on it (no router solicitations or MLD
+ * reports reaching the guest's RX ring), sets its MTU, brings it up, and
+ * binds an AF_PACKET socket to it. */
+static bool tap_host_side(struct rdev *x)
+{
+	struct ifreq ifr;
+	struct sockaddr_ll sll;
+	char path[128];
+	int s;
+	bool ok = false;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(x->d.tap, TUNGETIFF, &ifr) < 0) {
+		cl_setup_fail("%s: TUNGETIFF", x->tag);
+		return false;
+	}
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		cl_setup_fail("%s: socket for interface ioctls", x->tag);
+		return false;
+	}
+	/* The kernel reuses tapN names (and the daemon its device handles):
+	 * a name of our own tells this device's stats lines from those of
+	 * devices closed before. Renaming needs the interface down, as it is. */
+	snprintf(ifr.ifr_newname, sizeof(ifr.ifr_newname), "rf%u", ++tap_names);
+	if (ioctl(s, SIOCSIFNAME, &ifr) < 0) {
+		cl_setup_fail("%s: rename %s to %s", x->tag, ifr.ifr_name, ifr.ifr_newname);
+		goto out;
+	}
+	snprintf(x->ifname, sizeof(x->ifname), "rf%u", tap_names);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", x->ifname);
+	write_sysctl(path, "1");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", x->ifname);
+	/* Room for the 9000-byte frame the RX case sends through it. */
+	ifr.ifr_mtu = BIG_FRAME;
+	if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
+		cl_setup_fail("%s: MTU %u on %s", x->tag, BIG_FRAME, x->ifname);
+		goto out;
+	}
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		cl_setup_fail("%s: SIOCGIFFLAGS %s", x->tag, x->ifname);
+		goto out;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+		cl_setup_fail("%s: bring %s up", x->tag, x->ifname);
+		goto out;
+	}
+	x->ifindex = (int)if_nametoindex(x->ifname);
+	x->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (x->pkt < 0) {
+		cl_setup_fail("%s: AF_PACKET socket", x->tag);
+		goto out;
+	}
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = x->ifindex;
+	if (bind(x->pkt, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		cl_setup_fail("%s: bind AF_PACKET to %s", x->tag, x->ifname);
+		goto out;
+	}
+	ok = true;
+out:
+	close(s);
+	return ok;
+}
+
+/* Sends a frame out of the tap's interface: what the daemon reads. */
+static bool tap_send(struct rdev *x, const uint8_t *f, size_t len)
+{
+	struct sockaddr_ll sll;
+	ssize_t n;
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = x->ifindex;
+	sll.sll_halen = 6;
+	memcpy(sll.sll_addr, mac_dst, 6);
+	n = sendto(x->pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll));
+	if (n != (ssize_t)len) {
+		cl_setup_fail("%s: send %zu bytes on %s", x->tag, len, x->ifname);
+		return false;
+	}
+	return true;
+}
+
+/* Receives the next frame of this ethertype the interface got (from the
+ * daemon's writes), at most ms; its length, or -1. */
+static ssize_t tap_recv(struct rdev *x, uint16_t ethertype, uint8_t *buf, size_t cap,
+			unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		struct pollfd p = { .fd = x->pkt, .events = POLLIN };
+		uint64_t now = now_ms();
+		ssize_t n;
+
+		if (now > end)
+			return -1;
+		if (poll(&p, 1, (int)(end - now)) <= 0)
+			continue;
+		n = recvfrom(x->pkt, buf, cap, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			continue;
+		if (from.sll_pkttype == PACKET_OUTGOING || n < 14 ||
+		    buf[12] != (uint8_t)(ethertype >> 8) || buf[13] != (uint8_t)ethertype)
+			continue;
+		return n;
+	}
+}
+
+static void tap_drain(struct rdev *x)
+{
+	uint8_t b[64];
+
+	while (recv(x->pkt, b, sizeof(b), MSG_TRUNC) >= 0)
+		;
+}
+
+/* ---- devices ------------------------------------------------------------- */
+
+static void rdev_close(struct rdev *x)
+{
+	if (!x->inited)
+		return;
+	if (x->pkt >= 0)
+		close(x->pkt);
+	x->pkt = -1;
+	if (x->open)
+		cl_dev_close(&x->d);
+	x->open = false;
+	if (x->ram_ok)
+		cl_ram_fini(&x->ram);
+	x->ram_ok = false;
+}
+
+/* Opens the device, its tap and RAM, and runs QEMU's init. */
+static bool rdev_open(struct rdev *x, const char *tag, enum cl_ram_kind kind)
+{
+	memset(x, 0, sizeof(*x));
+	x->inited = true;
+	x->tag = tag;
+	x->pkt = -1;
+	x->ram_ok = cl_ram_init(&x->ram, kind, RAM_SIZE);
+	if (!x->ram_ok)
+		return false;
+	x->open = cl_dev_open(&x->d, dev_path, &x->ram, tag);
+	if (!x->open)
+		return false;
+	if (!tap_host_side(x))
+		return false;
+	return cl_qemu_init(&x->d);
+}
+
+/* QEMU's DRIVER_OK sequence (client_lib: used idx starts at 7). */
+static bool rdev_start(struct rdev *x)
+{
+	/* Nothing queued in the tap before the guest starts. */
+	uint8_t b[64];
+
+	while (read(x->d.tap, b, sizeof(b)) > 0)
+		;
+	tap_drain(x);
+	if (!cl_qemu_start(&x->d, 0))
+		return false;
+	x->started = true;
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
+		x->avail[vq] = x->base[vq] = 0;
+		x->used[vq] = x->used_start[vq] = 7;
+	}
+	return true;
+}
+
+/* The same start with a base of our choosing and the used idx equal to it
+ * (a quiesced ring, as after a migration). */
+static bool rdev_start_at(struct rdev *x, uint16_t base)
+{
+	uint64_t bf = CL_BACKEND_FEATURES;
+	unsigned gen = x->d.gen++;
+	bool ok = true;
+
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
+		x->d.call[vq] = cl_eventfd();
+		ok &= cl_vring_file(x->d.fd, USV_VHOST_SET_VRING_CALL, vq, x->d.call[vq], 0,
+				    x->tag);
+	}
+	ok &= cl_set_features(x->d.fd, CL_QEMU_FEATURES, 0, x->tag);
+	ok &= cl_ioctl(x->d.fd, USV_VHOST_SET_BACKEND_FEATURES, &bf, 0,
+		       "%s: SET_BACKEND_FEATURES", x->tag);
+	ok &= cl_set_mem_table(x->d.fd, &x->ram, x->tag);
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
+		x->d.kick[vq] = cl_eventfd();
+		cl_ring_place(&x->ram, vq, gen, &x->d.ring[vq]);
+		cl_ring_prepare(&x->d.ring[vq], base, base);
+		x->d.base[vq] = base;
+		ok &= cl_setup_ring(x->d.fd, vq, &x->d.ring[vq], base, x->d.kick[vq], x->tag);
+		x->avail[vq] = x->used[vq] = x->base[vq] = x->used_start[vq] = base;
+	}
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++)
+		ok &= cl_attach(x->d.fd, vq, x->d.tap, 0, x->tag, "tap");
+	x->started = ok;
+	return ok;
+}
+
+/* ---- TX -------------------------------------------------------------------- */
+
+enum tx_layout { TX_ONE, TX_TWO, TX_INDIRECT };
+
+/* Puts one packet (zeroed header + frame) in the TX ring as the layout says;
+ * returns its head. */
+static uint16_t tx_post(struct rdev *x, const uint8_t *frame, size_t len, enum tx_layout how)
+{
+	struct vdesc *t = desc_table(x, VQ_TX);
+	size_t off = TX_AREA + (size_t)(x->tx_slot++ % TX_SLOTS) * TX_SLOT;
+	uint8_t *p = ram_at(x, off);
+	uint16_t head = (uint16_t)(x->tx_desc++ % NUM);
+
+	memset(p, 0, VNET_HDR);
+	memcpy(p + VNET_HDR, frame, len);
+	switch (how) {
+	case TX_ONE:
+		put_desc(t, head, gpa_at(x, off), (uint32_t)(VNET_HDR + len), 0, 0);
+		break;
+	case TX_TWO: {
+		uint16_t second = (uint16_t)(x->tx_desc++ % NUM);
+
+		put_desc(t, head, gpa_at(x, off), VNET_HDR, D_NEXT, second);
+		put_desc(t, second, gpa_at(x, off + VNET_HDR), (uint32_t)len, 0, 0);
+		break;
+	}
+	case TX_INDIRECT: {
+		/* [header][first 20 bytes][the rest], the table after them. */
+		size_t toff = off + ((VNET_HDR + len + 15) & ~(size_t)15);
+		struct vdesc *ind = (struct vdesc *)ram_at(x, toff);
+
+		put_desc(ind, 0, gpa_at(x, off), VNET_HDR, D_NEXT, 1);
+		put_desc(ind, 1, gpa_at(x, off + VNET_HDR), 20, D_NEXT, 2);
+		put_desc(ind, 2, gpa_at(x, off + VNET_HDR + 20), (uint32_t)(len - 20), 0, 0);
+		put_desc(t, head, gpa_at(x, toff), 3 * sizeof(struct vdesc), D_INDIRECT, 0);
+		break;
+	}
+	}
+	post(x, VQ_TX, head);
+	return head;
+}
+
+/*
+ * One TX packet: put in the ring, kicked; it must come out of the tap with
+ * the same bytes, and the used ring must get its head with length 0. With
+ * signal, used_event asks for an interrupt at this entry and the call
+ * eventfd must fire; without, used_event is far ahead and it must not.
+ */
+static bool tx_one(struct rdev *x, size_t len, enum tx_layout how, bool signal,
+		   const char *what)
+{
+	static uint8_t frame[BIG_FRAME], got[BIG_FRAME + 64];
+	uint32_t seq = ++x->seq;
+	uint16_t want = (uint16_t)(x->used[VQ_TX] + 1), head, u, old = x->avail[VQ_TX];
+	struct cl_vring_used_elem e;
+	ssize_t n;
+	bool ok = true, fired;
+
+	make_frame(frame, len, ETH_TX, seq);
+	eventfd_drain(x->d.call[VQ_TX]);
+	set_used_event(x, VQ_TX, signal ? x->used[VQ_TX] : (uint16_t)(x->used[VQ_TX] + 100));
+	head = tx_post(x, frame, len, how);
+	kick_as_driver(x, VQ_TX, old);
+
+	n = tap_recv(x, ETH_TX, got, sizeof(got), scaled(2000));
+	ok &= cl_check(n == (ssize_t)len, "%s: TX %s: the tap delivered %zd bytes, expected %zu",
+		       x->tag, what, n, len);
+	if (n == (ssize_t)len)
+		ok &= cl_check(!memcmp(got, frame, len),
+			       "%s: TX %s: the frame from the tap has the guest's bytes",
+			       x->tag, what);
+	u = wait_used(x, VQ_TX, want, scaled(2000));
+	ok &= cl_check(u == want, "%s: TX %s: used idx %u, expected %u", x->tag, what, u, want);
+	e = used_elem(x, VQ_TX, x->used[VQ_TX]);
+	ok &= cl_check(e.id == head && e.len == 0,
+		       "%s: TX %s: used entry {id %u, len %u}, expected {%u, 0}", x->tag,
+		       what, e.id, e.len, head);
+	if (u == want)
+		x->used[VQ_TX] = want;
+	fired = eventfd_fired(x->d.call[VQ_TX], scaled(signal ? 2000 : 200), NULL);
+	if (signal)
+		ok &= cl_check(fired, "%s: TX %s: call eventfd fired (used_event = %u)",
+			       x->tag, what, (uint16_t)(want - 1));
+	else
+		ok &= cl_check(!fired, "%s: TX %s: call eventfd stays quiet (used_event "
+			       "%u ahead)", x->tag, what, 100);
+	return ok;
+}
+
+/* ---- RX -------------------------------------------------------------------- */
+
+static size_t rx_buf_off(uint16_t head)
+{
+	return RX_AREA + (size_t)head * RX_BUF;
+}
+
+/* Makes n more RX buffers (one writable descriptor of RX_BUF bytes each,
+ * filled with 0xaa) available; head = their avail slot. */
+static void rx_post(struct rdev *x, unsigned n)
+{
+	struct vdesc *t = desc_table(x, VQ_RX);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t head = (uint16_t)(x->avail[VQ_RX] % NUM);
+
+		memset(ram_at(x, rx_buf_off(head)), 0xaa, RX_BUF);
+		put_desc(t, head, gpa_at(x, rx_buf_off(head)), RX_BUF, D_WRITE, 0);
+		post(x, VQ_RX, head);
+		x->rx_posted++;
+	}
+}
+
+/*
+ * One frame sent to the tap: it must land in the next posted buffers, as
+ * many as 12 + len needs, each used entry with the bytes it holds, the first
+ * starting with the header (num_buffers = that count) and the frame after
+ * it; the call eventfd must fire (used_event = the used idx before).
+ */
+/*
+ * early < 0: buffers are posted (as needed) before the frame is sent.
+ * early >= 0: none is left, early buffers (fewer than needed) are posted,
+ * the frame is sent; nothing may be used while it does not fit, and the
+ * device must ask for a kick (avail_event); the rest are posted then, and a
+ * driver obeying avail_event kicks.
+ */
+static bool rx_frame(struct rdev *x, size_t len, int early, const char *what)
+{
+	static uint8_t frame[BIG_FRAME], got[BIG_FRAME + VNET_HDR];
+	size_t total = VNET_HDR + len, at = 0;
+	unsigned need = (unsigned)((total + RX_BUF - 1) / RX_BUF);
+	uint32_t seq = ++x->seq;
+	uint16_t first = x->used[VQ_RX], want = (uint16_t)(first + need), u, nb;
+	uint16_t pos = position(x, VQ_RX), ready = (uint16_t)(x->avail[VQ_RX] - pos);
+	uint16_t old = x->avail[VQ_RX];
+	bool ok = true, fired;
+
+	make_frame(frame, len, ETH_RX, seq);
+	eventfd_drain(x->d.call[VQ_RX]);
+	set_used_event(x, VQ_RX, first);
+	if (early >= 0) {
+		if (!cl_check(ready == 0 && (unsigned)early < need, "%s: RX %s: no buffer "
+			      "left, %d posted of %u (test self-check)", x->tag, what, early,
+			      need))
+			return false;
+		rx_post(x, (unsigned)early);
+		kick_as_driver(x, VQ_RX, old);
+		if (!tap_send(x, frame, len))
+			return false;
+		{
+			char when[160];
+
+			snprintf(when, sizeof(when), "RX %s: the frame does not fit yet", what);
+			check_daemon_idle(x->tag, when, scaled(500));
+		}
+		u = used_idx(x, VQ_RX);
+		ok &= cl_check(u == first, "%s: RX %s: while the frame does not fit nothing "
+			       "is used (used idx %u, expected %u)", x->tag, what, u, first);
+		ok &= cl_check(avail_event(x, VQ_RX) == x->avail[VQ_RX],
+			       "%s: RX %s: short of buffers, avail_event %u = avail idx %u",
+			       x->tag, what, avail_event(x, VQ_RX), x->avail[VQ_RX]);
+		old = x->avail[VQ_RX];
+		rx_post(x, need - (unsigned)early);
+		ok &= cl_check(kick_as_driver(x, VQ_RX, old), "%s: RX %s: posting the rest "
+			       "passes avail_event: the driver kicks", x->tag, what);
+	} else {
+		if (ready < need)
+			rx_post(x, need - ready);
+		kick_as_driver(x, VQ_RX, old);
+		if (!tap_send(x, frame, len))
+			return false;
+	}
+	u = wait_used(x, VQ_RX, want, scaled(2000));
+	ok &= cl_check(u == want, "%s: RX %s: used idx %u, expected %u (%u buffer%s)",
+		       x->tag, what, u, want, need, need == 1 ? "" : "s");
+	if (u != want)
+		return false;
+	for (unsigned i = 0; i < need; i++) {
+		uint16_t idx = (uint16_t)(first + i);
+		struct cl_vring_used_elem e = used_elem(x, VQ_RX, idx);
+		/* Buffers are used in the order they were made available. */
+		uint16_t head = (uint16_t)((uint16_t)(pos + i) % NUM);
+		uint32_t l = i + 1 < need ? RX_BUF : (uint32_t)(total - (size_t)RX_BUF * i);
+
+		ok &= cl_check(e.id == head && e.len == l,
+			       "%s: RX %s: used entry %u of %u {id %u, len %u}, expected "
+			       "{%u, %u}", x->tag, what, i + 1, need, e.id, e.len, head, l);
+		if (e.len <= RX_BUF && at + e.len <= sizeof(got)) {
+			memcpy(got + at, ram_at(x, rx_buf_off(head)), e.len);
+			at += e.len;
+		}
+	}
+	x->used[VQ_RX] = want;
+	ok &= cl_check(at == total, "%s: RX %s: %zu bytes in the buffers, expected %zu",
+		       x->tag, what, at, total);
+	memcpy(&nb, got + 10, sizeof(nb));
+	ok &= cl_check(nb == need, "%s: RX %s: num_buffers %u, expected %u", x->tag, what,
+		       nb, need);
+	{
+		static const uint8_t zero[10];
+
+		/* What the tap says of a frame sent without offloads. */
+		ok &= cl_check(!memcmp(got, zero, sizeof(zero)),
+			       "%s: RX %s: virtio_net_hdr flags/gso/csum fields are zero",
+			       x->tag, what);
+	}
+	if (at == total)
+		ok &= cl_check(!memcmp(got + VNET_HDR, frame, len),
+			       "%s: RX %s: the frame after the header has the bytes sent",
+			       x->tag, what);
+	fired = eventfd_fired(x->d.call[VQ_RX], scaled(2000), NULL);
+	ok &= cl_check(fired, "%s: RX %s: call eventfd fired (used_event = %u)", x->tag,
+		       what, first);
+	return ok;
+}
+
+static bool rx_one(struct rdev *x, size_t len, const char *what)
+{
+	return rx_frame(x, len, -1, what);
+}
+
+/* Uses up the posted RX buffers; then a frame arrives with only early
+ * buffers (fewer than it needs) posted. */
+static bool rx_when_dry(struct rdev *x, size_t len, int early, const char *what)
+{
+	while ((uint16_t)(x->avail[VQ_RX] - position(x, VQ_RX)) > 0)
+		if (!rx_one(x, 100, "using up the posted buffers"))
+			return false;
+	return rx_frame(x, len, early, what);
+}
+
+/* ---- stats and log ------------------------------------------------------- */
+
+/* The stats line of this device's ring vq (found by its tap's name). */
+static bool stats_line(struct rdev *x, unsigned vq, char *out, size_t n)
+{
+	char line[512], want_vq[16], want_be[64];
+	bool found = false;
+	FILE *f;
+
+	if (!stats_path || !(f = fopen(stats_path, "re")))
+		return false;
+	snprintf(want_vq, sizeof(want_vq), " vq=%u ", vq);
+	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", x->ifname);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, want_vq) && strstr(line, want_be)) {
+			snprintf(out, n, "%s", line);
+			out[strcspn(out, "\n")] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* The ring is reported stopped: state=broken in the stats file and
+ * "dev H: vq N stopped" in the daemon's log (each checked when given). */
+static void check_reported_broken(struct rdev *x, unsigned vq)
+{
+	char line[512] = "", needle[64];
+	uint64_t end = now_ms() + scaled(5000);
+	unsigned handle = 0;
+	bool broken = false, have = false;
+
+	if (!stats_path && !log_path) {
+		cl_check(false, "%s: vq %u: neither --stats nor --log given: cannot see the "
+			 "ring stopped", x->tag, vq);
+		return;
+	}
+	/* The stats file is rewritten every second. */
+	if (stats_path) {
+		do {
+			have = stats_line(x, vq, line, sizeof(line));
+			broken = have && strstr(line, " state=broken ");
+			if (!broken)
+				sleep_ms(50);
+		} while (!broken && now_ms() < end);
+		cl_check(broken, "%s: vq %u: stats say state=broken (line: %s)", x->tag, vq,
+			 have ? line : "none for this tap");
+		if (have)
+			sscanf(line, "dev=%u", &handle);
+	}
+	if (log_path && (have || !stats_path)) {
+		if (have)
+			snprintf(needle, sizeof(needle), "dev %u: vq %u stopped", handle, vq);
+		else
+			snprintf(needle, sizeof(needle), "vq %u stopped", vq);
+		while (!file_has(log_path, needle) && now_ms() < end)
+			sleep_ms(50);
+		cl_check(file_has(log_path, needle), "%s: vq %u: the daemon log says \"%s\"",
+			 x->tag, vq, needle);
+	}
+}
+
+static void check_running(struct rdev *x, unsigned vq)
+{
+	char line[512] = "";
+	bool have;
+
+	if (!stats_path)
+		return;
+	/* Rewritten every second: wait for a line of this tap first. */
+	for (uint64_t end = now_ms() + scaled(3000);
+	     !(have = stats_line(x, vq, line, sizeof(line))) && now_ms() < end;)
+		sleep_ms(50);
+	cl_check(have && strstr(line, " state=running "),
+		 "%s: vq %u: stats say state=running (line: %s)", x->tag, vq,
+		 have ? line : "none for this tap");
+}
+
+/* A closed device leaves the stats file (its counters go to "released"). */
+static void check_released(const char *tag, const char *ifname, uint64_t packets_tx)
+{
+	char line[512], want_be[64], *p;
+	uint64_t end = now_ms() + scaled(3000), released = 0;
+	bool listed = true;
+	FILE *f;
+
+	if (!stats_path)
+		return;
+	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", ifname);
+	do {
+		if (!(f = fopen(stats_path, "re")))
+			break;
+		listed = false;
+		released = 0;
+		while (fgets(line, sizeof(line), f)) {
+			if (strstr(line, want_be))
+				listed = true;
+			if (!strncmp(line, "released vq=1 ", 14) &&
+			    (p = strstr(line, " packets=")))
+				released = strtoull(p + 9, NULL, 10);
+		}
+		fclose(f);
+		if (listed || released < packets_tx)
+			sleep_ms(100);
+	} while ((listed || released < packets_tx) && now_ms() < end);
+	/* (usvhost once lost the datapath's per-device state at release:
+	 * device.c's vq_reset() cleared dp_priv before dev_free.) */
+	cl_check(!listed, "%s: closed: its rings left the stats file (tap %s)", tag, ifname);
+	cl_check(released >= packets_tx, "%s: closed: \"released vq=1\" counts its %llu "
+		 "TX packets (shows %llu in all)", tag, (unsigned long long)packets_tx,
+		 (unsigned long long)released);
+}
+
+/* ---- stop ------------------------------------------------------------------ */
+
+/* NET_SET_BACKEND -1 for both rings; GET_VRING_BASE must be the chains the
+ * guest saw consumed (the used idx moved by as much), then CALL back. */
+static void rdev_stop(struct rdev *x, const uint16_t *want_base)
+{
+	if (!x->started)
+		return;
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++)
+		cl_attach(x->d.fd, vq, -1, 0, x->tag, "-1");
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
+		uint16_t w = want_base ? want_base[vq] : position(x, vq);
+
+		cl_expect_base(x->d.fd, vq, w, x->tag);
+	}
+	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++)
+		cl_vring_file(x->d.fd, USV_VHOST_SET_VRING_CALL, vq, x->d.init_call[vq], 0,
+			      x->tag);
+	x->started = false;
+}
+
+/* ---- scenarios -------------------------------------------------------------- */
+
+static struct rdev healthy; /* device A: stays up through every scenario */
+
+static bool healthy_up(void)
+{
+	static bool tried, ok;
+
+	if (!tried) {
+		tried = true;
+		ok = rdev_open(&healthy, "device A", CL_RAM_MEMFD) && rdev_start(&healthy);
+	}
+	return ok;
+}
+
+/* Device A still moves packets both ways. */
+static void healthy_passes(const char *after)
+{
+	char what[96];
+
+	if (!cl_check(healthy_up(), "device A is up"))
+		return;
+	snprintf(what, sizeof(what), "after %s", after);
+	tx_one(&healthy, 200, TX_ONE, true, what);
+	rx_one(&healthy, 200, what);
+}
+
+static void scenario_tx(void)
+{
+	if (!cl_check(healthy_up(), "device A is up"))
+		return;
+	check_running(&healthy, VQ_TX);
+	tx_one(&healthy, 60, TX_ONE, true, "60-byte frame, one descriptor");
+	tx_one(&healthy, 1514, TX_TWO, true, "1514-byte frame, header and frame descriptors");
+	tx_one(&healthy, 300, TX_ONE, false, "used_event not reached");
+	tx_one(&healthy, 400, TX_ONE, true, "used_event reached again");
+	tx_one(&healthy, 800, TX_INDIRECT, true, "indirect table of 3");
+	tx_one(&healthy, BIG_FRAME, TX_TWO, true, "9000-byte frame");
+	/* Idle again: notifications re-enabled, avail_event = avail idx. */
+	cl_check(avail_event(&healthy, VQ_TX) == healthy.avail[VQ_TX],
+		 "device A: TX idle: avail_event %u = avail idx %u (kicks wanted again)",
+		 avail_event(&healthy, VQ_TX), healthy.avail[VQ_TX]);
+}
+
+static void scenario_rx(void)
+{
+	if (!cl_check(healthy_up(), "device A is up"))
+		return;
+	check_running(&healthy, VQ_RX);
+	/* 8 mergeable buffers of 1536 bytes up front, as a driver does; the
+	 * ring was empty, so the device asked for this kick. */
+	{
+		uint16_t old = healthy.avail[VQ_RX];
+
+		rx_post(&healthy, 8);
+		cl_check(kick_as_driver(&healthy, VQ_RX, old),
+			 "device A: RX: avail_event asks for a kick when the empty ring is "
+			 "filled (avail_event %u)", avail_event(&healthy, VQ_RX));
+	}
+	rx_one(&healthy, 100, "100-byte frame");
+	rx_one(&healthy, 1514, "1514-byte frame");
+	rx_one(&healthy, BIG_FRAME, "9000-byte frame over several buffers");
+	rx_one(&healthy, 60, "60-byte frame after it");
+	rx_when_dry(&healthy, 700, 0, "700-byte frame before any buffer");
+	rx_when_dry(&healthy, 3000, 0, "3000-byte frame before any buffer");
+	rx_when_dry(&healthy, BIG_FRAME, 2, "9000-byte frame held: 2 of 6 buffers");
+	rx_one(&healthy, 100, "100-byte frame after the held one");
+}
+
+static void scenario_private_ram(void)
+{
+	struct rdev b;
+
+	if (rdev_open(&b, "device B (private RAM)", CL_RAM_ANON_PRIV) && rdev_start(&b)) {
+		tx_one(&b, 100, TX_ONE, true, "100-byte frame");
+		tx_one(&b, 1514, TX_INDIRECT, true, "indirect table of 3");
+		rx_post(&b, 8);
+		rx_one(&b, 1000, "1000-byte frame");
+		rx_one(&b, BIG_FRAME, "9000-byte frame over several buffers");
+		rdev_stop(&b, NULL);
+	}
+	{
+		char ifname[IFNAMSIZ];
+		bool started = b.ifname[0] && consumed(&b, VQ_TX);
+
+		snprintf(ifname, sizeof(ifname), "%s", b.ifname);
+		rdev_close(&b);
+		if (started)
+			check_released("device B", ifname, 2);
+	}
+}
+
+enum corruption { C_HEAD, C_LOOP, C_AVAIL_JUMP, C_ADDR, C_RX_HEAD };
+
+static const char *const corruption_name[] = {
+	[C_HEAD] = "head >= num in the TX avail ring",
+	[C_LOOP] = "a descriptor loop in the TX ring",
+	[C_AVAIL_JUMP] = "TX avail idx moved by num + 1",
+	[C_ADDR] = "a TX buffer outside the memory table",
+	[C_RX_HEAD] = "head >= num in the RX avail ring",
+};
+
+/*
+ * A device whose guest breaks one ring after one good packet on it: the
+ * ring's ERR eventfd fires, the ring stops (stats, log) and takes nothing
+ * more, its position stays at the good packet; the device's other ring and
+ * device A keep working.
+ */
+static void corrupt(enum corruption c, const char *tag)
+{
+	unsigned vq = c == C_RX_HEAD ? VQ_RX : VQ_TX, other = vq == VQ_TX ? VQ_RX : VQ_TX;
+	const char *what = corruption_name[c];
+	struct vdesc *t;
+	uint16_t stopped_at, want_base[USV_NET_NVQS];
+	uint64_t cnt = 0;
+	struct rdev x;
+
+	if (!rdev_open(&x, tag, CL_RAM_MEMFD) || !rdev_start(&x)) {
+		rdev_close(&x);
+		return;
+	}
+	t = desc_table(&x, vq);
+	/* One good packet first, on the ring about to break. */
+	if (vq == VQ_TX) {
+		tx_one(&x, 100, TX_ONE, true, "before the corruption");
+	} else {
+		rx_post(&x, 1);
+		rx_one(&x, 100, "before the corruption");
+	}
+	cl_check(!eventfd_fired(x.d.init_err[vq], 0, NULL),
+		 "%s: ERR eventfd of vq %u quiet before the corruption", tag, vq);
+	stopped_at = x.avail[vq];
+	switch (c) {
+	case C_HEAD:
+	case C_RX_HEAD:
+		post(&x, vq, NUM);
+		break;
+	case C_LOOP:
+		put_desc(t, 10, gpa_at(&x, TX_AREA), 64, D_NEXT, 11);
+		put_desc(t, 11, gpa_at(&x, TX_AREA), 64, D_NEXT, 10);
+		post(&x, vq, 10);
+		break;
+	case C_AVAIL_JUMP:
+		x.avail[vq] = (uint16_t)(x.avail[vq] + NUM + 1);
+		__atomic_store_n(&x.d.ring[vq].avail->idx, x.avail[vq], __ATOMIC_RELEASE);
+		break;
+	case C_ADDR:
+		/* RAM is [0, 8 MiB) and [4 GiB, 4 GiB + 8 MiB). */
+		put_desc(t, 20, 0x300000000ULL, 128, 0, 0);
+		post(&x, vq, 20);
+		break;
+	}
+	kick(&x, vq);
+	cl_check(eventfd_fired(x.d.init_err[vq], scaled(2000), &cnt),
+		 "%s: %s: ERR eventfd of vq %u fired within %u ms", tag, what, vq,
+		 scaled(2000));
+	check_reported_broken(&x, vq);
+	check_daemon_idle(tag, "a ring broken", scaled(300));
+	cl_check(!eventfd_fired(x.d.init_err[other], 0, NULL),
+		 "%s: ERR eventfd of vq %u (the other ring) stays quiet", tag, other);
+
+	/* The broken ring takes nothing more, even a good chain. */
+	{
+		uint16_t u0 = used_idx(&x, vq);
+
+		/* Even with the bad slot repaired the ring stays stopped. */
+		if (c == C_HEAD || c == C_RX_HEAD)
+			x.d.ring[vq].avail->ring[(uint16_t)(x.avail[vq] - 1) % NUM] = 0;
+		if (vq == VQ_TX) {
+			uint8_t f[100];
+
+			make_frame(f, sizeof(f), ETH_TX, 999);
+			tx_post(&x, f, sizeof(f), TX_ONE);
+		} else {
+			rx_post(&x, 2);
+			tap_send(&x, (const uint8_t[60]){ [12] = ETH_RX >> 8, [13] = ETH_RX & 0xff }, 60);
+		}
+		kick(&x, vq);
+		sleep_ms(scaled(300));
+		cl_check(used_idx(&x, vq) == u0, "%s: the stopped vq %u used nothing more "
+			 "(used idx %u, was %u)", tag, vq, used_idx(&x, vq), u0);
+		if (vq == VQ_TX) {
+			uint8_t b[256];
+
+			cl_check(tap_recv(&x, ETH_TX, b, sizeof(b), 0) < 0,
+				 "%s: the stopped TX ring sent nothing to the tap", tag);
+		}
+		cl_check(!eventfd_fired(x.d.init_err[vq], 0, NULL),
+			 "%s: ERR eventfd of vq %u fired once, not again", tag, vq);
+	}
+	/* The device's other ring still works. */
+	if (other == VQ_TX) {
+		tx_one(&x, 150, TX_ONE, true, "on the other ring of the broken device");
+	} else {
+		rx_one(&x, 150, "on the other ring of the broken device");
+	}
+	/* Stopped where the bad chain is: the good packet counted, no more. */
+	cl_check(position(&x, vq) == stopped_at, "%s: vq %u: the guest saw %u chains "
+		 "used before the corruption (test self-check)", tag, vq, consumed(&x, vq));
+	want_base[vq] = stopped_at;
+	want_base[other] = position(&x, other);
+	rdev_stop(&x, want_base);
+	cl_check(used_idx(&x, vq) == (uint16_t)(7 + (stopped_at - x.base[vq])),
+		 "%s: vq %u used idx %u = 7 + the good chains", tag, vq, used_idx(&x, vq));
+	rdev_close(&x);
+	healthy_passes(what);
+}
+
+static void scenario_corrupt_head(void)
+{
+	corrupt(C_HEAD, "corrupt head");
+}
+
+static void scenario_corrupt_loop(void)
+{
+	corrupt(C_LOOP, "corrupt loop");
+}
+
+static void scenario_corrupt_avail(void)
+{
+	corrupt(C_AVAIL_JUMP, "corrupt avail idx");
+}
+
+static void scenario_corrupt_addr(void)
+{
+	corrupt(C_ADDR, "corrupt address");
+}
+
+static void scenario_corrupt_rx(void)
+{
+	corrupt(C_RX_HEAD, "corrupt RX head");
+}
+
+/*
+ * GET_VRING_BASE: while running, the chains consumed (the datapath's
+ * position, fetched); after NET_SET_BACKEND -1, exact and equal to the used
+ * idx. Base and used idx start at 0xfffa so both wrap on the way.
+ */
+static void scenario_vring_base(void)
+{
+	const uint16_t base = 0xfffa;
+	struct usv_vhost_vring_state s;
+	struct rdev g;
+	uint16_t u, got;
+	unsigned frames = 0;
+
+	if (!rdev_open(&g, "device G", CL_RAM_MEMFD) || !rdev_start_at(&g, base)) {
+		rdev_close(&g);
+		return;
+	}
+	tap_drain(&g);
+	/* RX buffers posted, nothing received: none consumed. */
+	rx_post(&g, 4);
+	kick(&g, VQ_RX);
+	sleep_ms(scaled(100));
+	cl_expect_base(g.d.fd, VQ_RX, base, "device G (RX running, no frame)");
+	rx_one(&g, 500, "one frame");
+	cl_expect_base(g.d.fd, VQ_RX, (uint16_t)(base + 1), "device G (RX running, 1 frame)");
+
+	/* 10 packets in one go, one kick. */
+	for (unsigned i = 0; i < 10; i++) {
+		uint8_t f[128];
+
+		make_frame(f, sizeof(f), ETH_TX, 1000 + i);
+		tx_post(&g, f, sizeof(f), i % 2 ? TX_TWO : TX_ONE);
+	}
+	kick(&g, VQ_TX);
+	u = wait_used(&g, VQ_TX, (uint16_t)(base + 10), scaled(2000));
+	cl_check(u == (uint16_t)(base + 10), "device G: TX used idx %u after 10 packets, "
+		 "expected %u", u, (uint16_t)(base + 10));
+	cl_expect_base(g.d.fd, VQ_TX, (uint16_t)(base + 10), "device G (TX running, 10 used)");
+	/* 20 more, and the position asked for at once: somewhere in between. */
+	for (unsigned i = 0; i < 20; i++) {
+		uint8_t f[128];
+
+		make_frame(f, sizeof(f), ETH_TX, 2000 + i);
+		tx_post(&g, f, sizeof(f), TX_ONE);
+	}
+	kick(&g, VQ_TX);
+	s = (struct usv_vhost_vring_state){ .index = VQ_TX, .num = 0xdeadbeef };
+	cl_ioctl(g.d.fd, USV_VHOST_GET_VRING_BASE, &s, 0, "device G: GET_VRING_BASE vq 1 "
+		 "while 20 packets go");
+	got = (uint16_t)s.num;
+	cl_check(s.num <= 0xffff && (uint16_t)(got - base) >= 10 && (uint16_t)(got - base) <= 30,
+		 "device G: GET_VRING_BASE while running = %u, expected %u..%u", s.num,
+		 (uint16_t)(base + 10), (uint16_t)(base + 30));
+	/* Stop TX: exact, and equal to the used idx. */
+	cl_attach(g.d.fd, VQ_TX, -1, 0, "device G", "-1 (TX)");
+	s = (struct usv_vhost_vring_state){ .index = VQ_TX, .num = 0xdeadbeef };
+	cl_ioctl(g.d.fd, USV_VHOST_GET_VRING_BASE, &s, 0, "device G: GET_VRING_BASE vq 1 "
+		 "after NET_SET_BACKEND -1");
+	u = used_idx(&g, VQ_TX);
+	cl_check(s.num == u, "device G: GET_VRING_BASE vq 1 = %u after the stop, used idx %u: "
+		 "expected equal", s.num, u);
+	cl_check((uint16_t)(s.num - got) < 0x8000, "device G: GET_VRING_BASE after the stop "
+		 "(%u) is not behind the one while running (%u)", s.num, got);
+	/* One packet per chain consumed reached the tap. */
+	{
+		uint8_t b[256];
+		unsigned want = (uint16_t)(s.num - base);
+
+		while (frames < want && tap_recv(&g, ETH_TX, b, sizeof(b), scaled(1000)) > 0)
+			frames++;
+		while (tap_recv(&g, ETH_TX, b, sizeof(b), scaled(100)) > 0)
+			frames++;
+		cl_check(frames == want, "device G: %u packets reached the tap for %u chains "
+			 "consumed", frames, want);
+	}
+	/* A stopped ring stays where it is. */
+	sleep_ms(scaled(100));
+	cl_expect_base(g.d.fd, VQ_TX, s.num, "device G (TX stopped)");
+	cl_check(used_idx(&g, VQ_TX) == u, "device G: TX used idx stays %u while stopped", u);
+	/* RX too. */
+	cl_attach(g.d.fd, VQ_RX, -1, 0, "device G", "-1 (RX)");
+	cl_expect_base(g.d.fd, VQ_RX, (uint16_t)(base + 1), "device G (RX stopped)");
+	u = used_idx(&g, VQ_RX);
+	cl_check(u == (uint16_t)(base + 1), "device G: RX used idx %u = GET_VRING_BASE %u", u,
+		 (uint16_t)(base + 1));
+	g.started = false;
+	rdev_close(&g);
+}
+
+/* ---- driver ---------------------------------------------------------------- */
+
+static const struct scenario {
+	const char *name;
+	const char *title;
+	void (*fn)(void);
+} scenarios[] = {
+	{ "tx", "TX: guest packets out of the tap, used entries, interrupts", scenario_tx },
+	{ "rx", "RX: tap frames into mergeable buffers", scenario_rx },
+	{ "private-ram", "TX and RX with anonymous private RAM", scenario_private_ram },
+	{ "corrupt-head", "TX head >= num stops that ring only", scenario_corrupt_head },
+	{ "corrupt-loop", "TX descriptor loop stops that ring only", scenario_corrupt_loop },
+	{ "corrupt-avail", "TX avail idx jump stops that ring only", scenario_corrupt_avail },
+	{ "corrupt-addr", "TX buffer outside memory stops that ring only",
+	  scenario_corrupt_addr },
+	{ "corrupt-rx", "RX head >= num stops that ring only", scenario_corrupt_rx },
+	{ "vring-base", "GET_VRING_BASE while running and after the stop",
+	  scenario_vring_base },
+};
+
+#define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
+
+static int find_scenario(const char *s)
+{
+	for (size_t i = 0; i < N_SCENARIOS; i++)
+		if (!strcmp(s, scenarios[i].name))
+			return (int)i;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	bool run[N_SCENARIOS], any = false;
+	const char *scale = getenv("USVHOST_TEST_TIMEOUT_SCALE");
+	unsigned long checks, failures;
+
+	memset(run, 0, sizeof(run));
+	if (scale && atoi(scale) > 0)
+		cl_timeout_scale = (unsigned)atoi(scale);
+	cl_verbose = true; /* one line per check */
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--dev=", 6)) {
+			dev_path = argv[i] + 6;
+		} else if (!strncmp(argv[i], "--stats=", 8)) {
+			stats_path = argv[i] + 8;
+		} else if (!strncmp(argv[i], "--log=", 6)) {
+			log_path = argv[i] + 6;
+		} else if (!strncmp(argv[i], "--daemon-pid=", 13)) {
+			daemon_pid = (pid_t)atoi(argv[i] + 13);
+		} else if (!strcmp(argv[i], "-q")) {
+			cl_verbose = false;
+		} else if (!strcmp(argv[i], "--list")) {
+			for (size_t k = 0; k < N_SCENARIOS; k++)
+				printf("%s: %s\n", scenarios[k].name, scenarios[k].title);
+			return 0;
+		} else {
+			int k = find_scenario(argv[i]);
+
+			if (k < 0) {
+				fprintf(stderr, "ring_faults: no scenario '%s'\n", argv[i]);
+				return 2;
+			}
+			run[k] = any = true;
+		}
+	}
+	if (!dev_path) {
+		fprintf(stderr, "usage: ring_faults --dev=PATH [--stats=FILE] [--log=FILE] "
+				"[--daemon-pid=PID] [-q] [SCENARIO...] | --list\n");
+		return 2;
+	}
+	if (!any)
+		memset(run, 1, sizeof(run));
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		printf("SKIP: ring_faults needs root and /dev/net/tun for its taps\n");
+		return 77;
+	}
+	if (access(dev_path, R_OK | W_OK) != 0) {
+		printf("FAIL: cannot open %s: %s\n", dev_path, strerror(errno));
+		return 1;
+	}
+	/* No IPv6 traffic from taps made from now on (this is our namespace). */
+	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+
+	cl_print("# ring_faults against %s", dev_path);
+	for (size_t k = 0; k < N_SCENARIOS; k++) {
+		unsigned long f0 = cl_failures();
+
+		if (!run[k])
+			continue;
+		cl_print("# %s: %s", scenarios[k].name, scenarios[k].title);
+		scenarios[k].fn();
+		cl_print("# %s: %s", scenarios[k].name,
+			 cl_failures() == f0 ? "ok" : "FAILED");
+	}
+	if (healthy.started)
+		rdev_stop(&healthy, NULL);
+	rdev_close(&healthy);
+	checks = cl_checks();
+	failures = cl_failures();
+	cl_print("%lu passed, %lu failed", checks - failures, failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,16 @@
+# Tests of tracing, replay, compatibility profiles and fault injection
+# (issue 5). The unit test needs cmocka; the scripts need root, /dev/fuse and
+# /dev/net/tun (and trace-qemu.sh qemu-system-x86), and skip loudly otherwise.
+if ENABLE_TESTS
+check_PROGRAMS += tests/trace/test_trace
+TESTS += tests/trace/test_trace
+tests_trace_test_trace_SOURCES = tests/trace/test_trace.c
+tests_trace_test_trace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS) -pthread
+tests_trace_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread
+tests_trace_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS)
+endif
+
+# trace-client.sh replays the integration client's trace (no QEMU, seconds);
+# trace-qemu.sh boots QEMU four times (about 35 s).
+TESTS += tests/trace/trace-client.sh tests/trace/trace-qemu.sh
+EXTRA_DIST += tests/trace/trace-client.sh tests/trace/trace-qemu.sh
