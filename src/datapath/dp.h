@@ -28,6 +28,8 @@
 #define USV_DP_BATCH 64
 /* Largest frame a tap delivers: 64 KiB GSO plus a vnet header. */
 #define USV_DP_FRAME_MAX (65536 + 64)
+/* Chains one RX frame may spread over: 64 KiB in buffers as small as 512. */
+#define USV_DP_MAX_CHAINS 256
 /* Segments per ring for the chains of one batch. */
 #define USV_DP_SEG_POOL 4096
 
@@ -59,9 +61,10 @@ struct usv_dp_ring {
 	struct usv_dp_stats st;  /* written by the worker, read by stats */
 	char backend_name[32];
 	struct usv_seg *segs;    /* USV_DP_SEG_POOL */
-	struct usv_chain *chains; /* USV_DP_BATCH */
+	struct usv_chain *chains; /* USV_DP_MAX_CHAINS */
 	/* Used entries not yet published: a batch plus one frame's chains. */
-	uint32_t heads[2 * USV_DP_BATCH], lens[2 * USV_DP_BATCH];
+	uint32_t heads[USV_DP_BATCH + USV_DP_MAX_CHAINS];
+	uint32_t lens[USV_DP_BATCH + USV_DP_MAX_CHAINS];
 	struct usv_dp_txslot slots[USV_DP_BATCH];
 	uint8_t *scratch;        /* USV_DP_FRAME_MAX: bounce and overflow */
 	uint8_t *pending;        /* RX: a frame read before the guest had room */

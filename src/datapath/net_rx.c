@@ -34,7 +34,7 @@ static int take_chain(struct usv_dp_ring *r, struct rx_state *s)
 	struct usv_chain *c;
 	int ret;
 
-	if (s->k == USV_DP_BATCH || USV_DP_SEG_POOL - s->segs < USV_VRING_MAX_SEGS)
+	if (s->k == USV_DP_MAX_CHAINS || USV_DP_SEG_POOL - s->segs < USV_VRING_MAX_SEGS)
 		return -EAGAIN;
 	c = &r->chains[s->k];
 	c->seg = r->segs + s->segs;

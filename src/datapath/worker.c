@@ -553,7 +553,7 @@ static int alloc_buffers(struct usv_dp_ring *r)
 	if (r->segs)
 		return 0;
 	r->segs = calloc(USV_DP_SEG_POOL, sizeof(*r->segs));
-	r->chains = calloc(USV_DP_BATCH, sizeof(*r->chains));
+	r->chains = calloc(USV_DP_MAX_CHAINS, sizeof(*r->chains));
 	r->scratch = malloc(USV_DP_FRAME_MAX);
 	r->pending = r->idx == USV_VQ_RX ? malloc(USV_DP_FRAME_MAX) : NULL;
 	if (!r->segs || !r->chains || !r->scratch || (r->idx == USV_VQ_RX && !r->pending))
