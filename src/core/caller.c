@@ -104,15 +104,17 @@ int usv_procmem_open(pid_t tgid)
 	return fd < 0 ? -errno : fd;
 }
 
-int usv_procmem_read(int memfd, uint64_t addr, void *buf, size_t len)
+/* Whole transfers through /proc/<pid>/mem; the kernel's copy_from_user()
+ * refuses what lies beyond user space, and so do these. */
+static int procmem_xfer(int memfd, uint64_t addr, void *buf, size_t len, bool write)
 {
 	uint8_t *p = buf;
 
-	/* The kernel's copy_from_user() refuses what lies beyond user space. */
 	if (addr + len < addr || addr + len > USV_TASK_SIZE_MAX)
 		return -EFAULT;
 	while (len) {
-		ssize_t n = pread(memfd, p, len, (off_t)addr);
+		ssize_t n = write ? pwrite(memfd, p, len, (off_t)addr)
+				  : pread(memfd, p, len, (off_t)addr);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -125,24 +127,14 @@ int usv_procmem_read(int memfd, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+int usv_procmem_read(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	return procmem_xfer(memfd, addr, buf, len, false);
+}
+
 int usv_procmem_write(int memfd, uint64_t addr, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	if (addr + len < addr || addr + len > USV_TASK_SIZE_MAX)
-		return -EFAULT;
-	while (len) {
-		ssize_t n = pwrite(memfd, p, len, (off_t)addr);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EFAULT;
-		p += n;
-		addr += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return procmem_xfer(memfd, addr, (void *)buf, len, true);
 }
 
 /* Whole transfers: a partial one means a fault part way. */

@@ -20,7 +20,6 @@
 
 #include "core/ioctl_table.h"
 #include "core/log.h"
-#include "core/vhost_chr.h"
 #include "front/front.h"
 #include "front/uaccess.h"
 
@@ -94,41 +93,20 @@ static void cu_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *
 
 static void cu_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
-	ssize_t ret;
-
 	(void)off;
-	ret = dev ? usv_chr_read(dev, size, fi->flags & O_NONBLOCK) : -EBADF;
-	if (ret < 0)
-		fuse_reply_err(req, (int)-ret);
-	else
-		fuse_reply_buf(req, NULL, 0);
+	usv_front_read(req, ctx_of(req)->devs, (unsigned)fi->fh, size, fi->flags);
 }
 
 static void cu_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
-	ssize_t ret;
-
 	(void)off;
-	ret = dev ? usv_chr_write(dev, buf, size) : -EBADF;
-	if (ret < 0)
-		fuse_reply_err(req, (int)-ret);
-	else
-		fuse_reply_write(req, (size_t)ret);
+	usv_front_write(req, ctx_of(req)->devs, (unsigned)fi->fh, buf, size);
 }
 
 static void cu_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	struct usv_dev *dev = usv_devlist_get(ctx_of(req)->devs, (unsigned)fi->fh);
-
-	if (ph)
-		fuse_pollhandle_destroy(ph);
-	if (!dev)
-		fuse_reply_err(req, EBADF);
-	else
-		fuse_reply_poll(req, usv_chr_poll(dev));
+	usv_front_poll(req, ctx_of(req)->devs, (unsigned)fi->fh, ph);
 }
 
 static const struct cuse_lowlevel_ops cu_ops = {

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
 #include "front/front.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include "core/ioctl_table.h"
 #include "core/log.h"
+#include "core/vhost_chr.h"
 #include "core/observer.h"
 
 int usv_front_open(struct usv_devlist *devs, pid_t tid, unsigned *handle)
@@ -45,4 +50,41 @@ int usv_front_ioctl(struct usv_devlist *devs, unsigned handle, pid_t tid,
 		return -EBADF;
 	usv_req_init(&req, cmd, arg, &caller, ua, ua_ctx);
 	return usv_ioctl_dispatch(dev, &req);
+}
+
+void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		    size_t size, int flags)
+{
+	struct usv_dev *dev = usv_devlist_get(devs, handle);
+	ssize_t ret = dev ? usv_chr_read(dev, size, flags & O_NONBLOCK) : -EBADF;
+
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+void usv_front_write(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		     const char *buf, size_t size)
+{
+	struct usv_dev *dev = usv_devlist_get(devs, handle);
+	ssize_t ret = dev ? usv_chr_write(dev, buf, size) : -EBADF;
+
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else
+		fuse_reply_write(req, (size_t)ret);
+}
+
+void usv_front_poll(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		    struct fuse_pollhandle *ph)
+{
+	struct usv_dev *dev = usv_devlist_get(devs, handle);
+
+	if (ph)
+		fuse_pollhandle_destroy(ph); /* nothing ever becomes readable */
+	if (!dev)
+		fuse_reply_err(req, EBADF);
+	else
+		fuse_reply_poll(req, usv_chr_poll(dev));
 }

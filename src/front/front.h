@@ -33,4 +33,15 @@ int usv_front_ioctl(struct usv_devlist *devs, unsigned handle, pid_t tid,
 		    uint32_t cmd, uint64_t arg, const struct usv_uaccess *ua,
 		    void *ua_ctx);
 
+/* read()/write()/poll() of a device (the IOTLB channel), answered on req:
+ * the same for both fronts. */
+struct fuse_req;
+struct fuse_pollhandle;
+void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		    size_t size, int flags);
+void usv_front_write(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		     const char *buf, size_t size);
+void usv_front_poll(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
+		    struct fuse_pollhandle *ph);
+
 #endif

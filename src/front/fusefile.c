@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/vhost_chr.h"
 #include "front/front.h"
 #include "front/uaccess.h"
 
@@ -152,45 +151,24 @@ static void ff_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 static void ff_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
-	ssize_t ret;
-
 	(void)ino;
 	(void)off;
-	ret = dev ? usv_chr_read(dev, size, fi->flags & O_NONBLOCK) : -EBADF;
-	if (ret < 0)
-		fuse_reply_err(req, (int)-ret);
-	else
-		fuse_reply_buf(req, NULL, 0);
+	usv_front_read(req, devs_of(req), (unsigned)fi->fh, size, fi->flags);
 }
 
 static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
-	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
-	ssize_t ret;
-
 	(void)ino;
 	(void)off;
-	ret = dev ? usv_chr_write(dev, buf, size) : -EBADF;
-	if (ret < 0)
-		fuse_reply_err(req, (int)-ret);
-	else
-		fuse_reply_write(req, (size_t)ret);
+	usv_front_write(req, devs_of(req), (unsigned)fi->fh, buf, size);
 }
 
 static void ff_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		    struct fuse_pollhandle *ph)
 {
-	struct usv_dev *dev = usv_devlist_get(devs_of(req), (unsigned)fi->fh);
-
 	(void)ino;
-	if (ph)
-		fuse_pollhandle_destroy(ph); /* nothing ever becomes readable */
-	if (!dev)
-		fuse_reply_err(req, EBADF);
-	else
-		fuse_reply_poll(req, usv_chr_poll(dev));
+	usv_front_poll(req, devs_of(req), (unsigned)fi->fh, ph);
 }
 
 static const struct fuse_lowlevel_ops ff_ops = {
