@@ -12,7 +12,7 @@ tests_integration_qemu_client_CFLAGS = $(AM_CFLAGS) -pthread
 tests_integration_qemu_client_LDFLAGS = $(AM_LDFLAGS) -pthread
 
 TESTS += tests/integration/qemu-sequence.sh
-EXTRA_DIST += tests/integration/qemu-sequence.sh
+EXTRA_DIST += tests/integration/qemu-sequence.sh tests/integration/daemon-lib.sh
 CLEANFILES += tests/integration/qemu-sequence-daemon.log
 
 # ring-faults.sh: the datapath from the guest's side (TX, RX, corrupt rings,

@@ -8,6 +8,7 @@
 set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$top_srcdir/tests/e2e/lib.sh"
 : "${TRACE_TOOL:=$top_builddir/src/usvhost-trace}"
 CLIENT=$top_builddir/tests/integration/qemu_client
@@ -49,6 +50,7 @@ cp "$E2E_RUN_DIR/trace.json" "$T"
 check "the client passed against usvhostd --trace (exit $CLIENT_RC)" [ "$CLIENT_RC" = 0 ]
 n=$(grep -c '"type":"ioctl"' "$T" || true)
 check "the trace has the client's ioctls ($n)" [ "$n" -gt 500 ]
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "every line of the trace parses" bash -c '"$1" summary "$2" >/dev/null' _ "$TRACE_TOOL" "$T"
 check "a second process's calls are traced with their own tgid" \
 	bash -c "[ \$(grep -o '\"tgid\":[0-9]*' '$T' | sort -u | wc -l) -ge 3 ]"
@@ -98,12 +100,14 @@ e2e_run_end
 
 # ---- option checks ----------------------------------------------------------------
 e2e_run_begin options
+# shellcheck disable=SC2317 # called through check
 bad() { ! "$USVHOSTD" --transport=fuse --mount="$E2E_DIR/never" "$@" >"$E2E_RUN_DIR/bad.log" 2>&1; }
 check "--inject with an unknown ioctl is refused" bad --inject=SET_NOTHING:EFAULT
 check "--inject with an unknown errno is refused" bad --inject=SET_MEM_TABLE:ENOSUCH
 check "--inject with a bad nth is refused" bad --inject=SET_MEM_TABLE:EFAULT:nth=0
 check "--inject with an unknown field is refused" bad --inject=SET_MEM_TABLE:EFAULT:every=2
 check "--trace=- without --foreground is refused" bad --trace=-
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "--profile=list lists the kernel profiles" \
 	bash -c '"$1" --profile=list | grep -q "linux-4.14" && "$1" --profile=list | grep -q "linux-6.17"' _ "$USVHOSTD"
 e2e_run_end
