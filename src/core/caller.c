@@ -184,6 +184,27 @@ static bool fd_link_is(int fd, const char *prefix)
 	return !strncmp(target, prefix, strlen(prefix));
 }
 
+/* /dev/net/tun (10:200), or a macvtap/ipvtap node (dynamic major, known by
+ * its sysfs class). */
+static bool is_tap_chrdev(dev_t rdev)
+{
+	char path[64], target[256];
+	const char *cls;
+	ssize_t n;
+
+	if (major(rdev) == 10 && minor(rdev) == 200)
+		return true;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/subsystem", major(rdev),
+		 minor(rdev));
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	cls = strrchr(target, '/');
+	cls = cls ? cls + 1 : target;
+	return !strcmp(cls, "macvtap") || !strcmp(cls, "ipvtap");
+}
+
 void usv_fd_classify(int fd, struct usv_fd_info *info)
 {
 	struct stat st;
@@ -205,7 +226,11 @@ void usv_fd_classify(int fd, struct usv_fd_info *info)
 		return;
 	}
 	if (S_ISCHR(st.st_mode)) {
-		/* tun/tap (and macvtap, whose char device answers TUNGETIFF). */
+		/* Only a tun or macvtap/ipvtap node gets TUNGETIFF: an ioctl on
+		 * any other device could land anywhere, our own CUSE node
+		 * included (a request to ourselves, under the device lock). */
+		if (!is_tap_chrdev(st.st_rdev))
+			return;
 		memset(&ifr, 0, sizeof(ifr));
 		if (ioctl(fd, TUNGETIFF, &ifr) == 0) {
 			info->kind = USV_FD_TAP;

@@ -1,0 +1,22 @@
+# Tests inside the test VM (Debian's kernel under TCG, with cuse, vhost_net
+# and nested KVM): scripts/vm-run.sh boots it, tests/vm/t-*.sh run in it
+# (docs/testing-vm.md). Each entry below is one VM boot. They need
+# qemu-system-x86 and busybox-static, and the network once for the kernel
+# package; USVHOST_VM_TESTS=0 skips them.
+TESTS += \
+	tests/vm/vm-cuse.sh \
+	tests/vm/vm-guests.sh \
+	tests/vm/vm-multi.sh
+EXTRA_DIST += \
+	tests/vm/vm-cuse.sh \
+	tests/vm/vm-guests.sh \
+	tests/vm/vm-multi.sh \
+	tests/vm/vm-test.sh \
+	tests/vm/vm-init.sh \
+	tests/vm/vm-lib.sh \
+	tests/vm/nested-guest.sh \
+	tests/vm/t-cuse.sh \
+	tests/vm/t-conformance.sh \
+	tests/vm/t-guest-kernel.sh \
+	tests/vm/t-guest-usvhost.sh \
+	tests/vm/t-multi.sh
