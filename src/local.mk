@@ -1,6 +1,7 @@
 # The core: no knowledge of FUSE or io_uring (see docs/architecture.md).
 noinst_LTLIBRARIES += src/libusvcore.la
 src_libusvcore_la_SOURCES = \
+	src/core/bytes.h \
 	src/core/caller.c src/core/caller.h \
 	src/core/device.c src/core/device.h \
 	src/core/devlist.c src/core/devlist.h \

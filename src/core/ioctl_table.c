@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/bytes.h"
 #include "core/caller.h"
 #include "core/inject.h"
 #include "core/log.h"
@@ -30,44 +31,28 @@ static void app(char *buf, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static void dec_u64(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len >= 8)
-		app(buf, n, "0x%" PRIx64, get64(p));
+		app(buf, n, "0x%" PRIx64, usv_get64(p));
 }
 
 static void dec_int(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len >= 4)
-		app(buf, n, "fd=%d", (int32_t)get32(p));
+		app(buf, n, "fd=%d", (int32_t)usv_get32(p));
 }
 
 static void dec_index(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len >= 4)
-		app(buf, n, "index=%u", get32(p));
+		app(buf, n, "index=%u", usv_get32(p));
 }
 
 static void dec_state(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len >= 8)
-		app(buf, n, "index=%u num=%u", get32(p), get32(p + 4));
+		app(buf, n, "index=%u num=%u", usv_get32(p), usv_get32(p + 4));
 	else
 		dec_index(p, len, buf, n);
 }
@@ -75,7 +60,7 @@ static void dec_state(const uint8_t *p, size_t len, char *buf, size_t n)
 static void dec_file(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len >= 8)
-		app(buf, n, "index=%u fd=%d", get32(p), (int32_t)get32(p + 4));
+		app(buf, n, "index=%u fd=%d", usv_get32(p), (int32_t)usv_get32(p + 4));
 	else
 		dec_index(p, len, buf, n);
 }
@@ -88,8 +73,8 @@ static void dec_addr(const uint8_t *p, size_t len, char *buf, size_t n)
 	}
 	app(buf, n, "index=%u flags=0x%x desc=0x%" PRIx64 " used=0x%" PRIx64
 		    " avail=0x%" PRIx64 " log=0x%" PRIx64,
-	    get32(p), get32(p + 4), get64(p + 8), get64(p + 16), get64(p + 24),
-	    get64(p + 32));
+	    usv_get32(p), usv_get32(p + 4), usv_get64(p + 8), usv_get64(p + 16), usv_get64(p + 24),
+	    usv_get64(p + 32));
 }
 
 static void dec_mem(const uint8_t *p, size_t len, char *buf, size_t n)
@@ -98,15 +83,15 @@ static void dec_mem(const uint8_t *p, size_t len, char *buf, size_t n)
 
 	if (len < 8)
 		return;
-	nr = get32(p);
+	nr = usv_get32(p);
 	app(buf, n, "nregions=%u", nr);
-	if (get32(p + 4))
-		app(buf, n, " padding=%u", get32(p + 4));
+	if (usv_get32(p + 4))
+		app(buf, n, " padding=%u", usv_get32(p + 4));
 	for (uint32_t i = 0; i < nr && 8 + (i + 1) * 32 <= len; i++) {
 		const uint8_t *r = p + 8 + i * 32;
 
 		app(buf, n, " {gpa=0x%" PRIx64 " size=0x%" PRIx64 " uaddr=0x%" PRIx64 "}",
-		    get64(r), get64(r + 8), get64(r + 16));
+		    usv_get64(r), usv_get64(r + 8), usv_get64(r + 16));
 	}
 }
 
@@ -114,9 +99,9 @@ static void dec_array(const uint8_t *p, size_t len, char *buf, size_t n)
 {
 	if (len < 8)
 		return;
-	app(buf, n, "count=%" PRIu64, get64(p));
+	app(buf, n, "count=%" PRIu64, usv_get64(p));
 	for (size_t off = 8; off + 8 <= len && off <= 8 * USV_FEATURES_DWORDS; off += 8)
-		app(buf, n, "%s0x%" PRIx64, off == 8 ? " [" : ",", get64(p + off));
+		app(buf, n, "%s0x%" PRIx64, off == 8 ? " [" : ",", usv_get64(p + off));
 	if (len >= 16)
 		app(buf, n, "]");
 }

@@ -36,6 +36,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 
+#include "core/bytes.h"
 #include "core/ioctl_table.h"
 #include "tools/tool.h"
 #include "usvhost/vhost_abi.h"
@@ -475,22 +476,6 @@ static void answer_str(int ret, int err, char *buf, size_t len)
 		snprintf(buf, len, "-1 %s", strerrorname_np(err) ? strerrorname_np(err) : "E?");
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* Compares what the call wrote with what was recorded. */
 static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 			const uint8_t *buf, struct rdev *d)
@@ -503,7 +488,7 @@ static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 	case USV_VHOST_GET_FEATURES:
 	case USV_VHOST_GET_BACKEND_FEATURES:
 		want = u64_of(r->out, "features");
-		got = get64(buf);
+		got = usv_get64(buf);
 		if (want != got) {
 			snprintf(a, sizeof(a), "features=0x%" PRIx64, want);
 			snprintf(b, sizeof(b), "features=0x%" PRIx64, got);
@@ -516,7 +501,7 @@ static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 		uint64_t idx = u64_of(r->out, "index");
 
 		want = u64_of(r->out, "num");
-		got = get32(buf + 4);
+		got = usv_get32(buf + 4);
 		if (cmd == USV_VHOST_GET_VRING_BASE && idx < USV_NET_NVQS && d->ran[idx] &&
 		    !rp->strict) {
 			/* Where the ring stood depends on the guest's traffic. */
@@ -524,15 +509,15 @@ static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 				rp->c.uncompared++;
 			break;
 		}
-		if (want != got || idx != get32(buf)) {
+		if (want != got || idx != usv_get32(buf)) {
 			snprintf(a, sizeof(a), "index=%" PRIu64 " num=%" PRIu64, idx, want);
-			snprintf(b, sizeof(b), "index=%u num=%" PRIu64, get32(buf), got);
+			snprintf(b, sizeof(b), "index=%u num=%" PRIu64, usv_get32(buf), got);
 			report(rp, r, "output", a, b);
 		}
 		break;
 	}
 	case USV_VHOST_GET_FEATURES_ARRAY:
-		count = get64(buf);
+		count = usv_get64(buf);
 		arr = usv_tj_arr(r->out, "features");
 		for (size_t i = 0; arr && i < json_object_array_length(arr) && i < count &&
 				   8 + (i + 1) * 8 <= ARGBUF; i++) {
@@ -541,7 +526,7 @@ static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 			json_object_object_add(w, "v", json_object_get(json_object_array_get_idx(arr, i)));
 			want = u64_of(w, "v");
 			json_object_put(w);
-			got = get64(buf + 8 + i * 8);
+			got = usv_get64(buf + 8 + i * 8);
 			if (want != got) {
 				snprintf(a, sizeof(a), "features[%zu]=0x%" PRIx64, i, want);
 				snprintf(b, sizeof(b), "features[%zu]=0x%" PRIx64, i, got);

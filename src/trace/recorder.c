@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/caller.h"
 #include "core/ioctl_table.h"
 #include "core/log.h"
@@ -181,22 +182,6 @@ void usv_trace_close(struct usv_trace *t)
 
 /* ---- decoding ------------------------------------------------------------ */
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static json_object *raw_hex(const uint8_t *p, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -274,18 +259,18 @@ static json_object *remote_fd_json(struct usv_dev *dev, const struct usv_req *re
 static void dec_state(json_object *o, const uint8_t *p, size_t len)
 {
 	if (len >= 4)
-		add_int(o, "index", get32(p));
+		add_int(o, "index", usv_get32(p));
 	if (len >= 8)
-		add_int(o, "num", get32(p + 4));
+		add_int(o, "num", usv_get32(p + 4));
 }
 
 static void dec_file(json_object *o, const uint8_t *p, size_t len, struct usv_dev *dev,
 		     const struct usv_req *req)
 {
 	if (len >= 4)
-		add_int(o, "index", get32(p));
+		add_int(o, "index", usv_get32(p));
 	if (len >= 8) {
-		int fd = (int32_t)get32(p + 4);
+		int fd = (int32_t)usv_get32(p + 4);
 		json_object *f = remote_fd_json(dev, req, fd);
 
 		add_int(o, "fd", fd);
@@ -298,9 +283,9 @@ static void dec_features(json_object *o, const uint8_t *p, size_t len, bool name
 {
 	if (len < 8)
 		return;
-	add(o, "features", usv_tj_hex(get64(p)));
+	add(o, "features", usv_tj_hex(usv_get64(p)));
 	if (names)
-		add(o, "names", usv_tj_feature_names(get64(p), 0));
+		add(o, "names", usv_tj_feature_names(usv_get64(p), 0));
 }
 
 static void dec_array(json_object *o, const uint8_t *p, size_t len, bool words)
@@ -310,13 +295,13 @@ static void dec_array(json_object *o, const uint8_t *p, size_t len, bool words)
 
 	if (len < 8)
 		return;
-	count = get64(p);
+	count = usv_get64(p);
 	add_int(o, "count", (int64_t)count);
 	if (!words)
 		return;
 	a = json_object_new_array();
 	for (size_t off = 8; off + 8 <= len && (off - 8) / 8 < count; off += 8)
-		json_object_array_add(a, usv_tj_hex(get64(p + off)));
+		json_object_array_add(a, usv_tj_hex(usv_get64(p + off)));
 	add(o, "features", a);
 }
 
@@ -327,18 +312,18 @@ static void dec_mem(json_object *o, const uint8_t *p, size_t len)
 
 	if (len < 8)
 		return;
-	nr = get32(p);
+	nr = usv_get32(p);
 	add_int(o, "nregions", nr);
-	add_int(o, "padding", get32(p + 4));
+	add_int(o, "padding", usv_get32(p + 4));
 	regs = json_object_new_array();
 	for (uint32_t i = 0; i < nr && 8 + (size_t)(i + 1) * 32 <= len; i++) {
 		const uint8_t *r = p + 8 + (size_t)i * 32;
 		json_object *ro = json_object_new_object();
 
-		add(ro, "gpa", usv_tj_hex(get64(r)));
-		add(ro, "size", usv_tj_hex(get64(r + 8)));
-		add(ro, "uaddr", usv_tj_hex(get64(r + 16)));
-		add(ro, "flags_padding", usv_tj_hex(get64(r + 24)));
+		add(ro, "gpa", usv_tj_hex(usv_get64(r)));
+		add(ro, "size", usv_tj_hex(usv_get64(r + 8)));
+		add(ro, "uaddr", usv_tj_hex(usv_get64(r + 16)));
+		add(ro, "flags_padding", usv_tj_hex(usv_get64(r + 24)));
 		json_object_array_add(regs, ro);
 	}
 	add(o, "regions", regs);
@@ -369,11 +354,11 @@ static json_object *decode_in(struct usv_dev *dev, const struct usv_req *req,
 		break;
 	case USV_VHOST_SET_LOG_BASE:
 		if (len >= 8)
-			add(o, "log_base", usv_tj_hex(get64(p)));
+			add(o, "log_base", usv_tj_hex(usv_get64(p)));
 		break;
 	case USV_VHOST_SET_LOG_FD:
 		if (len >= 4) {
-			int fd = (int32_t)get32(p);
+			int fd = (int32_t)usv_get32(p);
 			json_object *f = remote_fd_json(dev, req, fd);
 
 			add_int(o, "fd", fd);
@@ -390,13 +375,13 @@ static json_object *decode_in(struct usv_dev *dev, const struct usv_req *req,
 		break;
 	case USV_VHOST_SET_VRING_ADDR:
 		if (len >= 4)
-			add_int(o, "index", get32(p));
+			add_int(o, "index", usv_get32(p));
 		if (len >= sizeof(struct usv_vhost_vring_addr)) {
-			add_int(o, "flags", get32(p + 4));
-			add(o, "desc", usv_tj_hex(get64(p + 8)));
-			add(o, "used", usv_tj_hex(get64(p + 16)));
-			add(o, "avail", usv_tj_hex(get64(p + 24)));
-			add(o, "log", usv_tj_hex(get64(p + 32)));
+			add_int(o, "flags", usv_get32(p + 4));
+			add(o, "desc", usv_tj_hex(usv_get64(p + 8)));
+			add(o, "used", usv_tj_hex(usv_get64(p + 16)));
+			add(o, "avail", usv_tj_hex(usv_get64(p + 24)));
+			add(o, "log", usv_tj_hex(usv_get64(p + 32)));
 		}
 		break;
 	case USV_VHOST_SET_VRING_KICK:
@@ -415,7 +400,7 @@ static json_object *decode_in(struct usv_dev *dev, const struct usv_req *req,
 		/* GETs that read an index, the unknown path (u32 index) and
 		 * other devices' ioctls: the index and the raw bytes. */
 		if (len >= 4)
-			add_int(o, "index", get32(p));
+			add_int(o, "index", usv_get32(p));
 		if (!d || !d->vq_fn || !usv_profile_has_ioctl(dev->profile, req->cmd))
 			add(o, "raw", raw_hex(p, len));
 		break;
@@ -447,7 +432,7 @@ static json_object *decode_out(struct usv_dev *dev, const struct usv_req *req)
 		 * contiguously: they are the profile's, as the handler wrote. */
 		if (req->in.len < 8)
 			break;
-		count = get64(req->in.buf);
+		count = usv_get64(req->in.buf);
 		add_int(o, "count", (int64_t)count);
 		a = json_object_new_array();
 		for (uint64_t i = 0; i < count && i < USV_FEATURES_DWORDS; i++)
