@@ -24,7 +24,7 @@
  * here first. Every call goes to the kernel; only when pidfd_open or
  * pidfd_getfd answer ENOSYS (valgrind 3.19 does not know them) are they
  * emulated, and only for this process: pidfd_open(getpid()) opens
- * /proc/<pid>, and pidfd_getfd on such an fd duplicates our own fd, which
+ * /proc/<pid> (O_PATH), and pidfd_getfd on such an fd duplicates our own fd, which
  * is what the kernel would do for the caller's own process.
  */
 long __real_syscall(long number, ...);
@@ -85,7 +85,8 @@ long __wrap_syscall(long number, ...)
 		}
 		note_emulation();
 		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* O_PATH: poll() finds nothing to read, as on a live pidfd. */
+		return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (number == SYS_pidfd_getfd && is_self_procdir((int)a[0])) {
 		note_emulation();
