@@ -8,13 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/guestmem.h"
@@ -663,69 +660,11 @@ static void the_table_borrows_the_owners_memory_fd(void **state)
 
 /* ---- an owner that execs or exits ------------------------------------------ */
 
-struct child {
-	pid_t pid;
-	int cmd;     /* write: 'e' exec, 'x' exit */
-	int done;    /* read: EOF once the child exec'd or exited */
-	uint64_t addr; /* a private page of the child holding 0xab */
-};
-
-static void child_start(struct child *c)
-{
-	int cmd[2], rep[2];
-
-	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (c->pid == 0) {
-		uint8_t *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uint64_t a = (uintptr_t)page;
-		char what = 0;
-
-		close(cmd[1]);
-		close(rep[0]);
-		if (page == MAP_FAILED)
-			_exit(2);
-		page[0] = 0xab;
-		if (write(rep[1], &a, sizeof(a)) != sizeof(a) ||
-		    read(cmd[0], &what, 1) != 1)
-			_exit(3);
-		if (what == 'e')
-			execl("/bin/sleep", "sleep", "30", (char *)NULL);
-		_exit(0); /* rep[1] closes: EOF for the parent */
-	}
-	close(cmd[0]);
-	close(rep[1]);
-	c->cmd = cmd[1];
-	c->done = rep[0];
-	assert_int_equal(read(c->done, &c->addr, sizeof(c->addr)), (ssize_t)sizeof(c->addr));
-}
-
-/* Tells the child to exec or exit and waits until it has (its O_CLOEXEC
- * reply pipe closes). */
-static void child_go(struct child *c, char what)
-{
-	char b;
-
-	assert_int_equal(write(c->cmd, &what, 1), 1);
-	assert_int_equal(read(c->done, &b, 1), 0);
-}
-
-static void child_end(struct child *c)
-{
-	kill(c->pid, SIGKILL);
-	waitpid(c->pid, NULL, 0);
-	close(c->cmd);
-	close(c->done);
-}
-
 static void owner_gone(void **state, char what)
 {
 	struct gm *g = *state;
 	struct usv_owner o;
-	struct child c;
+	struct unit_child c;
 	struct usv_vhost_memory_region r;
 	uint8_t v = 0;
 
