@@ -368,14 +368,13 @@ static void fd_peek_tells_kinds_apart_before_any_import(void **state)
 /* Where the path starts in our maps line for address p. */
 static size_t maps_path_column(const void *p)
 {
-	char want[32], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0, col = 0;
 	FILE *f = fopen("/proc/self/maps", "re");
 
 	assert_non_null(f);
-	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)p);
 	while (getline(&line, &cap, f) > 0)
-		if (!strncmp(line, want, strlen(want)) && strchr(line, '/'))
+		if (strtoull(line, NULL, 16) == (uintptr_t)p && strchr(line, '/'))
 			col = (size_t)(strchr(line, '/') - line);
 	free(line);
 	fclose(f);
