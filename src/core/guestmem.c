@@ -160,6 +160,8 @@ static void map_region(struct usv_mem_region *r, const struct usv_owner *o,
 	int first, fd, seals, prot;
 	void *base;
 
+	if (r->map_base)
+		return; /* mapped by an earlier bind */
 	if (size == 0 || r->uaddr + size < r->uaddr) {
 		why(r, "the whole address space");
 		return;
