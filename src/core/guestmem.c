@@ -114,7 +114,7 @@ static int owner_file(struct usv_mem_region *r, const struct usv_owner *o,
 		int fd;
 
 		if (ret == 0 && !memory_fs(fstype)) {
-			why(r, "a %.40s file, not shared memory", fstype);
+			why(r, "a file on %.40s, not shared memory", fstype);
 			continue;
 		}
 		if (ret == -ENOENT && (usv_fd_peek(o->tgid, fds[i], link, sizeof(link)) !=
@@ -180,7 +180,8 @@ static void map_region(struct usv_mem_region *r, const struct usv_owner *o,
 		goto close_fd;
 	}
 	if (!(seals & F_SEAL_SHRINK)) {
-		why(r, "memfd not sealed against shrinking");
+		why(r, "%s not sealed against shrinking",
+		    strncmp(r->backing, "/memfd:", 7) ? "file" : "memfd");
 		goto close_fd;
 	}
 	foff = v[first].offset + (r->uaddr - v[first].start);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/guestmem.h"
@@ -450,6 +451,51 @@ static void a_read_only_shared_file_is_never_written(void **state)
 	munmap(p, size);
 }
 
+/* The confused deputy of old: a file the caller may only read, mapped
+ * shared read-only and declared guest RAM, must never be written. */
+static void a_file_the_owner_may_only_read_is_never_written(void **state)
+{
+	struct gm *g = *state;
+	const char *dirs[] = { "/dev/shm", "/tmp" };
+
+	for (unsigned k = 0; k < 2; k++) {
+		char path[64];
+		uint8_t *p, v = 0x11;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/usv-unit-XXXXXX", dirs[k]);
+		fd = mkstemp(path);
+		if (fd < 0)
+			continue;
+		assert_int_equal(ftruncate(fd, PAGE), 0);
+		assert_int_equal(pwrite(fd, &v, 1, 5), 1);
+		close(fd);
+		assert_int_equal(chmod(path, 0444), 0);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		assert_true(p != MAP_FAILED);
+		struct usv_vhost_memory_region r = reg(0, PAGE, p);
+		table(g, &r, 1, true);
+		print_message("%s: strategy %s (%s)\n", dirs[k],
+			      usv_mem_strategy_name(g->m->regions[0].strategy),
+			      g->m->regions[0].why);
+		assert_false(g->m->regions[0].strategy == USV_MEM_MMAP &&
+			     g->m->regions[0].writable);
+		assert_int_equal(usv_gpa_read(g->m, 5, &v, 1), 0);
+		assert_int_equal(v, 0x11);
+		assert_int_equal(usv_gpa_write(g->m, 5, &(uint8_t){ 0x66 }, 1), -EFAULT);
+		assert_int_equal(usv_uva_write(g->m, (uintptr_t)p + 5, &(uint8_t){ 0x66 }, 1),
+				 -EFAULT);
+		assert_int_equal(pread(fd, &v, 1, 5), 1);
+		assert_int_equal(v, 0x11);
+		drop_table(g);
+		munmap(p, PAGE);
+		close(fd);
+		unlink(path);
+	}
+}
+
 static void an_fd_opened_read_only_gives_a_read_only_mapping(void **state)
 {
 	struct gm *g = *state;
@@ -845,6 +891,7 @@ int main(void)
 		G(region_inside_a_larger_shared_mapping_is_mapped_at_its_offset),
 		G(a_read_only_part_of_the_owners_mapping_is_never_written),
 		G(a_read_only_shared_file_is_never_written),
+		G(a_file_the_owner_may_only_read_is_never_written),
 		G(an_fd_opened_read_only_gives_a_read_only_mapping),
 		G(an_unsealed_memfd_stays_on_procmem),
 		G(a_sealed_memfd_cannot_be_cut_under_our_mapping),
