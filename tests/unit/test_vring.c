@@ -7,8 +7,8 @@
  *
  * Every ring case runs twice: with the regions "mapped" (each region's local
  * pointer set, accesses are memcpy) and "unmapped" (no local pointer, the
- * table's owner is this process: rings through process_vm_readv/writev,
- * indirect tables through /proc/self/mem, as when QEMU's RAM is private).
+ * table's owner is this process: rings and indirect tables through
+ * /proc/self/mem, as when QEMU's RAM is private).
  *
  * Error cases expect the errno drivers/vhost/vhost.c (Linux 6.1, bookworm)
  * returns for the same ring. Cases named kernel_* cover orderings where
