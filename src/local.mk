@@ -8,6 +8,7 @@ src_libusvcore_la_SOURCES = \
 	src/core/guestmem.c src/core/guestmem.h \
 	src/core/ioctl_table.c src/core/ioctl_table.h \
 	src/core/log.c src/core/log.h \
+	src/core/procmaps.c src/core/procmaps.h \
 	src/core/profile.c src/core/profile.h \
 	src/core/request.c src/core/request.h \
 	src/core/vhost_access.c \

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "usvhost/vhost_abi.h"
@@ -45,7 +44,7 @@ int usv_caller_tgid(pid_t tid, pid_t hint, pid_t *tgid)
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "re");
 	if (!f)
-		return -errno;
+		return errno ? -errno : -ENOMEM;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "Tgid:", 5)) {
 			*tgid = (pid_t)strtol(line + 5, NULL, 10);
@@ -137,117 +136,197 @@ int usv_procmem_write(int memfd, uint64_t addr, const void *buf, size_t len)
 	return procmem_xfer(memfd, addr, (void *)buf, len, true);
 }
 
-/* Whole transfers: a partial one means a fault part way. */
-static int vm_xfer(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
+/* mm->start_stack of process tgid: field 28 of /proc/<tgid>/stat, counted
+ * after the last ')' (the command name may hold spaces and parentheses). */
+static int read_start_stack(pid_t tgid, uint64_t *out)
 {
-	while (len) {
-		struct iovec local = { .iov_base = buf, .iov_len = len };
-		struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
-		ssize_t n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
-				  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	char path[64], buf[2048], *p;
+	ssize_t n;
+	int fd, field;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 && errno == ESRCH ? -ESRCH : -EFAULT;
-		buf = (uint8_t *)buf + n;
-		addr += (uint64_t)n;
-		len -= (size_t)n;
+	snprintf(path, sizeof(path), "/proc/%d/stat", tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return -ESRCH;
+	/* After ')': field 3 (state) onwards, one space before each. */
+	for (field = 2; field < 28 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -ESRCH;
+	*out = strtoull(p + 1, NULL, 10);
+	return *out ? 0 : -ESRCH;
+}
+
+int usv_owner_pin(pid_t tgid, struct usv_owner *o)
+{
+	uint8_t b;
+	int ret;
+
+	*o = (struct usv_owner){ .tgid = tgid, .pidfd = -1, .memfd = -1 };
+	o->pidfd = usv_pidfd_open(tgid);
+	if (o->pidfd < 0) {
+		ret = o->pidfd;
+		goto release;
 	}
+	o->memfd = usv_procmem_open(tgid);
+	if (o->memfd < 0) {
+		ret = o->memfd;
+		goto release;
+	}
+	ret = read_start_stack(tgid, &o->probe);
+	if (ret)
+		goto release;
+	/* The probe must answer now, or usv_owner_alive() never would. */
+	if (pread(o->memfd, &b, 1, (off_t)o->probe) != 1) {
+		ret = -EFAULT;
+		goto release;
+	}
+	usv_caller_comm(tgid, o->comm, sizeof(o->comm));
+	return 0;
+release:
+	usv_owner_release(o);
+	return ret;
+}
+
+void usv_owner_release(struct usv_owner *o)
+{
+	if (o->pidfd >= 0)
+		close(o->pidfd);
+	if (o->memfd >= 0)
+		close(o->memfd);
+	*o = (struct usv_owner){ .pidfd = -1, .memfd = -1 };
+}
+
+bool usv_owner_alive(const struct usv_owner *o)
+{
+	struct pollfd pfd = { .fd = o->pidfd, .events = POLLIN };
+	uint8_t b;
+
+	if (!o->tgid || o->pidfd < 0 || o->memfd < 0)
+		return false;
+	/* A pidfd is readable once its process has exited. */
+	if (poll(&pfd, 1, 0) != 0 && (pfd.revents & POLLIN))
+		return false;
+	/* After an exec the pinned address space has no users left and
+	 * /proc/<pid>/mem reads 0 bytes from it. */
+	return pread(o->memfd, &b, 1, (off_t)o->probe) == 1;
+}
+/* The target of a /proc/.../fd/N link; -errno when there is none. */
+static int fd_link(const char *path, char *target, size_t len)
+{
+	ssize_t n = readlink(path, target, len - 1);
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
 	return 0;
 }
 
-int usv_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+static bool starts_with(const char *s, const char *prefix)
 {
-	if (addr + len < addr || addr + len > USV_TASK_SIZE_MAX)
-		return -EFAULT;
-	return vm_xfer(pid, addr, buf, len, false);
-}
-
-int usv_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
-{
-	if (addr + len < addr || addr + len > USV_TASK_SIZE_MAX)
-		return -EFAULT;
-	return vm_xfer(pid, addr, (void *)buf, len, true);
-}
-
-static bool fd_link_is(int fd, const char *prefix)
-{
-	char path[64], target[128];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return !strncmp(target, prefix, strlen(prefix));
+	return !strncmp(s, prefix, strlen(prefix));
 }
 
 /* /dev/net/tun (10:200), or a macvtap/ipvtap node (dynamic major, known by
  * its sysfs class). */
-static bool is_tap_chrdev(dev_t rdev)
+static bool is_tap_chrdev(unsigned maj, unsigned min)
 {
 	char path[64], target[256];
 	const char *cls;
-	ssize_t n;
 
-	if (major(rdev) == 10 && minor(rdev) == 200)
+	if (maj == 10 && min == 200)
 		return true;
-	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/subsystem", major(rdev),
-		 minor(rdev));
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/subsystem", maj, min);
+	if (fd_link(path, target, sizeof(target)))
 		return false;
-	target[n] = '\0';
 	cls = strrchr(target, '/');
 	cls = cls ? cls + 1 : target;
 	return !strcmp(cls, "macvtap") || !strcmp(cls, "ipvtap");
 }
 
-void usv_fd_classify(int fd, struct usv_fd_info *info)
+static void classify_socket(int fd, struct usv_fd_info *info)
 {
-	struct stat st;
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+
+	info->kind = USV_FD_SOCKET;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    (len = sizeof(domain),
+	     getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0) &&
+	    type == SOCK_RAW && domain == AF_PACKET)
+		info->kind = USV_FD_PACKET;
+}
+
+/* A tun or macvtap/ipvtap node: attached (interface name) or a detached tun. */
+static void classify_chrdev(int fd, struct usv_fd_info *info)
+{
+	struct statx stx;
 	struct ifreq ifr;
 
-	memset(info, 0, sizeof(*info));
-	if (fstat(fd, &st) < 0)
+	/* Cached attributes only: no request reaches a filesystem server. */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) ||
+	    !(stx.stx_mask & STATX_TYPE) || !S_ISCHR(stx.stx_mode))
 		return;
-	if (S_ISSOCK(st.st_mode)) {
-		int type = 0, domain = 0;
-		socklen_t len = sizeof(type);
+	/* Only a tun or macvtap/ipvtap node gets TUNGETIFF: an ioctl on any
+	 * other device could land anywhere, our own CUSE node included (a
+	 * request to ourselves, under the device lock). */
+	if (!is_tap_chrdev(stx.stx_rdev_major, stx.stx_rdev_minor))
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) == 0) {
+		info->kind = USV_FD_TAP;
+		memcpy(info->ifname, ifr.ifr_name, sizeof(info->ifname) - 1);
+		info->tun_flags = (unsigned short)ifr.ifr_flags;
+	} else if (errno == EBADFD && stx.stx_rdev_major == 10 &&
+		   stx.stx_rdev_minor == 200) {
+		info->kind = USV_FD_TUN_DETACHED;
+	}
+}
 
-		info->kind = USV_FD_SOCKET;
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-		    (len = sizeof(domain),
-		     getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0) &&
-		    type == SOCK_RAW && domain == AF_PACKET)
-			info->kind = USV_FD_PACKET;
+void usv_fd_classify(int fd, struct usv_fd_info *info)
+{
+	char path[64], target[256];
+
+	memset(info, 0, sizeof(*info));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (fd_link(path, target, sizeof(target)))
 		return;
-	}
-	if (S_ISCHR(st.st_mode)) {
-		/* Only a tun or macvtap/ipvtap node gets TUNGETIFF: an ioctl on
-		 * any other device could land anywhere, our own CUSE node
-		 * included (a request to ourselves, under the device lock). */
-		if (!is_tap_chrdev(st.st_rdev))
-			return;
-		memset(&ifr, 0, sizeof(ifr));
-		if (ioctl(fd, TUNGETIFF, &ifr) == 0) {
-			info->kind = USV_FD_TAP;
-			memcpy(info->ifname, ifr.ifr_name, sizeof(info->ifname) - 1);
-			info->tun_flags = (unsigned short)ifr.ifr_flags;
-		} else if (errno == EBADFD && major(st.st_rdev) == 10 &&
-			   minor(st.st_rdev) == 200) {
-			info->kind = USV_FD_TUN_DETACHED;
-		}
-		return;
-	}
-	if (fd_link_is(fd, "anon_inode:[eventfd]")) {
+	if (!strcmp(target, "anon_inode:[eventfd]"))
 		info->kind = USV_FD_EVENTFD;
-		return;
-	}
-	if (fd_link_is(fd, "/memfd:"))
+	else if (starts_with(target, "socket:["))
+		classify_socket(fd, info);
+	else if (starts_with(target, "/memfd:"))
 		info->kind = USV_FD_MEMFD;
+	else if (target[0] == '/')
+		classify_chrdev(fd, info);
+}
+
+enum usv_fd_peek usv_fd_peek(pid_t tgid, int remote_fd, char *target, size_t len)
+{
+	char path[64];
+
+	if (tgid <= 0 || remote_fd < 0 || len < 2)
+		return USV_PEEK_GONE;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tgid, remote_fd);
+	if (fd_link(path, target, len)) {
+		target[0] = '\0';
+		return USV_PEEK_GONE;
+	}
+	if (!strcmp(target, "anon_inode:[eventfd]"))
+		return USV_PEEK_EVENTFD;
+	if (starts_with(target, "socket:["))
+		return USV_PEEK_SOCKET;
+	return target[0] == '/' ? USV_PEEK_PATH : USV_PEEK_OTHER;
 }
 
 const char *usv_fd_kind_name(enum usv_fd_kind kind)

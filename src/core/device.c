@@ -63,15 +63,41 @@ struct usv_dev *usv_dev_new(unsigned handle, const struct usv_profile *profile,
 	dev->dp = dp;
 	dev->dp_ctx = dp_ctx;
 	dev->owner.pidfd = dev->owner.memfd = -1;
+	dev->late_close = -1;
 	dev->log_fd = -1;
 	for (unsigned i = 0; i < USV_NET_NVQS; i++)
 		vq_reset(&dev->vqs[i], i);
 	return dev;
 }
 
+bool usv_dev_is_owner(const struct usv_dev *dev, pid_t tgid)
+{
+	return dev->owner.tgid != 0 && dev->owner.tgid == tgid &&
+	       usv_owner_alive(&dev->owner);
+}
+
+void usv_dev_close_later(struct usv_dev *dev, int fd)
+{
+	if (fd < 0)
+		return;
+	if (dev->late_close >= 0)
+		close(dev->late_close); /* one per request; never twice */
+	dev->late_close = fd;
+}
+
+void usv_dev_put_backend(struct usv_dev *dev, unsigned idx, int fd)
+{
+	for (unsigned i = 0; i < USV_NET_NVQS; i++)
+		if (i != idx && fd >= 0 && dev->vqs[i].backend_fd == fd)
+			return;
+	if (fd >= 0)
+		close(fd);
+}
+
 void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx)
 {
 	struct usv_vq *vq = &dev->vqs[idx];
+	int fd;
 
 	if (!usv_vq_running(vq))
 		return;
@@ -80,7 +106,9 @@ void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx)
 	usv_info("dev %u: vq %u detached from %s%s%s", dev->handle, idx,
 		 usv_fd_kind_name(vq->backend.kind),
 		 vq->backend.ifname[0] ? " " : "", vq->backend.ifname);
-	close_fd(&vq->backend_fd);
+	fd = vq->backend_fd;
+	vq->backend_fd = -1;
+	usv_dev_put_backend(dev, idx, fd);
 	memset(&vq->backend, 0, sizeof(vq->backend));
 }
 
@@ -102,10 +130,8 @@ static void dev_cleanup(struct usv_dev *dev)
 	dev->mem = NULL;
 	memset(dev->acked_features, 0, sizeof(dev->acked_features));
 	dev->acked_backend_features = 0;
-	close_fd(&dev->owner.pidfd);
-	close_fd(&dev->owner.memfd);
-	dev->owner.tgid = 0;
-	dev->owner.comm[0] = '\0';
+	/* After the table: it borrows the owner's /proc/<pid>/mem. */
+	usv_owner_release(&dev->owner);
 }
 
 void usv_dev_reset_owner(struct usv_dev *dev, struct usv_guestmem *empty)
@@ -119,6 +145,7 @@ void usv_dev_free(struct usv_dev *dev)
 	if (!dev)
 		return;
 	dev_cleanup(dev);
+	close_fd(&dev->late_close);
 	if (dev->dp && dev->dp->dev_free)
 		dev->dp->dev_free(dev->dp_ctx, dev);
 	pthread_mutex_destroy(&dev->lock);

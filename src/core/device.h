@@ -33,24 +33,19 @@ struct usv_vq {
 	uint16_t used_flags;
 	uint32_t busyloop_timeout;
 	int kick_fd, call_fd, err_fd; /* imported from the owner; -1 unbound */
-	int backend_fd;               /* imported tap/socket; -1: not running */
+	/* Imported tap/socket; -1: not running. Both rings of one tap share
+	 * one fd (the same number): closed when the last ring lets it go. */
+	int backend_fd;
 	struct usv_fd_info backend;
 	uint32_t vhost_hlen, sock_hlen;
 	void *dp_priv; /* the datapath's per-ring state */
-};
-
-struct usv_owner {
-	pid_t tgid; /* 0: no owner */
-	int pidfd;
-	int memfd;  /* /proc/<tgid>/mem */
-	char comm[16];
 };
 
 struct usv_dev {
 	struct usv_dev *next; /* device list link */
 	unsigned handle;
 	pthread_mutex_t lock;
-	struct usv_owner owner;
+	struct usv_owner owner;   /* core/caller.h */
 	uint64_t acked_features[USV_FEATURES_DWORDS];
 	uint64_t acked_backend_features;
 	struct usv_guestmem *mem; /* NULL until SET_MEM_TABLE */
@@ -64,6 +59,9 @@ struct usv_dev {
 	const struct usv_observer *obs;
 	void *obs_ctx;
 	struct usv_inject *inject;
+	/* An fd a request refused, closed once the device lock is dropped
+	 * (closing a file may ask its filesystem); -1 none. */
+	int late_close;
 };
 
 static inline bool usv_vq_running(const struct usv_vq *vq)
@@ -76,6 +74,15 @@ static inline bool usv_dev_has_feature(const struct usv_dev *dev, unsigned bit)
 	return bit < 64 * USV_FEATURES_DWORDS &&
 	       (dev->acked_features[bit / 64] >> (bit % 64)) & 1;
 }
+
+/* Is process tgid the owner, and is the owner still the address space it
+ * was at SET_OWNER (not exited, not exec'd)? The kernel compares mm. */
+bool usv_dev_is_owner(const struct usv_dev *dev, pid_t tgid);
+/* Closes fd after the request, outside the device lock. */
+void usv_dev_close_later(struct usv_dev *dev, int fd);
+/* Drops ring idx's hold on its backend fd (closing it unless the other
+ * ring shares it). */
+void usv_dev_put_backend(struct usv_dev *dev, unsigned idx, int fd);
 
 /* Sizes of the split ring parts for num entries (vhost_get_*_size). */
 uint64_t usv_vring_desc_size(uint32_t num);

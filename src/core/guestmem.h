@@ -3,16 +3,22 @@
  * Guest memory: the region table of SET_MEM_TABLE and access to it.
  *
  * Two strategies behind one interface, chosen per region when the table is
- * bound to its owner process:
- *   mmap    - QEMU's RAM is a shared file (memfd, /dev/shm, hugetlbfs): the
- *             file is mapped MAP_SHARED here, and access is a memcpy;
- *   procmem - otherwise (anonymous private RAM): pread/pwrite on
- *             /proc/<pid>/mem at QEMU's virtual address.
+ * bound to its owner:
+ *   mmap    - QEMU's RAM is a shared shmem or hugetlbfs file (a memfd) sealed
+ *             against shrinking: mapped here MAP_SHARED through the owner's
+ *             own fd for it (pidfd_getfd), writable only if that fd is
+ *             O_RDWR and the owner's mapping is writable and shared;
+ *             access is a memcpy;
+ *   procmem - anything else: pread/pwrite on the owner's /proc/<pid>/mem,
+ *             pinned at SET_OWNER.
  * Ring structures are addressed by QEMU virtual address (as the kernel
- * reaches them with copy_to_user()); outside a mapped region those accesses
- * use process_vm_readv/writev, which honour QEMU's page protections as
- * copy_to_user() does (a read-only used ring is EFAULT), where /proc/<pid>/mem
- * would not.
+ * reaches them with copy_to_user()): through a mapped region when one
+ * covers them, else through the same pinned /proc/<pid>/mem. That fd stays
+ * bound to the owner's address space as it was at SET_OWNER: after an exec
+ * or exit it reads and writes nothing (-EFAULT). It writes with the rights
+ * of a debugger (FOLL_FORCE): a private read-only page gets the write in
+ * the owner's own copy, a shared read-only one never does; the control
+ * plane checks the ring's protections where the kernel would fault (attach).
  * Every access is bounds-checked against the regions: a guest address never
  * reaches outside what QEMU declared.
  */
@@ -24,6 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/caller.h"
 #include "usvhost/vhost_abi.h"
 
 enum usv_mem_strategy {
@@ -39,12 +46,16 @@ struct usv_mem_region {
 	uint8_t *local; /* mmap: our address of gpa */
 	void *map_base; /* mmap: what to munmap */
 	size_t map_len;
+	bool writable;  /* mmap: the local mapping takes writes */
 	char backing[64]; /* what backs it in the owner (maps path), for logs */
+	char why[64];   /* procmem: why it is not mapped, for logs */
 };
 
 struct usv_guestmem {
-	int memfd; /* owner's /proc/<pid>/mem, owned here; -1 before bind */
-	pid_t tgid; /* owner, for process_vm_readv/writev */
+	/* The owner's pinned /proc/<pid>/mem (usv_owner.memfd), borrowed, not
+	 * owned: the device frees its table before it releases its owner, so
+	 * the fd outlives every use. -1 before bind. */
+	int memfd;
 	uint32_t nregions;
 	struct usv_mem_region regions[];
 };
@@ -54,10 +65,11 @@ struct usv_guestmem {
  * -EFAULT; size 0 at guest address 0 covers the whole space, as there. */
 int usv_guestmem_new(const struct usv_vhost_memory_region *regs, uint32_t n,
 		     struct usv_guestmem **out);
-/* Chooses each region's strategy from the owner's /proc/<tgid>/maps and maps
- * shared RAM. procmem_fd is duplicated. Failing to map is not an error: the
- * region falls back to procmem. */
-int usv_guestmem_bind(struct usv_guestmem *m, pid_t tgid, int procmem_fd);
+/* Chooses each region's strategy from the owner's /proc/<tgid>/maps and
+ * fdinfo and maps shared RAM; the owner must be inside a request (pinned).
+ * Borrows o->memfd. Failing to map is not an error: the region stays on
+ * procmem and says why (region->why). */
+int usv_guestmem_bind(struct usv_guestmem *m, const struct usv_owner *o);
 void usv_guestmem_free(struct usv_guestmem *m);
 
 /* The region holding gpa, or NULL. */
@@ -72,12 +84,14 @@ int usv_gpa_read(const struct usv_guestmem *m, uint64_t gpa, void *buf,
 int usv_gpa_write(const struct usv_guestmem *m, uint64_t gpa, const void *buf,
 		  size_t len);
 /* Access by owner virtual address (rings): through a mapped region when one
- * covers the range, else process_vm_readv/writev. */
+ * covers the range (for writes, a writable one), else the pinned
+ * /proc/<pid>/mem. */
 int usv_uva_read(const struct usv_guestmem *m, uint64_t uva, void *buf,
 		 size_t len);
 int usv_uva_write(const struct usv_guestmem *m, uint64_t uva, const void *buf,
 		  size_t len);
-/* Our pointer for uva..uva+len-1 when one mapped region covers it, else NULL. */
+/* Our pointer for uva..uva+len-1 when one writable mapped region covers it,
+ * else NULL (rings: the used ring is written through it). */
 void *usv_uva_local(const struct usv_guestmem *m, uint64_t uva, size_t len);
 const char *usv_mem_strategy_name(enum usv_mem_strategy s);
 

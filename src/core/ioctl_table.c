@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/bytes.h"
 #include "core/caller.h"
@@ -251,7 +252,7 @@ static int dispatch(struct usv_dev *dev, struct usv_req *req,
 		return ret ? ret : d->dev_fn(dev, req);
 	}
 	/* You must be the owner to do anything else. */
-	if (!dev->owner.tgid || dev->owner.tgid != req->caller.tgid)
+	if (!usv_dev_is_owner(dev, req->caller.tgid))
 		return -EPERM;
 	if (d && d->path == USV_PATH_DEV)
 		return inj ? inject_answer(req, d, inj, delivered) : d->dev_fn(dev, req);
@@ -353,7 +354,7 @@ int usv_ioctl_dispatch(struct usv_dev *dev, struct usv_req *req)
 	struct ring_snap snap;
 	uint64_t t0 = 0, wall = 0;
 	bool delivered = false;
-	int ret, inj = 0;
+	int ret, inj = 0, late;
 
 	if (dev->obs) {
 		wall = now_ns(CLOCK_REALTIME);
@@ -363,9 +364,14 @@ int usv_ioctl_dispatch(struct usv_dev *dev, struct usv_req *req)
 	if (dev->obs)
 		snap_rings(dev, &snap);
 	/* The owner's threads are the common callers: one stat proves them. */
-	if (!req->caller.tgid &&
-	    usv_caller_tgid(req->caller.tid, dev->owner.tgid, &req->caller.tgid)) {
+	ret = req->caller.tgid ? 0 :
+		usv_caller_tgid(req->caller.tid, dev->owner.tgid, &req->caller.tgid);
+	if (ret == -ESRCH || ret == -ENOENT) {
 		ret = -EPERM; /* the calling thread is gone already */
+	} else if (ret) {
+		/* Our own limits (EMFILE, ENFILE, ENOMEM): say so, never EPERM. */
+		usv_warn("dev %u: cannot tell which process thread %d belongs to: %s",
+			 dev->handle, req->caller.tid, strerror(-ret));
 	} else {
 		inj = usv_inject_begin(dev->inject, req->cmd, &ticket);
 		ret = dispatch(dev, req, d, inj, &delivered);
@@ -376,7 +382,11 @@ int usv_ioctl_dispatch(struct usv_dev *dev, struct usv_req *req)
 		if (dev->obs)
 			observe(dev, req, ret, delivered ? inj : 0, wall, t0, &snap);
 	}
+	late = dev->late_close;
+	dev->late_close = -1;
 	pthread_mutex_unlock(&dev->lock);
+	if (late >= 0)
+		close(late); /* a refused fd: its filesystem may take its time */
 	if (ret == -USV_ERETRY)
 		return ret;
 	if (delivered)

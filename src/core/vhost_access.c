@@ -97,16 +97,26 @@ bool usv_dev_memory_access_ok(const struct usv_dev *dev,
 	return true;
 }
 
+/* eventfd_fget(): EBADF for no fd, EINVAL for another file. Anything but
+ * an eventfd is refused from its /proc link, never imported; our copy is
+ * checked again (the owner's other threads may have replaced it), and a
+ * refused copy is closed out of the device lock. */
 int usv_import_eventfd(struct usv_dev *dev, int remote_fd, int *local)
 {
 	struct usv_fd_info info;
-	int fd = usv_pidfd_getfd(dev->owner.pidfd, remote_fd);
+	char link[128];
+	enum usv_fd_peek peek = usv_fd_peek(dev->owner.tgid, remote_fd, link, sizeof(link));
+	int fd;
 
+	if (peek != USV_PEEK_EVENTFD && peek != USV_PEEK_GONE)
+		return -EINVAL;
+	fd = usv_pidfd_getfd(dev->owner.pidfd, remote_fd);
 	if (fd < 0)
-		return fd == -EPERM ? -EPERM : -EBADF;
+		return fd == -EPERM || fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ?
+			       fd : -EBADF;
 	usv_fd_classify(fd, &info);
 	if (info.kind != USV_FD_EVENTFD) {
-		close(fd);
+		usv_dev_close_later(dev, fd);
 		return -EINVAL;
 	}
 	*local = fd;

@@ -15,12 +15,14 @@ static void log_regions(const struct usv_dev *dev, const struct usv_guestmem *m)
 	for (uint32_t i = 0; i < m->nregions; i++) {
 		const struct usv_mem_region *r = &m->regions[i];
 
-		usv_info("dev %u: region %u: gpa=0x%llx size=0x%llx uaddr=0x%llx strategy=%s backing=%s",
+		usv_info("dev %u: region %u: gpa=0x%llx size=0x%llx uaddr=0x%llx strategy=%s%s backing=%s%s%s%s",
 			 dev->handle, i, (unsigned long long)r->gpa,
 			 (unsigned long long)(r->last - r->gpa + 1),
 			 (unsigned long long)r->uaddr,
 			 usv_mem_strategy_name(r->strategy),
-			 r->backing[0] ? r->backing : "unmapped");
+			 r->strategy == USV_MEM_MMAP && !r->writable ? " (read-only)" : "",
+			 r->backing[0] ? r->backing : "unmapped",
+			 r->why[0] ? " (" : "", r->why, r->why[0] ? ")" : "");
 	}
 }
 
@@ -52,7 +54,7 @@ int usv_op_set_mem_table(struct usv_dev *dev, struct usv_req *req)
 		ret = -EFAULT;
 		goto out;
 	}
-	ret = usv_guestmem_bind(m, dev->owner.tgid, dev->owner.memfd);
+	ret = usv_guestmem_bind(m, &dev->owner);
 	if (ret)
 		goto out;
 	old = dev->mem;

@@ -2,10 +2,12 @@
 /* The ioctls drivers/vhost/net.c serves itself, before vhost_dev_ioctl(). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/procmaps.h"
 #include "core/profile.h"
 #include "core/vhost_ops.h"
 
@@ -13,11 +15,6 @@
  * CUSE request can move. The kernel has no such bound; a caller asking for
  * more gets EFAULT (docs/conformance.md). */
 #define FEATURES_ARRAY_TAIL_MAX (64u * 1024)
-
-static bool is_owner(const struct usv_dev *dev, const struct usv_req *req)
-{
-	return dev->owner.tgid != 0 && dev->owner.tgid == req->caller.tgid;
-}
 
 int usv_op_get_features(struct usv_dev *dev, struct usv_req *req)
 {
@@ -149,38 +146,34 @@ int usv_op_set_backend_features(struct usv_dev *dev, struct usv_req *req)
 
 int usv_op_set_owner(struct usv_dev *dev, struct usv_req *req)
 {
-	struct usv_owner o = { .tgid = req->caller.tgid, .pidfd = -1, .memfd = -1 };
+	struct usv_owner o;
 	int ret;
 
 	if (dev->owner.tgid)
 		return -EBUSY;
-	/* Opened now, not at open(): the opener may be a shell that execs QEMU. */
-	o.pidfd = usv_pidfd_open(o.tgid);
-	if (o.pidfd < 0) {
-		ret = o.pidfd;
+	/* Pinned now, not at open(): the opener may be a shell that execs
+	 * QEMU. The caller is inside this request: it cannot exec or exit. */
+	ret = usv_owner_pin(req->caller.tgid, &o);
+	if (ret)
 		goto fail;
-	}
-	o.memfd = usv_procmem_open(o.tgid);
-	if (o.memfd < 0) {
-		ret = o.memfd;
-		goto fail;
-	}
 	if (dev->mem) {
-		ret = usv_guestmem_bind(dev->mem, o.tgid, o.memfd);
+		ret = usv_guestmem_bind(dev->mem, &o);
 		if (ret)
-			goto fail;
+			goto release;
 	}
-	usv_caller_comm(o.tgid, o.comm, sizeof(o.comm));
 	dev->owner = o;
 	usv_info("dev %u: owner %d (%s)", dev->handle, o.tgid, o.comm);
 	return 0;
+release:
+	usv_owner_release(&o);
 fail:
-	usv_warn("dev %u: cannot reach process %d: %s (the daemon needs "
-		 "ptrace-level rights over QEMU)", dev->handle, o.tgid, strerror(-ret));
-	if (o.pidfd >= 0)
-		close(o.pidfd);
-	if (o.memfd >= 0)
-		close(o.memfd);
+	if (ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM)
+		usv_warn("dev %u: cannot pin process %d: %s (the daemon's own limit)",
+			 dev->handle, req->caller.tgid, strerror(-ret));
+	else
+		usv_warn("dev %u: cannot reach process %d: %s (the daemon needs "
+			 "ptrace-level rights over QEMU)", dev->handle,
+			 req->caller.tgid, strerror(-ret));
 	return ret;
 }
 
@@ -188,7 +181,7 @@ int usv_op_reset_owner(struct usv_dev *dev, struct usv_req *req)
 {
 	struct usv_guestmem *empty;
 
-	if (!is_owner(dev, req))
+	if (!usv_dev_is_owner(dev, req->caller.tgid))
 		return -EPERM;
 	if (usv_guestmem_new(NULL, 0, &empty))
 		return -ENOMEM;
@@ -197,11 +190,46 @@ int usv_op_reset_owner(struct usv_dev *dev, struct usv_req *req)
 	return 0;
 }
 
+/*
+ * The ring's protections in the owner, where the kernel's copy_to_user()
+ * and get_user() would fault: the used ring writable, desc and avail
+ * readable. Our writes go through /proc/<pid>/mem, which would write even a
+ * read-only private page (the owner's own copy): this keeps the kernel's
+ * EFAULT at attach for a ring QEMU cannot write.
+ */
+static int ring_prot_ok(struct usv_dev *dev, struct usv_vq *vq)
+{
+	struct usv_vma *v = NULL;
+	int nv = usv_maps_read(dev->owner.tgid, &v), ret = 0;
+
+	if (nv < 0) {
+		usv_warn("dev %u: vq %u: cannot read the owner's maps: %s",
+			 dev->handle, vq->index, strerror(-nv));
+		return nv == -EMFILE || nv == -ENFILE || nv == -ENOMEM ? nv : -EFAULT;
+	}
+	if (!usv_maps_cover(v, nv, vq->used, usv_vring_used_size(dev, vq->num), true)) {
+		usv_warn("dev %u: vq %u: used ring at 0x%llx is not writable memory",
+			 dev->handle, vq->index, (unsigned long long)vq->used);
+		ret = -EFAULT;
+	} else if (!usv_maps_cover(v, nv, vq->desc, usv_vring_desc_size(vq->num), false) ||
+		   !usv_maps_cover(v, nv, vq->avail, usv_vring_avail_size(dev, vq->num),
+				   false)) {
+		usv_warn("dev %u: vq %u: descriptor table or avail ring is not "
+			 "readable memory", dev->handle, vq->index);
+		ret = -EFAULT;
+	}
+	free(v);
+	return ret;
+}
+
 /* vhost_vq_init_access(): publish our used flags, learn the used index. */
 static int vq_init_access(struct usv_dev *dev, struct usv_vq *vq)
 {
 	uint16_t flags = vq->used_flags, idx;
+	int ret = ring_prot_ok(dev, vq);
 
+	if (ret)
+		return ret;
 	if (usv_uva_write(dev->mem, vq->used, &flags, sizeof(flags)))
 		return -EFAULT;
 	if (usv_uva_read(dev->mem, vq->used + 2, &idx, sizeof(idx))) {
@@ -213,22 +241,51 @@ static int vq_init_access(struct usv_dev *dev, struct usv_vq *vq)
 	return 0;
 }
 
-/* get_socket(): a tap/macvtap or an AF_PACKET raw socket, else ENOTSOCK. */
+/*
+ * get_socket(): a tap/macvtap or an AF_PACKET raw socket, else ENOTSOCK.
+ * The owner's fd is looked at before it is imported (its /proc link, its
+ * mount's filesystem) so that an obviously wrong one is never imported; our
+ * copy is then classified again (the owner's other threads may have
+ * replaced it meanwhile). A refused copy is closed after the request, out
+ * of the device lock.
+ */
 static int import_backend(struct usv_dev *dev, int remote_fd, int *local,
 			  struct usv_fd_info *info)
 {
-	int fd = usv_pidfd_getfd(dev->owner.pidfd, remote_fd);
+	char link[128];
+	enum usv_fd_peek peek = usv_fd_peek(dev->owner.tgid, remote_fd, link, sizeof(link));
+	int fd;
 
-	if (fd < 0)
+	if (peek != USV_PEEK_SOCKET && peek != USV_PEEK_PATH)
 		return -ENOTSOCK;
+	if (peek == USV_PEEK_PATH && usv_fd_on_fuse(dev->owner.tgid, remote_fd))
+		return -ENOTSOCK;
+	fd = usv_pidfd_getfd(dev->owner.pidfd, remote_fd);
+	if (fd < 0)
+		return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd : -ENOTSOCK;
 	usv_fd_classify(fd, info);
 	if (info->kind != USV_FD_TAP && info->kind != USV_FD_TUN_DETACHED &&
 	    info->kind != USV_FD_PACKET) {
-		close(fd);
+		usv_dev_close_later(dev, fd);
 		return -ENOTSOCK;
 	}
 	*local = fd;
 	return 0;
+}
+
+/* The other ring's fd when it runs on the same tap (the kernel holds one
+ * file for both): one fd per tap, not one per ring. */
+static int share_backend(struct usv_dev *dev, unsigned idx, int fd)
+{
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		int other = dev->vqs[i].backend_fd;
+
+		if (i != idx && fd >= 0 && other >= 0 && usv_same_file(fd, other)) {
+			close(fd);
+			return other;
+		}
+	}
+	return fd;
 }
 
 static int start_ring(struct usv_dev *dev, struct usv_vq *vq, int fd,
@@ -258,7 +315,7 @@ int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
 	ret = usv_req_read(req, req->arg, &b, sizeof(b));
 	if (ret)
 		return ret;
-	if (!is_owner(dev, req))
+	if (!usv_dev_is_owner(dev, req->caller.tgid))
 		return -EPERM;
 	if (b.index >= USV_NET_NVQS)
 		return -ENOBUFS;
@@ -275,6 +332,7 @@ int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
 			close(fd);
 		return 0;
 	}
+	fd = share_backend(dev, vq->index, fd);
 	/* Quiesce the old backend, then try the new one; on failure the old
 	 * one runs again, as the kernel restores its socket. */
 	old_fd = vq->backend_fd;
@@ -285,9 +343,9 @@ int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
 	if (fd >= 0) {
 		ret = start_ring(dev, vq, fd, &info);
 		if (ret) {
-			close(fd);
+			usv_dev_put_backend(dev, vq->index, fd);
 			if (old_fd >= 0 && start_ring(dev, vq, old_fd, &old_info))
-				close(old_fd);
+				usv_dev_put_backend(dev, vq->index, old_fd);
 			return ret;
 		}
 		snprintf(req->note, sizeof(req->note), "%s%s%s",
@@ -303,7 +361,6 @@ int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
 			 old_info.ifname[0] ? " " : "", old_info.ifname,
 			 vq->last_avail_idx);
 	}
-	if (old_fd >= 0)
-		close(old_fd);
+	usv_dev_put_backend(dev, vq->index, old_fd);
 	return 0;
 }

@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/caller.h"
@@ -134,6 +133,11 @@ bool usv_vring_has_avail(struct usv_vring *vr)
 static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
 		     uint32_t len, bool write)
 {
+	/* A buffer that wraps past the top of the guest address space is no
+	 * buffer: translate_desc() finds no mapping for [addr, last] with
+	 * last < addr. EFAULT, before any segment is produced. */
+	bool wraps = len && gpa + len - 1 < gpa;
+
 	while (len) {
 		const struct usv_mem_region *r;
 		uint64_t avail;
@@ -142,13 +146,18 @@ static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
 		/* translate_desc(): room first, then the address. */
 		if (c->nout + c->nin == c->max_segs)
 			return -ENOBUFS;
+		if (wraps)
+			return -EFAULT;
 		r = usv_guestmem_find(vr->mem, gpa);
 		if (!r)
 			return -EFAULT;
 		avail = r->last - gpa; /* bytes left in the region, minus one */
 		n = (uint64_t)len - 1 > avail ? (uint32_t)(avail + 1) : len;
+		/* A read-only mapping is never written through: such pieces
+		 * go through the owner's memory, which refuses them. */
 		c->seg[c->nout + c->nin] = (struct usv_seg){
-			.local = r->local ? r->local + (gpa - r->gpa) : NULL,
+			.local = r->local && (!write || r->writable) ?
+					 r->local + (gpa - r->gpa) : NULL,
 			.uva = r->uaddr + (gpa - r->gpa),
 			.gpa = gpa,
 			.len = n,
@@ -403,27 +412,13 @@ void usv_vring_disable_notify(struct usv_vring *vr)
 		usv_vring_write_used_flags(vr);
 }
 
-static int vm_batch(pid_t tgid, struct iovec *l, struct iovec *r, unsigned n,
-		    size_t bytes, bool to_guest)
-{
-	ssize_t done;
-
-	if (!n)
-		return 0;
-	done = to_guest ? process_vm_writev(tgid, l, n, r, n, 0)
-			: process_vm_readv(tgid, l, n, r, n, 0);
-	return done == (ssize_t)bytes ? 0 : -EFAULT;
-}
-
 /* Walks segments [first, first+count) from byte off for len bytes, copying
- * between them and buf; remote pieces go in batches of iovecs. */
+ * between them and buf; pieces we have not mapped go through the owner's
+ * pinned /proc/<pid>/mem, one transfer each. */
 static int chain_copy(const struct usv_chain *c, unsigned first, unsigned count,
-		      uint32_t off, uint8_t *buf, uint32_t len, pid_t tgid, bool to_guest)
+		      uint32_t off, uint8_t *buf, uint32_t len,
+		      const struct usv_guestmem *m, bool to_guest)
 {
-	struct iovec liov[64], riov[64];
-	unsigned nr = 0;
-	size_t pending = 0;
-
 	for (unsigned i = first; i < first + count && len; i++) {
 		const struct usv_seg *s = &c->seg[i];
 		uint32_t n;
@@ -438,44 +433,34 @@ static int chain_copy(const struct usv_chain *c, unsigned first, unsigned count,
 				memcpy((uint8_t *)s->local + off, buf, n);
 			else
 				memcpy(buf, (uint8_t *)s->local + off, n);
-		} else {
-			if (nr == 64) {
-				if (vm_batch(tgid, liov, riov, nr, pending, to_guest))
-					return -EFAULT;
-				nr = 0;
-				pending = 0;
-			}
-			liov[nr] = (struct iovec){ .iov_base = buf, .iov_len = n };
-			riov[nr] = (struct iovec){ .iov_base = (void *)(uintptr_t)(s->uva + off),
-						   .iov_len = n };
-			nr++;
-			pending += n;
+		} else if (!m || m->memfd < 0 ||
+			   (to_guest ? usv_procmem_write(m->memfd, s->uva + off, buf, n)
+				     : usv_procmem_read(m->memfd, s->uva + off, buf, n))) {
+			return -EFAULT;
 		}
 		buf += n;
 		len -= n;
 		off = 0;
 	}
-	if (len)
-		return -EFAULT; /* the chain is shorter than asked */
-	return vm_batch(tgid, liov, riov, nr, pending, to_guest);
+	return len ? -EFAULT : 0; /* the chain is shorter than asked */
 }
 
 int usv_chain_read(const struct usv_chain *c, uint32_t off, void *buf, uint32_t len,
-		   pid_t tgid)
+		   const struct usv_guestmem *m)
 {
-	return chain_copy(c, 0, c->nout, off, buf, len, tgid, false);
+	return chain_copy(c, 0, c->nout, off, buf, len, m, false);
 }
 
 int usv_chain_write(const struct usv_chain *c, uint32_t off, const void *buf,
-		    uint32_t len, pid_t tgid)
+		    uint32_t len, const struct usv_guestmem *m)
 {
-	return chain_copy(c, c->nout, c->nin, off, (uint8_t *)buf, len, tgid, true);
+	return chain_copy(c, c->nout, c->nin, off, (uint8_t *)buf, len, m, true);
 }
 
 int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
-		      uint32_t len, pid_t tgid)
+		      uint32_t len, const struct usv_guestmem *m)
 {
-	return chain_copy(c, c->nout, c->nin, off, buf, len, tgid, false);
+	return chain_copy(c, c->nout, c->nin, off, buf, len, m, false);
 }
 
 int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
@@ -496,14 +481,14 @@ int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
 	for (lo = first / 8; lo <= last / 8 && !ret; lo = hi + 1) {
 		hi = lo + sizeof(bytes) - 1 < last / 8 ? lo + sizeof(bytes) - 1 : last / 8;
 		if (vr->log.base + lo < vr->log.base ||
-		    usv_vm_read(vr->log.tgid, vr->log.base + lo, bytes, hi - lo + 1)) {
+		    usv_procmem_read(vr->log.memfd, vr->log.base + lo, bytes, hi - lo + 1)) {
 			ret = -EFAULT;
 			break;
 		}
 		for (uint64_t p = (lo * 8 > first ? lo * 8 : first);
 		     p <= last && p / 8 <= hi; p++)
 			bytes[p / 8 - lo] |= (uint8_t)(1u << (p % 8));
-		if (usv_vm_write(vr->log.tgid, vr->log.base + lo, bytes, hi - lo + 1))
+		if (usv_procmem_write(vr->log.memfd, vr->log.base + lo, bytes, hi - lo + 1))
 			ret = -EFAULT;
 	}
 	pthread_mutex_unlock(vr->log.lock);

@@ -11,7 +11,8 @@
  * a local copy before it is checked and used.
  *
  * Ring memory is reached through our own mapping when QEMU's RAM is mapped
- * here, else through process_vm_readv/writev at QEMU's virtual addresses.
+ * here, else through QEMU's /proc/<pid>/mem pinned at SET_OWNER, at QEMU's
+ * virtual addresses (core/guestmem.h); so is the dirty log.
  */
 #ifndef USV_CORE_VRING_H
 #define USV_CORE_VRING_H
@@ -32,8 +33,9 @@
 #define USV_VRING_USED_F_NO_NOTIFY 1
 #define USV_VRING_AVAIL_F_NO_INTERRUPT 1
 
-/* One piece of a guest buffer: our pointer when mapped, else QEMU's
- * virtual address (for process_vm_readv/writev). */
+/* One piece of a guest buffer: our pointer when mapped (writable for the
+ * writable part), else QEMU's virtual address (for its pinned
+ * /proc/<pid>/mem). */
 struct usv_seg {
 	void *local;
 	uint64_t uva;
@@ -51,7 +53,7 @@ struct usv_chain {
 
 struct usv_vring_log {
 	pthread_mutex_t *lock; /* one writer at a time over QEMU's bitmap */
-	pid_t tgid;
+	int memfd;             /* the owner's pinned /proc/<pid>/mem */
 	uint64_t base;         /* QEMU virtual address of the bitmap */
 	int fd;                /* eventfd signalled after logging, or -1 */
 };
@@ -105,14 +107,15 @@ bool usv_vring_has_avail(struct usv_vring *vr);
 int usv_vring_write_used_flags(struct usv_vring *vr);
 
 /* Copies between a chain's segments and a flat buffer. The readable part for
- * TX, the writable part for RX; off counts from the part's start. */
+ * TX, the writable part for RX; off counts from the part's start. Pieces not
+ * mapped here go through m's pinned /proc/<pid>/mem; -EFAULT when short. */
 int usv_chain_read(const struct usv_chain *c, uint32_t off, void *buf,
-		   uint32_t len, pid_t tgid);
+		   uint32_t len, const struct usv_guestmem *m);
 int usv_chain_write(const struct usv_chain *c, uint32_t off, const void *buf,
-		    uint32_t len, pid_t tgid);
+		    uint32_t len, const struct usv_guestmem *m);
 /* Reads back the writable part (RX bytes placed before a frame is held). */
 int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
-		      uint32_t len, pid_t tgid);
+		      uint32_t len, const struct usv_guestmem *m);
 /* Marks guest pages [gpa, gpa+len) dirty when LOG_ALL is on. */
 int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len);
 /* Logs the written part of a chain (the first len bytes of its in part). */

@@ -71,8 +71,8 @@ static int stream_copy(struct usv_dp_ring *r, unsigned k, uint64_t off, void *bu
 			continue;
 		}
 		n = c->in_len - (uint32_t)off < len ? c->in_len - (uint32_t)off : len;
-		ret = to_guest ? usv_chain_write(c, (uint32_t)off, p, n, r->tgid)
-			       : usv_chain_read_in(c, (uint32_t)off, p, n, r->tgid);
+		ret = to_guest ? usv_chain_write(c, (uint32_t)off, p, n, r->vr.mem)
+			       : usv_chain_read_in(c, (uint32_t)off, p, n, r->vr.mem);
 		if (ret)
 			return ret;
 		p += n;

@@ -59,7 +59,7 @@ static int tx_bounce(struct usv_dp_ring *r, const struct usv_chain *c, uint32_t 
 {
 	ssize_t n;
 
-	if (usv_chain_read(c, r->vhost_hlen, r->scratch, len, r->tgid))
+	if (usv_chain_read(c, r->vhost_hlen, r->scratch, len, r->vr.mem))
 		return -EFAULT;
 	n = write(r->backend_fd, r->scratch, len);
 	return n < 0 ? -errno : (int)n;

@@ -265,7 +265,7 @@ static void load_ring(struct usv_dp_ring *r, unsigned what)
 	if (what & USV_RING_LOG) {
 		r->vr.log.base = vq->log_base;
 		r->vr.log.fd = dev->log_fd;
-		r->vr.log.tgid = dev->owner.tgid;
+		r->vr.log.memfd = dev->owner.memfd;
 		r->vr.log.lock = &r->w->dp->log_lock;
 	}
 	if (what & USV_RING_BUSYLOOP)

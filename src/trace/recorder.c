@@ -15,6 +15,7 @@
 #include "core/caller.h"
 #include "core/ioctl_table.h"
 #include "core/log.h"
+#include "core/procmaps.h"
 #include "trace/format.h"
 
 struct usv_trace {
@@ -215,19 +216,29 @@ static json_object *fd_info_json(const struct usv_fd_info *info)
 }
 
 /* What fd number fd of the caller is, looked at through a pidfd now (the
- * caller is still inside its ioctl, so it is the fd it passed). */
+ * caller is still inside its ioctl, so it is the fd it passed). A file that
+ * is no eventfd, socket or device candidate is described from its /proc link
+ * alone, never imported (closing a FUSE file would ask its server). */
 static json_object *remote_fd_json(struct usv_dev *dev, const struct usv_req *req, int fd)
 {
-	struct usv_fd_info info;
+	struct usv_fd_info info = { 0 };
 	json_object *o;
 	char path[64], target[256], ebuf[16];
+	enum usv_fd_peek peek;
 	int pidfd, local;
 	bool own = false;
 	ssize_t n;
 
 	if (fd == -1)
 		return NULL; /* unbind */
-	if (dev->owner.tgid && dev->owner.tgid == req->caller.tgid && dev->owner.pidfd >= 0) {
+	peek = usv_fd_peek(req->caller.tgid, fd, target, sizeof(target));
+	if (peek == USV_PEEK_OTHER ||
+	    (peek == USV_PEEK_PATH && usv_fd_on_fuse(req->caller.tgid, fd))) {
+		o = fd_info_json(&info);
+		add_str(o, "path", target);
+		return o;
+	}
+	if (usv_dev_is_owner(dev, req->caller.tgid)) {
 		pidfd = dev->owner.pidfd;
 	} else {
 		pidfd = usv_pidfd_open(req->caller.tgid);

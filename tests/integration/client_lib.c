@@ -397,8 +397,11 @@ bool cl_ram_init(struct cl_ram *ram, enum cl_ram_kind kind, size_t size)
 		return false;
 	}
 	if (kind == CL_RAM_MEMFD) {
-		ram->memfd = memfd_create("usvhost-test-ram", MFD_CLOEXEC);
-		if (ram->memfd < 0 || ftruncate(ram->memfd, (off_t)size) < 0) {
+		/* Sealed as QEMU's memory-backend-memfd seals by default: the
+		 * daemon maps only RAM that cannot shrink under it. */
+		ram->memfd = memfd_create("usvhost-test-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (ram->memfd < 0 || ftruncate(ram->memfd, (off_t)size) < 0 ||
+		    fcntl(ram->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 			cl_setup_fail("memfd of %zu bytes", size);
 			cl_close(&ram->memfd);
 			return false;

@@ -6,10 +6,23 @@
  * on them.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/procmaps.h"
 #include "core/vhost_ops.h"
 #include "unit.h"
 
@@ -250,6 +263,207 @@ static void same_file_compares_open_files_not_numbers(void **state)
 	close(b);
 }
 
+/* ---- what an fd is, without asking its filesystem ---------------------- */
+
+/* In this process: stat-family calls raise SIGSYS from now on. */
+static int forbid_stat(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fstat, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_stat, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_lstat, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void fd_classify_makes_no_stat_call(void **state)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int mfd = memfd_create("usv-unit-kind", MFD_CLOEXEC);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int p[2], status;
+	pid_t pid;
+
+	if (pre && strstr(pre, "valgrind"))
+		SKIP_BECAUSE("seccomp under valgrind traps valgrind's own calls");
+	assert_true(efd >= 0 && sock >= 0 && mfd >= 0 && null >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct usv_fd_info i[5];
+
+		if (forbid_stat())
+			_exit(3);
+		/* A FUSE file whose server never answers would block a stat
+		 * here; the classification must not need one. */
+		usv_fd_classify(efd, &i[0]);
+		usv_fd_classify(sock, &i[1]);
+		usv_fd_classify(mfd, &i[2]);
+		usv_fd_classify(null, &i[3]);
+		usv_fd_classify(p[0], &i[4]);
+		_exit(i[0].kind == USV_FD_EVENTFD && i[1].kind == USV_FD_SOCKET &&
+		      i[2].kind == USV_FD_MEMFD && i[3].kind == USV_FD_OTHER &&
+		      i[4].kind == USV_FD_OTHER ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		fail_msg("usv_fd_classify made a stat-family call (signal %d)",
+			 WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 3)
+		SKIP_BECAUSE("no seccomp filter here");
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(efd);
+	close(sock);
+	close(mfd);
+	close(null);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void fd_peek_tells_kinds_apart_before_any_import(void **state)
+{
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int p[2], fds = count_open_fds();
+	char link[128];
+
+	assert_true(efd >= 0 && sock >= 0 && null >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fds = count_open_fds();
+	assert_int_equal(usv_fd_peek(getpid(), efd, link, sizeof(link)), USV_PEEK_EVENTFD);
+	assert_int_equal(usv_fd_peek(getpid(), sock, link, sizeof(link)), USV_PEEK_SOCKET);
+	assert_int_equal(usv_fd_peek(getpid(), null, link, sizeof(link)), USV_PEEK_PATH);
+	assert_string_equal(link, "/dev/null");
+	assert_int_equal(usv_fd_peek(getpid(), p[0], link, sizeof(link)), USV_PEEK_OTHER);
+	assert_int_equal(usv_fd_peek(getpid(), closed_fd_number(), link, sizeof(link)),
+			 USV_PEEK_GONE);
+	assert_int_equal(usv_fd_peek(getpid(), -2, link, sizeof(link)), USV_PEEK_GONE);
+	assert_int_equal(count_open_fds(), fds); /* nothing was imported */
+	assert_false(usv_fd_on_fuse(getpid(), null));
+	close(efd);
+	close(sock);
+	close(null);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ---- the owner's maps ------------------------------------------------------- */
+
+/* Where the path starts in our maps line for address p. */
+static size_t maps_path_column(const void *p)
+{
+	char *line = NULL;
+	size_t cap = 0, col = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0)
+		if (strtoull(line, NULL, 16) == (uintptr_t)p && strchr(line, '/'))
+			col = (size_t)(strchr(line, '/') - line);
+	free(line);
+	fclose(f);
+	assert_true(col > 0);
+	return col;
+}
+
+static void maps_lines_longer_than_any_buffer_are_one_mapping(void **state)
+{
+	static const char fake[] = "10000-7fff00000000 rw-s 00000000 00:01 1 fake";
+	char dir[1024] = "/tmp/usv-unit-XXXXXX", path[1024], name[256];
+	struct usv_vma *v = NULL;
+	size_t len, filler;
+	uint8_t *p;
+	int fd, n, i;
+
+	assert_non_null(mkdtemp(dir));
+	len = strlen(dir);
+	for (int k = 0; k < 2; k++) {
+		memset(name, 'a', 199);
+		name[199] = '\0';
+		len += (size_t)snprintf(dir + len, sizeof(dir) - len, "/%s", name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	/* Renamed so that its maps line holds, from byte 511 on (where a
+	 * 512-byte fgets() buffer cuts it), what reads as a writable shared
+	 * mapping of nearly all of user space. */
+	filler = 511 - (maps_path_column(p) + strlen(dir) + 1);
+	assert_true(filler < 200);
+	memset(name, 'b', filler);
+	snprintf(name + filler, sizeof(name) - filler, "%s", fake);
+	{
+		char renamed[1024];
+
+		snprintf(renamed, sizeof(renamed), "%s/%s", dir, name);
+		assert_int_equal(rename(path, renamed), 0);
+		snprintf(path, sizeof(path), "%s", renamed);
+	}
+
+	n = usv_maps_read(getpid(), &v);
+	assert_true(n > 0);
+	i = usv_maps_find(v, n, (uintptr_t)p);
+	assert_true(i >= 0);
+	assert_true(v[i].read && !v[i].write && v[i].shared);
+	assert_true(v[i].inode != 0);
+	for (int j = 0; j < n; j++)
+		assert_false(v[j].start == 0x10000 && v[j].end == 0x7fff00000000ULL);
+	assert_false(usv_maps_cover(v, n, (uintptr_t)p, 4096, true));
+	assert_true(usv_maps_cover(v, n, (uintptr_t)p, 4096, false));
+	free(v);
+
+	munmap(p, 4096);
+	close(fd);
+	assert_int_equal(unlink(path), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(rmdir(dir), 0);
+		*strrchr(dir, '/') = '\0';
+	}
+}
+
+static void maps_cover_needs_adjacent_mappings_with_the_rights(void **state)
+{
+	const struct usv_vma v[] = {
+		{ .start = 0x1000, .end = 0x3000, .read = true, .write = true },
+		{ .start = 0x3000, .end = 0x4000, .read = true },
+		{ .start = 0x5000, .end = 0x6000, .read = true, .write = true },
+		{ .start = 0x6000, .end = 0x7000 }, /* PROT_NONE */
+	};
+	const int n = 4;
+
+	assert_true(usv_maps_cover(v, n, 0x1000, 0x2000, true));
+	assert_true(usv_maps_cover(v, n, 0x2fff, 2, false));   /* rw then r */
+	assert_false(usv_maps_cover(v, n, 0x2fff, 2, true));   /* r is not w */
+	assert_false(usv_maps_cover(v, n, 0x3fff, 2, false));  /* a hole after */
+	assert_false(usv_maps_cover(v, n, 0x4000, 1, false));  /* in the hole */
+	assert_false(usv_maps_cover(v, n, 0x5fff, 2, false));  /* then PROT_NONE */
+	assert_false(usv_maps_cover(v, n, 0x6000, 1, false));
+	assert_false(usv_maps_cover(v, n, 0x1000, 0x7000, false));
+	assert_false(usv_maps_cover(v, n, UINT64_MAX - 1, 4, false)); /* wraps */
+	assert_true(usv_maps_cover(v, n, 0x9000, 0, true));    /* nothing */
+	assert_false(usv_maps_cover(v, n, 0x6fff, 2, false));  /* past the last */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +488,10 @@ int main(void)
 			ring_is_ready_only_with_memory_log_and_addresses_in_reach,
 			dev_setup, dev_teardown),
 		cmocka_unit_test(same_file_compares_open_files_not_numbers),
+		cmocka_unit_test(fd_classify_makes_no_stat_call),
+		cmocka_unit_test(fd_peek_tells_kinds_apart_before_any_import),
+		cmocka_unit_test(maps_lines_longer_than_any_buffer_are_one_mapping),
+		cmocka_unit_test(maps_cover_needs_adjacent_mappings_with_the_rights),
 	};
 
 	unit_log_setup();

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -287,6 +288,31 @@ static void a_caller_thread_that_is_gone_gets_eperm(void **state)
 	assert_int_equal(env_state(e, &gone, USV_VHOST_SET_VRING_NUM, 0, 64), -EPERM);
 }
 
+static void a_caller_lookup_out_of_fds_answers_emfile_not_eperm(void **state)
+{
+	struct env *e = *state;
+	struct usv_caller thread = { .tid = getpid() }; /* tgid to be resolved */
+	struct rlimit old, low;
+	int unowned, owned;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)closed_fd_number(); /* no fd can be opened */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* Unowned: /proc/<tid>/status must be opened, and cannot be. The
+	 * daemon's own limit is no "permission denied". */
+	unowned = env_u64(e, &thread, USV_VHOST_GET_FEATURES, 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(unowned, -EMFILE);
+
+	/* Owned: the owner's threads are proven by one stat, no fd. */
+	assert_int_equal(env_set_owner(e), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	owned = env_state(e, &thread, USV_VHOST_SET_VRING_NUM, 0, 64);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(owned, 0);
+}
+
 /* ---- owners ---------------------------------------------------------------- */
 
 static void set_owner_makes_the_caller_the_owner(void **state)
@@ -326,6 +352,44 @@ static void set_owner_for_an_unreachable_process_fails_and_leaves_the_device_fre
 	assert_int_equal(count_open_fds(), fds);
 	assert_int_equal(env_state(e, &ghost, USV_VHOST_SET_VRING_NUM, 0, 64), -EPERM);
 	assert_int_equal(env_set_owner(e), 0);
+}
+
+/* The kernel pins the owner's mm: after an exec (or exit) the process is
+ * no owner (EPERM, RESET_OWNER included) and the device stays owned
+ * (SET_OWNER: EBUSY). */
+static void owner_gone(struct env *e, char what)
+{
+	struct unit_child c;
+	struct usv_caller ch;
+	int fds;
+
+	child_start(&c);
+	ch = (struct usv_caller){ .tid = c.pid, .tgid = c.pid };
+	assert_int_equal(env_ioctl_at(e, &ch, USV_VHOST_SET_OWNER, 0), 0);
+	assert_int_equal(env_state(e, &ch, USV_VHOST_SET_VRING_NUM, 0, 64), 0);
+	fds = count_open_fds();
+	child_go(&c, what);
+	check_ret(env_state(e, &ch, USV_VHOST_SET_VRING_NUM, 0, 32), -EPERM, "%c: vring", what);
+	check_ret(env_ioctl_at(e, &ch, USV_VHOST_SET_MEM_TABLE, UFAKE_BAD), -EPERM, "%c: dev", what);
+	check_ret(env_file(e, &ch, USV_VHOST_NET_SET_BACKEND, 0, -1), -EPERM, "%c: backend", what);
+	check_ret(env_ioctl_at(e, &ch, USV_VHOST_RESET_OWNER, 0), -EPERM, "%c: reset", what);
+	check_ret(env_ioctl_at(e, &ch, USV_VHOST_SET_OWNER, 0), -EBUSY, "%c: set owner", what);
+	check_ret(env_set_owner(e), -EBUSY, "%c: another set owner", what);
+	/* net.c's own ioctls need no owner. */
+	check_ret(env_u64(e, &ch, USV_VHOST_GET_FEATURES, 0), 0, "%c: features", what);
+	assert_int_equal(e->dev->vqs[0].num, 64);
+	assert_int_equal(count_open_fds(), fds);
+	child_end(&c);
+}
+
+static void an_owner_that_execs_is_no_owner_any_more(void **state)
+{
+	owner_gone(*state, 'e');
+}
+
+static void an_owner_that_exits_is_no_owner_any_more(void **state)
+{
+	owner_gone(*state, 'x');
 }
 
 static void reset_owner_by_a_non_owner_is_eperm(void **state)
@@ -980,11 +1044,13 @@ static void mem_table_zero_size_at_gpa_0_is_the_whole_space(void **state)
 static void mem_table_regions_are_bound_to_the_owners_memory(void **state)
 {
 	struct env *e = *state;
-	int mfd = env_keep(e, memfd_create("usv-unit", MFD_CLOEXEC));
+	int mfd = env_keep(e, memfd_create("usv-unit", MFD_CLOEXEC | MFD_ALLOW_SEALING));
 	uint8_t *shared, v = 0;
 	struct usv_vhost_memory_region r[2];
 
+	/* As QEMU's memory-backend-memfd: sealed, its fd kept open. */
 	assert_int_equal(ftruncate(mfd, 0x4000), 0);
+	assert_int_equal(fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 	shared = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	assert_true(shared != MAP_FAILED);
 	r[0] = guest_region(e, 0, 0x4000);                       /* private */
@@ -993,9 +1059,9 @@ static void mem_table_regions_are_bound_to_the_owners_memory(void **state)
 	assert_int_equal(env_set_owner(e), 0);
 	assert_int_equal(env_mem_table(e, r, 2), 0);
 	assert_int_equal(e->dev->mem->regions[0].strategy, USV_MEM_PROCMEM);
-	/* mmap needs /proc/<pid>/map_files (CAP_SYS_ADMIN); procmem otherwise. */
-	print_message("shared region: %s\n",
-		      usv_mem_strategy_name(e->dev->mem->regions[1].strategy));
+	/* Mapped through the owner's own fd: no privilege needed. */
+	assert_int_equal(e->dev->mem->regions[1].strategy, USV_MEM_MMAP);
+	assert_true(e->dev->mem->regions[1].writable);
 	e->guest[0x3fff] = 0x11;
 	shared[0] = 0x22;
 	assert_int_equal(usv_gpa_read(e->dev->mem, 0x3fff, &v, 1), 0);
@@ -1478,8 +1544,9 @@ static void check_attach(struct env *e, int backend, unsigned idx)
 	assert_int_equal(get_u16(used), 0);
 	assert_int_equal(dp_last(e)->last_used_idx, 1234);
 	assert_int_equal(e->dev->vqs[idx].last_used_idx, 1234);
-	/* One more fd: the imported backend (plus the memory table's). */
-	assert_int_equal(count_open_fds(), fds + 2);
+	/* One more fd: the imported backend (the memory table borrows the
+	 * owner's /proc/<pid>/mem, it opens none of its own). */
+	assert_int_equal(count_open_fds(), fds + 1);
 }
 
 static void net_set_backend_accepts_an_af_packet_raw_socket(void **state)
@@ -1508,6 +1575,44 @@ static void net_set_backend_accepts_a_tun_fd(void **state)
 		SKIP_BECAUSE("%s", why);
 	env_keep(e, fd);
 	check_attach(e, fd, 1);
+}
+
+/* What one device holds: the owner's pidfd and /proc/<pid>/mem (the memory
+ * table borrows it), the eventfds, one fd for a tap both rings use. */
+static void a_device_pins_one_fd_per_file_it_holds(void **state)
+{
+	struct env *e = *state;
+	int backend = env_backend_or_skip(e);
+	int kick[2] = { env_eventfd(e), env_eventfd(e) };
+	int call[2] = { env_eventfd(e), env_eventfd(e) };
+	int fds = count_open_fds(), shared;
+
+	assert_int_equal(env_set_owner(e), 0);
+	assert_int_equal(count_open_fds(), fds + 2);
+	assert_int_equal(env_mem_guest(e), 0);
+	assert_int_equal(count_open_fds(), fds + 2);
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		assert_int_equal(env_file(e, &e->owner, USV_VHOST_SET_VRING_KICK, i, kick[i]), 0);
+		assert_int_equal(env_file(e, &e->owner, USV_VHOST_SET_VRING_CALL, i, call[i]), 0);
+		assert_int_equal(env_start_ring(e, i, backend), 0);
+	}
+	print_message("a running device pins %d fds (owner 2, eventfds 4, tap 1)\n",
+		      count_open_fds() - fds);
+	assert_int_equal(count_open_fds(), fds + 7);
+	shared = e->dev->vqs[0].backend_fd;
+	assert_int_equal(e->dev->vqs[1].backend_fd, shared);
+	/* Detaching one ring leaves the other's tap open; the last closes it. */
+	assert_int_equal(env_file(e, &e->owner, USV_VHOST_NET_SET_BACKEND, 0, -1), 0);
+	assert_true(fd_is_open(shared));
+	assert_true(usv_same_file(e->dev->vqs[1].backend_fd, backend));
+	assert_int_equal(env_file(e, &e->owner, USV_VHOST_NET_SET_BACKEND, 1, -1), 0);
+	assert_int_equal(count_open_fds(), fds + 6);
+	/* Attached again, then released with the device: nothing left. */
+	assert_int_equal(env_start_ring(e, 0, backend), 0);
+	assert_int_equal(env_start_ring(e, 1, backend), 0);
+	assert_int_equal(count_open_fds(), fds + 7);
+	assert_int_equal(env_ioctl_at(e, &e->owner, USV_VHOST_RESET_OWNER, 0), 0);
+	assert_int_equal(count_open_fds(), fds);
 }
 
 static void net_set_backend_with_an_unwritable_used_ring_is_efault(void **state)
@@ -1847,10 +1952,13 @@ int main(void)
 		E(feature_ioctls_with_a_bad_pointer_are_efault),
 		E(a_caller_known_by_thread_id_is_resolved_to_its_process),
 		E(a_caller_thread_that_is_gone_gets_eperm),
+		E(a_caller_lookup_out_of_fds_answers_emfile_not_eperm),
 		/* owners */
 		E(set_owner_makes_the_caller_the_owner),
 		E(set_owner_on_an_owned_device_is_ebusy),
 		E(set_owner_for_an_unreachable_process_fails_and_leaves_the_device_free),
+		E(an_owner_that_execs_is_no_owner_any_more),
+		E(an_owner_that_exits_is_no_owner_any_more),
 		E(reset_owner_by_a_non_owner_is_eperm),
 		E(reset_owner_returns_the_device_to_its_fresh_state),
 		E(reset_owner_stops_running_rings),
@@ -1911,6 +2019,7 @@ int main(void)
 		E(net_set_backend_minus_one_on_a_stopped_ring_does_nothing),
 		E(net_set_backend_accepts_an_af_packet_raw_socket),
 		E(net_set_backend_accepts_a_tun_fd),
+		E(a_device_pins_one_fd_per_file_it_holds),
 		E(net_set_backend_with_an_unwritable_used_ring_is_efault),
 		E(net_set_backend_minus_one_stops_the_ring),
 		E(net_set_backend_with_the_same_backend_again_changes_nothing),

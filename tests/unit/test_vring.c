@@ -7,8 +7,8 @@
  *
  * Every ring case runs twice: with the regions "mapped" (each region's local
  * pointer set, accesses are memcpy) and "unmapped" (no local pointer, the
- * table's owner is this process: rings through process_vm_readv/writev,
- * indirect tables through /proc/self/mem, as when QEMU's RAM is private).
+ * table's owner is this process: rings and indirect tables through
+ * /proc/self/mem, as when QEMU's RAM is private).
  *
  * Error cases expect the errno drivers/vhost/vhost.c (Linux 6.1, bookworm)
  * returns for the same ring. Cases named kernel_* cover orderings where
@@ -118,18 +118,18 @@ static int vt_setup(void **state, bool mapped)
 	};
 	if (usv_guestmem_new(r, 2, &t->m))
 		goto fail;
+	/* As usv_guestmem_bind() leaves it: the owner's pinned
+	 * /proc/<pid>/mem (borrowed by the table; closed at teardown). */
+	t->m->memfd = usv_procmem_open(getpid());
+	if (t->m->memfd < 0)
+		goto fail;
 	if (mapped) {
 		t->m->regions[0].local = t->buf;
+		t->m->regions[0].writable = true;
 		t->m->regions[0].strategy = USV_MEM_MMAP;
 		t->m->regions[1].local = t->buf + R1_OFF;
+		t->m->regions[1].writable = true;
 		t->m->regions[1].strategy = USV_MEM_MMAP;
-	} else {
-		/* As usv_guestmem_bind() leaves private memory: the owner's
-		 * process for ring accesses, its /proc/<pid>/mem for gpa copies. */
-		t->m->tgid = getpid();
-		t->m->memfd = usv_procmem_open(getpid());
-		if (t->m->memfd < 0)
-			goto fail;
 	}
 	pthread_mutex_init(&t->log_lock, NULL);
 	t->c.seg = t->segs;
@@ -158,6 +158,7 @@ static int vt_teardown(void **state)
 	struct vt *t = *state;
 	int ret = 0;
 
+	close(t->m->memfd);
 	usv_guestmem_free(t->m);
 	munmap(t->buf, BUF_SIZE);
 	pthread_mutex_destroy(&t->log_lock);
@@ -206,7 +207,7 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 	memset(&t->vr, 0, sizeof(t->vr));
 	usv_vring_setup(&t->vr, t->m, num, uva_of(t, desc), uva_of(t, avail),
 			uva_of(t, used), features);
-	t->vr.log = (struct usv_vring_log){ .lock = &t->log_lock, .tgid = getpid(),
+	t->vr.log = (struct usv_vring_log){ .lock = &t->log_lock, .memfd = t->m->memfd,
 					    .base = 0, .fd = -1 };
 	if (t->mapped) {
 		assert_ptr_equal(t->vr.ldesc, t->desc);
@@ -408,7 +409,7 @@ static void simple_chain(void **state)
 	chain_is(t, 5, 1, 100, 0, 0);
 	seg_is(t, 0, DATA_GPA, 100);
 	assert_int_equal(t->vr.last_avail_idx, 1);
-	assert_int_equal(usv_chain_read(&t->c, 0, out, 100, getpid()), 0);
+	assert_int_equal(usv_chain_read(&t->c, 0, out, 100, t->m), 0);
 	assert_memory_equal(out, gp(t, DATA_GPA), 100);
 	/* One chain taken: the ring is empty again. */
 	assert_int_equal(pop(t), -EAGAIN);
@@ -442,13 +443,13 @@ static void multi_descriptor_chains(void **state)
 	memcpy(want, gp(t, DATA_GPA), 100);
 	memcpy(want + 100, gp(t, DATA_GPA + 0x1000), 200);
 	memcpy(want + 300, gp(t, DATA_GPA + 0x3000), 300);
-	assert_int_equal(usv_chain_read(&t->c, 0, out, 600, getpid()), 0);
+	assert_int_equal(usv_chain_read(&t->c, 0, out, 600, t->m), 0);
 	assert_memory_equal(out, want, 600);
 	/* From an offset inside the second segment, across the third. */
-	assert_int_equal(usv_chain_read(&t->c, 150, out, 400, getpid()), 0);
+	assert_int_equal(usv_chain_read(&t->c, 150, out, 400, t->m), 0);
 	assert_memory_equal(out, want + 150, 400);
 	/* More than the chain holds. */
-	assert_int_equal(usv_chain_read(&t->c, 1, out, 600, getpid()), -EFAULT);
+	assert_int_equal(usv_chain_read(&t->c, 1, out, 600, t->m), -EFAULT);
 
 	assert_int_equal(pop(t), 0);
 	chain_is(t, 0, 0, 0, 2, 128);
@@ -481,20 +482,20 @@ static void out_then_in(void **state)
 	seg_is(t, 3, DATA_GPA + 0x2000, 64);
 
 	/* Reads see only the out part, writes land only in the in part. */
-	assert_int_equal(usv_chain_read(&t->c, 0, hdr, 10, getpid()), 0);
+	assert_int_equal(usv_chain_read(&t->c, 0, hdr, 10, t->m), 0);
 	assert_memory_equal(hdr, gp(t, DATA_GPA), 10);
-	assert_int_equal(usv_chain_read(&t->c, 0, reply, 31, getpid()), -EFAULT);
+	assert_int_equal(usv_chain_read(&t->c, 0, reply, 31, t->m), -EFAULT);
 	for (unsigned i = 0; i < sizeof(reply); i++)
 		reply[i] = (uint8_t)(0x80 + i);
-	assert_int_equal(usv_chain_write(&t->c, 0, reply, 96, getpid()), 0);
+	assert_int_equal(usv_chain_write(&t->c, 0, reply, 96, t->m), 0);
 	assert_memory_equal(gp(t, DATA_GPA + 0x1000), reply, 32);
 	assert_memory_equal(gp(t, DATA_GPA + 0x2000), reply + 32, 64);
-	assert_int_equal(usv_chain_read_in(&t->c, 0, back, 96, getpid()), 0);
+	assert_int_equal(usv_chain_read_in(&t->c, 0, back, 96, t->m), 0);
 	assert_memory_equal(back, reply, 96);
 	/* At an offset that starts in the second in segment. */
-	assert_int_equal(usv_chain_write(&t->c, 40, "XY", 2, getpid()), 0);
+	assert_int_equal(usv_chain_write(&t->c, 40, "XY", 2, t->m), 0);
 	assert_memory_equal(gp(t, DATA_GPA + 0x2000 + 8), "XY", 2);
-	assert_int_equal(usv_chain_write(&t->c, 95, "XY", 2, getpid()), -EFAULT);
+	assert_int_equal(usv_chain_write(&t->c, 95, "XY", 2, t->m), -EFAULT);
 	/* The request was not touched. */
 	assert_memory_equal(hdr, gp(t, DATA_GPA), 10);
 }
@@ -608,10 +609,10 @@ static void chain_spanning_two_regions(void **state)
 	seg_is(t, 3, R1_GPA, 50);
 	for (unsigned i = 0; i < 300; i++)
 		in[i] = (uint8_t)(5 + i * 7);
-	assert_int_equal(usv_chain_read(&t->c, 0, out, 300, getpid()), 0);
+	assert_int_equal(usv_chain_read(&t->c, 0, out, 300, t->m), 0);
 	assert_memory_equal(out, in, 300);
 	memset(in, 0xa5, 100);
-	assert_int_equal(usv_chain_write(&t->c, 0, in, 100, getpid()), 0);
+	assert_int_equal(usv_chain_write(&t->c, 0, in, 100, t->m), 0);
 	assert_memory_equal(gp(t, R1_GPA - 50), in, 50);
 	assert_memory_equal(gp(t, R1_GPA), in + 50, 50);
 	/* Nothing leaked into the gap between the regions' mappings. */
@@ -1445,9 +1446,12 @@ static void log_write_signals_the_log_eventfd(void **state)
 	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 1), 0);
 	assert_int_equal(read(t->efd, &v, sizeof(v)), (ssize_t)sizeof(v));
 	assert_true(v >= 1);
-	/* A bitmap the owner cannot write (a PROT_NONE page): -EFAULT, and
-	 * a failed log write does not signal. */
+	/* A bitmap the owner does not have (an unmapped page): -EFAULT, and
+	 * a failed log write does not signal. (A PROT_NONE page would be
+	 * written in the owner's own copy: docs/conformance.md.) */
+	assert_int_equal(munmap(t->noaccess, 4096), 0);
 	t->vr.log.base = (uintptr_t)t->noaccess;
+	t->noaccess = NULL;
 	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 1), -EFAULT);
 	assert_int_equal(read(t->efd, &v, sizeof(v)), -1);
 }
@@ -1586,7 +1590,7 @@ static void kernel_chain_longer_than_4_gib(void **state)
 	desc(t, 1, 0, 3u << 30, 0, 0);
 	avail_add(t, 0);
 	assert_int_equal(usv_guestmem_new(&r, 1, &big), 0);
-	big->tgid = getpid(); /* unmapped rings: reached in this process */
+	big->memfd = t->m->memfd; /* unmapped rings: reached in this process */
 	t->vr.mem = big;      /* mapped rings: vr's local pointers stay */
 	got = pop(t);
 	t->vr.mem = t->m;

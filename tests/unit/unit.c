@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -23,9 +24,10 @@
  * The tests link with -Wl,--wrap=syscall, so the core's syscall() calls land
  * here first. Every call goes to the kernel; only when pidfd_open or
  * pidfd_getfd answer ENOSYS (valgrind 3.19 does not know them) are they
- * emulated, and only for this process: pidfd_open(getpid()) opens
- * /proc/<pid>, and pidfd_getfd on such an fd duplicates our own fd, which
- * is what the kernel would do for the caller's own process.
+ * emulated: pidfd_open(pid) opens /proc/<pid> (O_PATH: poll() finds nothing
+ * to read, as on a pidfd whose process runs; the owner checks then rest on
+ * their /proc/<pid>/mem probe), and pidfd_getfd, only on our own process,
+ * duplicates our own fd, which is what the kernel would do.
  */
 long __real_syscall(long number, ...);
 long __wrap_syscall(long number, ...);
@@ -77,15 +79,12 @@ long __wrap_syscall(long number, ...)
 		pid_t pid = (pid_t)a[0];
 		char path[64];
 
-		if (pid != getpid()) {
-			if (kill(pid, 0) < 0 && errno == ESRCH)
-				return -1; /* errno ESRCH, as pidfd_open says */
-			errno = ENOSYS;
-			return -1;
-		}
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return -1; /* errno ESRCH, as pidfd_open says */
 		note_emulation();
 		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* O_PATH: poll() finds nothing to read, as on a live pidfd. */
+		return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (number == SYS_pidfd_getfd && is_self_procdir((int)a[0])) {
 		note_emulation();
@@ -272,6 +271,56 @@ int open_backend(char *why, size_t n)
 	if (fd < 0)
 		snprintf(why, n, "no backend NET_SET_BACKEND accepts: %s; %s", a, b);
 	return fd;
+}
+
+void child_start(struct unit_child *c)
+{
+	int cmd[2], rep[2];
+
+	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		uint8_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t a = (uintptr_t)page;
+		char what = 0;
+
+		close(cmd[1]);
+		close(rep[0]);
+		if (page == MAP_FAILED)
+			_exit(2);
+		page[0] = 0xab;
+		if (write(rep[1], &a, sizeof(a)) != sizeof(a) ||
+		    read(cmd[0], &what, 1) != 1)
+			_exit(3);
+		if (what == 'e')
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(0); /* rep[1] closes: EOF for the parent */
+	}
+	close(cmd[0]);
+	close(rep[1]);
+	c->cmd = cmd[1];
+	c->done = rep[0];
+	assert_int_equal(read(c->done, &c->addr, sizeof(c->addr)), (ssize_t)sizeof(c->addr));
+}
+
+void child_go(struct unit_child *c, char what)
+{
+	char b;
+
+	assert_int_equal(write(c->cmd, &what, 1), 1);
+	/* The reply pipe is O_CLOEXEC: EOF once exec or exit is done. */
+	assert_int_equal(read(c->done, &b, 1), 0);
+}
+
+void child_end(struct unit_child *c)
+{
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->cmd);
+	close(c->done);
 }
 
 void unit_log_setup(void)

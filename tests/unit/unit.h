@@ -86,6 +86,19 @@ int closed_fd_number(void);
 int open_backend(char *why, size_t n);
 int open_packet_socket(char *why, size_t n);
 int open_tun(char *why, size_t n);
+/* A child process that can become an owner, then exec or exit on request.
+ * addr: a private page of the child holding 0xab. */
+struct unit_child {
+	pid_t pid;
+	int cmd;       /* write 'e' (exec sleep) or 'x' (exit) */
+	int done;      /* EOF once the child exec'd or exited */
+	uint64_t addr;
+};
+void child_start(struct unit_child *c);
+/* Tells the child to exec or exit and returns once it has. */
+void child_go(struct unit_child *c, char what);
+/* Kills and reaps it. */
+void child_end(struct unit_child *c);
 /* Quiet the core's info lines unless USV_TEST_LOG=debug|info is set. */
 void unit_log_setup(void);
 
