@@ -41,8 +41,11 @@ setup_run privileges-daemon.log usvhost-privs
 # Other users must reach the mount point: mktemp made the work dir 0700.
 chmod 755 "$work"
 
-cap() { # FIELD [PID/TASK]: a capability set of /proc/.../status, as a number
-	echo $((0x$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/${2:-self}/status")))
+field() { # NAME STATUS-TEXT: one field of a /proc/.../status
+	echo "$2" | awk -v f="$1:" '$1 == f { print $2 }'
+}
+cap() { # NAME [STATUS-TEXT]: a capability set, as a number (ours by default)
+	echo $((0x$(field "$1" "${2:-$(cat /proc/self/status)}")))
 }
 hex() { printf '%016x' "$1"; }
 
@@ -65,22 +68,25 @@ exp_prm=$(((want_eff | want_res) & our_prm))
 # The bounding set can only shrink with CAP_SETPCAP (8).
 if [ $((our_prm & (1 << 8))) -ne 0 ]; then exp_bnd=$exp_prm; else exp_bnd=$our_bnd; fi
 
-check_task() { # PATH-UNDER-/proc EFF PRM BND NNP
+check_task() { # TASK-DIR EFF PRM BND NNP
+	# Read once: a thread that ends meanwhile is no longer there to check.
+	st=$(cat "$1/status" 2>/dev/null) || return 0
+	[ -n "$st" ] || return 0
 	for f in CapEff:$2 CapPrm:$3 CapBnd:$4 CapInh:0 CapAmb:0; do
-		got=$(cap "${f%%:*}" "$1")
+		got=$(cap "${f%%:*}" "$st")
 		if [ "$got" -ne "${f#*:}" ]; then
 			fail "$1: ${f%%:*} $(hex "$got"), expected $(hex "${f#*:}")"
 		fi
 	done
-	nnp=$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$1/status")
+	nnp=$(field NoNewPrivs "$st")
 	[ "$nnp" = "$5" ] || fail "$1: NoNewPrivs $nnp, expected $5"
+	n=$((n + 1))
 }
 
 check_threads() { # EFF PRM BND NNP: every thread of the daemon
 	n=0
 	for t in /proc/"$dpid"/task/*; do
-		check_task "${t#/proc/}" "$@"
-		n=$((n + 1))
+		check_task "$t" "$@"
 	done
 	# One thread would not show that the datapath's and libfuse's threads,
 	# started after the drop, inherited it.
