@@ -33,7 +33,8 @@ src_libusvfront_la_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 src_libusvfront_la_LIBADD = src/libusvcore.la $(FUSE3_LIBS)
 
 sbin_PROGRAMS += src/usvhostd
-src_usvhostd_SOURCES = src/daemon/usvhostd.c src/daemon/options.c src/daemon/options.h
+src_usvhostd_SOURCES = src/daemon/usvhostd.c src/daemon/options.c src/daemon/options.h \
+	src/daemon/privileges.c src/daemon/privileges.h
 src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(FUSE3_LIBS) -lpthread
 

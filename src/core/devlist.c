@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -22,23 +23,61 @@ void usv_devlist_destroy(struct usv_devlist *list)
 {
 	while (list->head)
 		usv_devlist_remove(list, list->head->handle);
+	free(list->opener);
+	list->opener = NULL;
+	list->nopener = 0;
 	pthread_mutex_destroy(&list->lock);
 }
 
-int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
+/* With the list lock held. */
+static unsigned count_uid_locked(const struct usv_devlist *list, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct usv_dev *d = list->head; d; d = d->next)
+		n += list->opener[d->handle] == uid;
+	return n;
+}
+
+/* Room in opener[] for handle h, with the list lock held. */
+static int reserve_opener(struct usv_devlist *list, unsigned h)
+{
+	unsigned n = list->nopener ? list->nopener : 16;
+	uid_t *grown;
+
+	if (h < list->nopener)
+		return 0;
+	while (n <= h)
+		n = n > UINT_MAX / 2 ? UINT_MAX : n * 2;
+	grown = realloc(list->opener, (size_t)n * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	list->opener = grown;
+	list->nopener = n;
+	return 0;
+}
+
+int usv_devlist_add_uid(struct usv_devlist *list, uid_t uid, unsigned *handle)
 {
 	struct usv_dev **link, *dev;
 	unsigned h = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&list->lock);
+	if (list->max_per_uid && count_uid_locked(list, uid) >= list->max_per_uid) {
+		ret = -EMFILE;
+		goto out;
+	}
 	/* The list is sorted: the first gap is the lowest free handle. */
 	for (link = &list->head; *link && (*link)->handle == h; link = &(*link)->next)
 		h++;
 	if (h == UINT_MAX) {
-		ret = -EMFILE;
+		ret = -ENFILE;
 		goto out;
 	}
+	ret = reserve_opener(list, h);
+	if (ret)
+		goto out;
 	dev = usv_dev_new(h, list->profile, list->dp, list->dp_ctx);
 	if (!dev) {
 		ret = -ENOMEM;
@@ -49,11 +88,17 @@ int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
 	dev->inject = list->inject;
 	dev->next = *link;
 	*link = dev;
+	list->opener[h] = uid;
 	list->count++;
 	*handle = h;
 out:
 	pthread_mutex_unlock(&list->lock);
 	return ret;
+}
+
+int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
+{
+	return usv_devlist_add_uid(list, 0, handle);
 }
 
 struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle)
@@ -125,6 +170,28 @@ unsigned usv_devlist_count(struct usv_devlist *list)
 	n = list->count;
 	pthread_mutex_unlock(&list->lock);
 	return n;
+}
+
+unsigned usv_devlist_count_uid(struct usv_devlist *list, uid_t uid)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&list->lock);
+	n = count_uid_locked(list, uid);
+	pthread_mutex_unlock(&list->lock);
+	return n;
+}
+
+void usv_devlist_set_max_per_uid(struct usv_devlist *list, unsigned max)
+{
+	list->max_per_uid = max;
+}
+
+void usv_devlist_set_datapath(struct usv_devlist *list,
+			      const struct usv_datapath_ops *dp, void *dp_ctx)
+{
+	list->dp = dp;
+	list->dp_ctx = dp_ctx;
 }
 
 void usv_devlist_set_observer(struct usv_devlist *list,

@@ -5,6 +5,10 @@
  * handle on every request and removed on release, as in the CUSE-era DPDK
  * vhost library's config_ll list.
  *
+ * Each device remembers the uid that opened it, so that one user's opens can
+ * be bounded (max_per_uid) as the kernel bounds them with each opener's own
+ * RLIMIT_NOFILE: one user cannot use up the daemon's descriptors for others.
+ *
  * Lifetime: the transports guarantee that release comes after every request
  * on that open has been answered, so a looked-up device stays valid for the
  * request that looked it up.
@@ -13,6 +17,7 @@
 #define USV_CORE_DEVLIST_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "core/device.h"
 
@@ -24,6 +29,9 @@ struct usv_devlist {
 	pthread_mutex_t lock;
 	struct usv_dev *head; /* sorted by handle */
 	unsigned count;
+	uid_t *opener;      /* by handle: the uid that opened that device */
+	unsigned nopener;   /* entries allocated in opener */
+	unsigned max_per_uid; /* devices one uid may hold; 0: no limit */
 	const struct usv_profile *profile;
 	const struct usv_datapath_ops *dp;
 	void *dp_ctx;
@@ -36,12 +44,23 @@ int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile
 		     const struct usv_datapath_ops *dp, void *dp_ctx);
 /* Releases every remaining device, then the list itself. */
 void usv_devlist_destroy(struct usv_devlist *list);
-/* New device with the lowest free handle. -ENOMEM, or -EMFILE when full. */
+/* New device with the lowest free handle, opened by uid: -EMFILE when uid
+ * already holds max_per_uid devices (what an opener sees at its own fd
+ * limit), -ENFILE when every handle is taken, -ENOMEM. */
+int usv_devlist_add_uid(struct usv_devlist *list, uid_t uid, unsigned *handle);
+/* The same, opened by uid 0. */
 int usv_devlist_add(struct usv_devlist *list, unsigned *handle);
 struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle);
 /* Unlinks and releases the device; -ENOENT for an unknown handle. */
 int usv_devlist_remove(struct usv_devlist *list, unsigned handle);
 unsigned usv_devlist_count(struct usv_devlist *list);
+/* Devices currently open by uid. */
+unsigned usv_devlist_count_uid(struct usv_devlist *list, uid_t uid);
+/* Devices one uid may hold from now on; 0: no limit (the default). */
+void usv_devlist_set_max_per_uid(struct usv_devlist *list, unsigned max);
+/* The datapath that devices created from now on use (call before serving). */
+void usv_devlist_set_datapath(struct usv_devlist *list,
+			      const struct usv_datapath_ops *dp, void *dp_ctx);
 /* Hooks handed to every device created from now on (call before serving). */
 void usv_devlist_set_observer(struct usv_devlist *list,
 			      const struct usv_observer *obs, void *obs_ctx);

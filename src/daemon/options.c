@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,15 @@ void usv_options_usage(FILE *f)
 		"                                  (default " USV_DEFAULT_NAME ")\n"
 		"  -m, --mount=DIR                 FUSE-file front: serve DIR/vhost-net\n"
 		"                                  (default " USV_DEFAULT_MOUNT ")\n"
+		"      --mode=OCTAL                FUSE-file front: permission bits of\n"
+		"                                  DIR/vhost-net (default 0600); group or\n"
+		"                                  other bits let other users open it\n"
+		"      --group=NAME|GID            FUSE-file front: group of DIR/vhost-net\n"
+		"                                  (default root)\n"
+		"      --max-devices-per-user=N    devices one uid may hold open; more opens\n"
+		"                                  fail with EMFILE (default 256; 0: no limit)\n"
+		"      --keep-privileges           do not drop capabilities nor set\n"
+		"                                  no_new_privs after start-up (debugging)\n"
 		"  -p, --profile=NAME              answer as profile NAME (default usvhost;\n"
 		"                                  'list' shows them all)\n"
 		"  -w, --workers=N                 datapath worker threads (default: one per\n"
@@ -72,9 +83,35 @@ const char *usv_transport_name(enum usv_transport t)
 	return "auto";
 }
 
+/* A group name, or a number. */
+static int parse_group(const char *arg, gid_t *gid)
+{
+	struct group *g;
+	char *end;
+	unsigned long n;
+
+	if (!*arg) {
+		fprintf(stderr, "usvhostd: --group needs a group name or number\n");
+		return -EINVAL;
+	}
+	n = strtoul(arg, &end, 10);
+	if (!*end && arg[0] != '-' && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	g = getgrnam(arg);
+	if (!g) {
+		fprintf(stderr, "usvhostd: --group: no group '%s'\n", arg);
+		return -EINVAL;
+	}
+	*gid = g->gr_gid;
+	return 0;
+}
+
 int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
-	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT };
+	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
+	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -88,6 +125,10 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "inject", required_argument, NULL, OPT_INJECT },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "max-devices-per-user", required_argument, NULL, OPT_MAX_PER_USER },
+		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -100,6 +141,8 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 	o->mount = USV_DEFAULT_MOUNT;
 	o->profile = "usvhost";
 	o->log_level = USV_LOG_INFO;
+	o->mode = USV_DEFAULT_MODE;
+	o->max_devices_per_user = USV_DEFAULT_MAX_DEVICES_PER_USER;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:n:m:p:w:s:fl:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -187,6 +230,39 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			o->inject[o->ninject++] = optarg;
 			break;
 		}
+		case OPT_MODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (!*optarg || *end || m > 0777) {
+				fprintf(stderr, "usvhostd: --mode takes octal permission bits "
+					"from 0 to 0777 (e.g. 0660)\n");
+				return -EINVAL;
+			}
+			o->mode = (mode_t)m;
+			o->mode_set = true;
+			break;
+		}
+		case OPT_GROUP:
+			if (parse_group(optarg, &o->gid))
+				return -EINVAL;
+			o->group_set = true;
+			break;
+		case OPT_MAX_PER_USER: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || optarg[0] == '-' || n > UINT_MAX) {
+				fprintf(stderr, "usvhostd: --max-devices-per-user takes a "
+					"number (0: no limit)\n");
+				return -EINVAL;
+			}
+			o->max_devices_per_user = (unsigned)n;
+			break;
+		}
+		case OPT_KEEP_PRIVS:
+			o->keep_privileges = true;
+			break;
 		case 'h':
 			usv_options_usage(stdout);
 			return 1;

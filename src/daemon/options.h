@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "core/log.h"
 
@@ -26,6 +27,12 @@ struct usv_options {
 	const char *inject[USV_OPTIONS_MAX_INJECT]; /* --inject rules, as given */
 	unsigned ninject;
 	unsigned workers;   /* 0: default */
+	unsigned max_devices_per_user; /* 0: no limit */
+	mode_t mode;        /* of the served file (FUSE) */
+	gid_t gid;          /* its group (FUSE) */
+	bool mode_set;      /* --mode given */
+	bool group_set;     /* --group given */
+	bool keep_privileges;
 	bool foreground;
 	bool syslog;
 	bool fuse_debug;
@@ -34,6 +41,8 @@ struct usv_options {
 
 #define USV_DEFAULT_NAME "vhost-net"
 #define USV_DEFAULT_MOUNT "/run/usvhost"
+#define USV_DEFAULT_MAX_DEVICES_PER_USER 256
+#define USV_DEFAULT_MODE 0600
 
 /* 0: run; 1: done (help or version printed); -EINVAL: bad usage (reported). */
 int usv_options_parse(int argc, char **argv, struct usv_options *o);

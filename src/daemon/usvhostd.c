@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* usvhostd: options, logging, the device list, and the chosen front. */
+/* usvhostd: options, logging, limits, the device list, and the chosen front;
+ * once the front is up, privileges are dropped and the datapath started. */
 #include <errno.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +14,54 @@
 #include "core/log.h"
 #include "core/profile.h"
 #include "daemon/options.h"
+#include "daemon/privileges.h"
 #include "datapath/datapath.h"
 #include "front/front.h"
 #include "trace/recorder.h"
 
+/* What the front's hooks need: they run in the serving process, once the
+ * node or mount exists and before any other thread does. */
+struct serve {
+	const struct usv_options *o;
+	struct usv_devlist *devs;
+	struct usv_dp_config dc;
+	struct usv_dp *dp;
+	struct usv_priv_plan plan;
+};
+
+static int serve_started(void *arg)
+{
+	struct serve *sv = arg;
+	int ret;
+
+	if (sv->o->keep_privileges)
+		usv_warn("--keep-privileges: every capability kept, no_new_privs not set");
+	else if ((ret = usv_priv_drop(&sv->plan)))
+		return ret;
+	ret = usv_dp_create(&sv->dc, &sv->dp);
+	if (ret) {
+		usv_err("cannot start the datapath: %s", strerror(-ret));
+		return ret;
+	}
+	usv_devlist_set_datapath(sv->devs, usv_dp_ops(), sv->dp);
+	return 0;
+}
+
+/* The FUSE unmount needs CAP_SYS_ADMIN, kept permitted for this moment. */
+static void serve_unmounting(void *arg, bool begin)
+{
+	struct serve *sv = arg;
+
+	if (sv->o->keep_privileges || !(sv->plan.reserved & USV_CAP(CAP_SYS_ADMIN)))
+		return;
+	if (usv_priv_set_effective(CAP_SYS_ADMIN, begin) && begin)
+		usv_warn("cannot raise CAP_SYS_ADMIN for the unmount");
+}
+
 int main(int argc, char **argv)
 {
 	struct usv_front_config fc = { 0 };
-	struct usv_dp_config dc = { 0 };
-	struct usv_dp *dp = NULL;
+	struct serve sv = { 0 };
 	struct usv_devlist devs;
 	struct usv_inject inject;
 	struct usv_trace *trace = NULL;
@@ -37,27 +78,36 @@ int main(int argc, char **argv)
 	t = o.transport;
 	if (t == USV_TRANSPORT_AUTO)
 		t = access("/dev/cuse", F_OK) == 0 ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
+	if (t == USV_TRANSPORT_CUSE && (o.mode_set || o.group_set)) {
+		/* CUSE has no say in its node's mode: devtmpfs makes it 0600
+		 * root:root and udev applies its rules, as for the kernel's own
+		 * /dev/vhost-net; a chmod here would race udev. */
+		fprintf(stderr, "usvhostd: --mode and --group are for the FUSE-file front; "
+			"set /dev/%s's mode and group with a udev rule (usvhostd(8))\n",
+			o.name);
+		return 2;
+	}
 	if (geteuid() != 0)
 		usv_warn("not running as root: reaching QEMU's memory and fds needs "
 			 "ptrace rights over it (CAP_SYS_PTRACE)");
+	usv_raise_nofile();
 	/* SIGUSR1 asks for the stats file now: blocked in every thread and
 	 * read by the stats writer through a signalfd. */
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	dc.workers = o.workers;
-	dc.stats_path = o.stats;
-	ret = usv_dp_create(&dc, &dp);
-	if (ret) {
-		usv_err("cannot start the datapath: %s", strerror(-ret));
-		return EXIT_FAILURE;
-	}
-	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), usv_dp_ops(), dp);
+	sv.o = &o;
+	sv.devs = &devs;
+	sv.dc.workers = o.workers;
+	sv.dc.stats_path = o.stats;
+	usv_priv_plan_for(t == USV_TRANSPORT_FUSE, &sv.plan);
+	/* The datapath is handed to the list once it runs (serve_started). */
+	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), NULL, NULL);
 	if (ret) {
 		usv_err("cannot initialise the device list: %s", strerror(-ret));
-		usv_dp_destroy(dp);
 		return EXIT_FAILURE;
 	}
+	usv_devlist_set_max_per_uid(&devs, o.max_devices_per_user);
 	usv_inject_init(&inject);
 	for (unsigned i = 0; i < o.ninject; i++) {
 		char err[256], warn[256];
@@ -104,11 +154,21 @@ int main(int argc, char **argv)
 	}
 	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
 		 usv_transport_name(t), o.profile);
+	if (o.max_devices_per_user)
+		usv_info("at most %u devices per user (--max-devices-per-user)",
+			 o.max_devices_per_user);
+	else
+		usv_info("no per-user device limit (--max-devices-per-user=0)");
 	fc.devs = &devs;
 	fc.name = o.name;
 	fc.mount = o.mount;
+	fc.mode = o.mode;
+	fc.gid = o.group_set ? o.gid : 0;
 	fc.foreground = o.foreground;
 	fc.fuse_debug = o.fuse_debug;
+	fc.hooks.started = serve_started;
+	fc.hooks.unmounting = serve_unmounting;
+	fc.hooks.ctx = &sv;
 	if (t == USV_TRANSPORT_CUSE)
 		ret = usv_front_cuse_run(&fc);
 	else
@@ -116,7 +176,7 @@ int main(int argc, char **argv)
 out:
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
-	usv_dp_destroy(dp);
+	usv_dp_destroy(sv.dp);
 	usv_trace_close(trace);
 	usv_inject_destroy(&inject);
 	usv_info("stopped%s", ret ? " after an error" : "");

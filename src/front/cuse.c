@@ -26,6 +26,7 @@
 struct cuse_ctx {
 	struct usv_devlist *devs;
 	const char *name;
+	bool created; /* INIT answered: /dev/NAME exists */
 };
 
 static struct cuse_ctx *ctx_of(fuse_req_t req)
@@ -37,13 +38,15 @@ static void cu_init_done(void *userdata)
 {
 	struct cuse_ctx *c = userdata;
 
+	c->created = true;
 	usv_info("serving /dev/%s (CUSE front)", c->name);
 }
 
 static void cu_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	unsigned handle;
-	int ret = usv_front_open(ctx_of(req)->devs, fuse_req_ctx(req)->pid, &handle);
+	int ret = usv_front_open(ctx_of(req)->devs, fuse_req_ctx(req)->pid,
+				 fuse_req_ctx(req)->uid, &handle);
 
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -119,6 +122,31 @@ static const struct cuse_lowlevel_ops cu_ops = {
 	.poll = cu_poll,
 };
 
+/* The kernel creates /dev/NAME when CUSE's INIT is answered: serve requests
+ * on this thread until then, so that the started hook runs once the node
+ * exists and before the loop starts any other thread. */
+static int serve_until_created(struct fuse_session *se, struct cuse_ctx *c)
+{
+	struct fuse_buf buf = { .mem = NULL };
+	int ret = 0;
+
+	while (!c->created && !fuse_session_exited(se)) {
+		ret = fuse_session_receive_buf(se, &buf);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0)
+			break;
+		fuse_session_process_buf(se, &buf);
+		ret = 0;
+	}
+	free(buf.mem);
+	if (c->created)
+		return 0;
+	usv_err("/dev/%s was not created: %s", c->name,
+		ret < 0 ? strerror(-ret) : "the CUSE session ended");
+	return ret < 0 ? ret : -EIO;
+}
+
 int usv_front_cuse_run(const struct usv_front_config *cfg)
 {
 	struct cuse_ctx c = { .devs = cfg->devs, .name = cfg->name };
@@ -160,6 +188,11 @@ int usv_front_cuse_run(const struct usv_front_config *cfg)
 		usv_err("cannot set up CUSE device %s", path);
 		return -EIO;
 	}
+	ret = serve_until_created(se, &c);
+	if (ret)
+		goto out;
+	if (cfg->hooks.started && (ret = cfg->hooks.started(cfg->hooks.ctx)))
+		goto out;
 	lc = fuse_loop_cfg_create();
 	if (!lc) {
 		ret = -ENOMEM;

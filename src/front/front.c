@@ -6,28 +6,34 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 
 #include "core/ioctl_table.h"
 #include "core/log.h"
 #include "core/vhost_chr.h"
 #include "core/observer.h"
 
-int usv_front_open(struct usv_devlist *devs, pid_t tid, unsigned *handle)
+int usv_front_open(struct usv_devlist *devs, pid_t tid, uid_t uid, unsigned *handle)
 {
-	int ret = usv_devlist_add(devs, handle);
+	int ret = usv_devlist_add_uid(devs, uid, handle);
+	struct usv_obs_event ev = { .kind = USV_OBS_OPEN, .tid = tid };
 
-	if (ret)
-		usv_err("open by thread %d refused: %s", tid, ret == -ENOMEM ?
-			"out of memory" : "too many devices");
-	else {
-		struct usv_obs_event ev = { .kind = USV_OBS_OPEN, .handle = *handle,
-					    .tid = tid, .open_count = usv_devlist_count(devs) };
-
-		usv_info("dev %u: open by thread %d (%u open)", *handle, tid,
-			 ev.open_count);
-		usv_devlist_observe(devs, &ev);
+	if (ret == -EMFILE) {
+		usv_warn("open refused: uid %u holds %u devices (--max-devices-per-user=%u)",
+			 (unsigned)uid, usv_devlist_count_uid(devs, uid), devs->max_per_uid);
+		return ret;
 	}
-	return ret;
+	if (ret) {
+		usv_err("open by thread %d (uid %u) refused: %s", tid, (unsigned)uid,
+			strerror(-ret));
+		return ret;
+	}
+	ev.handle = *handle;
+	ev.open_count = usv_devlist_count(devs);
+	usv_info("dev %u: open by thread %d uid %u (%u open)", *handle, tid,
+		 (unsigned)uid, ev.open_count);
+	usv_devlist_observe(devs, &ev);
+	return 0;
 }
 
 void usv_front_release(struct usv_devlist *devs, unsigned handle)

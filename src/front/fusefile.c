@@ -25,12 +25,19 @@
 #define INO_DEV 2
 static const char file_name[] = "vhost-net";
 
-static struct usv_devlist *devs_of(fuse_req_t req)
+static const struct usv_front_config *cfg_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-static void fill_attr(fuse_ino_t ino, struct stat *st)
+static struct usv_devlist *devs_of(fuse_req_t req)
+{
+	return cfg_of(req)->devs;
+}
+
+/* The file is root's, with --mode and --group; the kernel checks them
+ * (default_permissions). */
+static void fill_attr(const struct usv_front_config *cfg, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -38,7 +45,8 @@ static void fill_attr(fuse_ino_t ino, struct stat *st)
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | 0600;
+		st->st_mode = S_IFREG | (cfg->mode & 0777);
+		st->st_gid = cfg->gid;
 		st->st_nlink = 1;
 	}
 }
@@ -51,7 +59,7 @@ static void ff_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fill_attr(INO_DEV, &e.attr);
+	fill_attr(cfg_of(req), INO_DEV, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
@@ -64,7 +72,7 @@ static void ff_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fill_attr(ino, &st);
+	fill_attr(cfg_of(req), ino, &st);
 	fuse_reply_attr(req, &st, 1.0);
 }
 
@@ -85,7 +93,7 @@ static void ff_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct stat st;
 		size_t n;
 
-		fill_attr(inos[i], &st);
+		fill_attr(cfg_of(req), inos[i], &st);
 		n = fuse_add_direntry(req, buf + used, sizeof(buf) - used, names[i], &st, i + 1);
 		if (used + n > size || used + n > sizeof(buf))
 			break;
@@ -103,7 +111,8 @@ static void ff_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	ret = usv_front_open(devs_of(req), fuse_req_ctx(req)->pid, &handle);
+	ret = usv_front_open(devs_of(req), fuse_req_ctx(req)->pid, fuse_req_ctx(req)->uid,
+			     &handle);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
@@ -185,8 +194,12 @@ static const struct fuse_lowlevel_ops ff_ops = {
 
 int usv_front_fusefile_run(const struct usv_front_config *cfg)
 {
+	/* Without allow_other the kernel refuses every request from a user
+	 * other than the one that mounted, whatever the file's mode says. */
+	bool others = cfg->mode & 077;
 	char *argv[] = { "usvhostd", "-o",
-			 "fsname=usvhost,subtype=usvhost,default_permissions",
+			 others ? "fsname=usvhost,subtype=usvhost,default_permissions,allow_other"
+				: "fsname=usvhost,subtype=usvhost,default_permissions",
 			 cfg->fuse_debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(cfg->fuse_debug ? 4 : 3, argv);
 	struct fuse_loop_config *lc = NULL;
@@ -198,7 +211,7 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 		usv_err("cannot create mount directory %s: %s", cfg->mount, strerror(errno));
 		return ret;
 	}
-	se = fuse_session_new(&args, &ff_ops, sizeof(ff_ops), cfg->devs);
+	se = fuse_session_new(&args, &ff_ops, sizeof(ff_ops), (void *)cfg);
 	if (!se) {
 		usv_err("cannot create the FUSE session");
 		return -EIO;
@@ -213,11 +226,14 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 		ret = -EIO;
 		goto out_signals;
 	}
-	usv_info("serving %s/%s (FUSE file front)", cfg->mount, file_name);
+	usv_info("serving %s/%s (FUSE file front), mode %04o, group %u", cfg->mount,
+		 file_name, (unsigned)cfg->mode, (unsigned)cfg->gid);
 	if (!cfg->foreground && fuse_daemonize(0)) {
 		ret = -EIO;
 		goto out_unmount;
 	}
+	if (cfg->hooks.started && (ret = cfg->hooks.started(cfg->hooks.ctx)))
+		goto out_unmount;
 	lc = fuse_loop_cfg_create();
 	if (!lc) {
 		ret = -ENOMEM;
@@ -231,7 +247,11 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 		 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
 	fuse_loop_cfg_destroy(lc);
 out_unmount:
+	if (cfg->hooks.unmounting)
+		cfg->hooks.unmounting(cfg->hooks.ctx, true);
 	fuse_session_unmount(se);
+	if (cfg->hooks.unmounting)
+		cfg->hooks.unmounting(cfg->hooks.ctx, false);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:

@@ -28,3 +28,18 @@ tests_integration_ring_faults_LDFLAGS = $(AM_LDFLAGS) -pthread
 TESTS += tests/integration/ring-faults.sh
 EXTRA_DIST += tests/integration/ring-faults.sh
 CLEANFILES += tests/integration/ring-faults-daemon.log
+
+# privileges.sh: limits and rights as other users see them (the per-user
+# device limit, --mode/--group, the capability sets of every daemon thread),
+# with priv_client, a client that becomes other uids.
+check_PROGRAMS += tests/integration/priv_client
+tests_integration_priv_client_SOURCES = \
+	tests/integration/priv_client.c \
+	tests/integration/client_lib.c \
+	tests/integration/client_lib.h
+tests_integration_priv_client_CPPFLAGS = $(AM_CPPFLAGS)
+tests_integration_priv_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_priv_client_LDFLAGS = $(AM_LDFLAGS) -pthread
+TESTS += tests/integration/privileges.sh
+EXTRA_DIST += tests/integration/privileges.sh
+CLEANFILES += tests/integration/privileges-daemon.log

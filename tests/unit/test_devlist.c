@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The device list: lowest free handle, lookup, removal in any order, release. */
+/* The device list: lowest free handle, lookup, removal in any order, release,
+ * and the per-user device limit. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -333,6 +334,127 @@ static void releasing_a_stopped_device_only_drops_its_datapath_state(void **stat
 	assert_int_equal(usv_devlist_count(&e->list), 1);
 }
 
+static unsigned add_as(struct usv_devlist *list, uid_t uid)
+{
+	unsigned h = 12345;
+
+	assert_int_equal(usv_devlist_add_uid(list, uid, &h), 0);
+	return h;
+}
+
+static void each_uid_counts_the_devices_it_opened(void **state)
+{
+	struct lst *l = *state;
+
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 0);
+	add_as(&l->list, 1000);
+	add_as(&l->list, 65534);
+	add_as(&l->list, 1000);
+	add_as(&l->list, 0);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 2);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 65534), 1);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 0), 1);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1001), 0);
+	assert_int_equal(usv_devlist_count(&l->list), 4);
+	/* The unlimited default: one uid may open many. */
+	for (unsigned i = 0; i < 300; i++)
+		add_as(&l->list, 1001);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1001), 300);
+}
+
+static void release_gives_the_opener_its_device_back(void **state)
+{
+	struct lst *l = *state;
+	unsigned a = add_as(&l->list, 1000);
+	unsigned b = add_as(&l->list, 2000);
+	unsigned c = add_as(&l->list, 1000);
+
+	assert_int_equal(usv_devlist_remove(&l->list, a), 0);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 1);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 2000), 1);
+	/* The freed handle goes to another uid: it is counted for that uid. */
+	assert_int_equal(add_as(&l->list, 2000), a);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 1);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 2000), 2);
+	assert_int_equal(usv_devlist_remove(&l->list, c), 0);
+	assert_int_equal(usv_devlist_remove(&l->list, b), 0);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 0);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 2000), 1);
+}
+
+static void a_uid_at_its_limit_gets_emfile(void **state)
+{
+	struct lst *l = *state;
+	unsigned h = 12345;
+
+	usv_devlist_set_max_per_uid(&l->list, 3);
+	for (unsigned i = 0; i < 3; i++)
+		add_as(&l->list, 1000);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	assert_int_equal(h, 12345);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 3);
+	assert_int_equal(usv_devlist_count(&l->list), 3);
+	assert_null(usv_devlist_get(&l->list, 3));
+}
+
+static void a_uid_at_its_limit_does_not_stop_another(void **state)
+{
+	struct lst *l = *state;
+	unsigned h;
+
+	usv_devlist_set_max_per_uid(&l->list, 2);
+	add_as(&l->list, 1000);
+	add_as(&l->list, 1000);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	assert_int_equal(add_as(&l->list, 65534), 2);
+	assert_int_equal(add_as(&l->list, 65534), 3);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 65534, &h), -EMFILE);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	assert_int_equal(add_as(&l->list, 1001), 4);
+}
+
+static void root_is_counted_too(void **state)
+{
+	struct lst *l = *state;
+	unsigned h;
+
+	usv_devlist_set_max_per_uid(&l->list, 2);
+	add_as(&l->list, 0);
+	assert_int_equal(usv_devlist_add(&l->list, &h), 0); /* uid 0 as well */
+	assert_int_equal(usv_devlist_count_uid(&l->list, 0), 2);
+	assert_int_equal(usv_devlist_add(&l->list, &h), -EMFILE);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 0, &h), -EMFILE);
+}
+
+static void a_release_below_the_limit_lets_that_uid_open_again(void **state)
+{
+	struct lst *l = *state;
+	unsigned h, first;
+
+	usv_devlist_set_max_per_uid(&l->list, 2);
+	first = add_as(&l->list, 1000);
+	add_as(&l->list, 1000);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	assert_int_equal(usv_devlist_remove(&l->list, first), 0);
+	assert_int_equal(add_as(&l->list, 1000), first);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+}
+
+static void raising_the_limit_lets_that_uid_open_more(void **state)
+{
+	struct lst *l = *state;
+	unsigned h;
+
+	usv_devlist_set_max_per_uid(&l->list, 1);
+	add_as(&l->list, 1000);
+	assert_int_equal(usv_devlist_add_uid(&l->list, 1000, &h), -EMFILE);
+	usv_devlist_set_max_per_uid(&l->list, 0);
+	for (unsigned i = 0; i < 40; i++)
+		add_as(&l->list, 1000);
+	assert_int_equal(usv_devlist_count_uid(&l->list, 1000), 41);
+}
+
 /* Threads adding and removing at once never share a handle. */
 #define THREADS 4
 #define ROUNDS 300
@@ -407,6 +529,13 @@ int main(void)
 		E(destroying_the_list_stops_running_rings),
 		E(releasing_a_stopped_device_only_drops_its_datapath_state),
 		T(concurrent_adds_and_removes_never_share_a_handle),
+		T(each_uid_counts_the_devices_it_opened),
+		T(release_gives_the_opener_its_device_back),
+		T(a_uid_at_its_limit_gets_emfile),
+		T(a_uid_at_its_limit_does_not_stop_another),
+		T(root_is_counted_too),
+		T(a_release_below_the_limit_lets_that_uid_open_again),
+		T(raising_the_limit_lets_that_uid_open_more),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
