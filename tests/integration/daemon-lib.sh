@@ -112,8 +112,15 @@ mounted() {
 	awk -v m="$mnt" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
+# Aborts our mount's connection only: an id remembered from an earlier look
+# may belong to another test's mount once ours is gone (ids are reused).
 abort_fuse() {
-	[ -n "$conn" ] || conn=$(find_conn)
+	local now
+	now=$(find_conn)
+	if [ -n "$now" ] && [ -n "$conn" ] && [ "$now" != "$conn" ]; then
+		echo "$me: note: $mnt is now FUSE connection $now, not $conn"
+	fi
+	conn=$now
 	if [ -n "$conn" ] && [ -w "/sys/fs/fuse/connections/$conn/abort" ]; then
 		echo "$me: aborting FUSE connection $conn"
 		echo 1 >"/sys/fs/fuse/connections/$conn/abort"
