@@ -549,12 +549,9 @@ int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
 			ret = -EFAULT;
 	}
 	pthread_mutex_unlock(vr->log.lock);
-	if (!ret && vr->log.fd >= 0) {
-		uint64_t one = 1;
-
-		if (write(vr->log.fd, &one, sizeof(one)) < 0)
-			ret = 0; /* a full counter still means "look at the log" */
-	}
+	/* The log eventfd is the datapath's to signal, never blocking. */
+	if (!ret)
+		vr->log.written = true;
 	return ret;
 }
 

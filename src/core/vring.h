@@ -61,7 +61,9 @@ struct usv_vring_log {
 	pthread_mutex_t *lock; /* one writer at a time over QEMU's bitmap */
 	pid_t tgid;
 	uint64_t base;         /* QEMU virtual address of the bitmap */
-	int fd;                /* eventfd signalled after logging, or -1 */
+	int fd;                /* eventfd to signal after logging, or -1 */
+	bool written;          /* logged since the last signal: the datapath
+				* signals fd (without blocking) and clears it */
 };
 
 struct usv_vring {

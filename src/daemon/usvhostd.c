@@ -45,7 +45,9 @@ int main(int argc, char **argv)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	dc.workers = o.workers;
+	if (o.workers)
+		usv_warn("--workers is ignored: each device has its own worker thread, "
+			 "as in the kernel");
 	dc.stats_path = o.stats;
 	ret = usv_dp_create(&dc, &dp);
 	if (ret) {
