@@ -239,9 +239,11 @@ void usv_dp_ring_error(struct usv_dp_ring *r, const char *fmt, ...)
  * -EFAULT with the ring stopped. */
 int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n);
 /* BUSYLOOP_TIMEOUT: spin up to r->busyloop_us for new work (guest buffers,
- * or tap data for RX) before sleeping; true when some arrived. Stops as
- * soon as the worker has anything else to do. */
-bool usv_dp_busy_poll(struct usv_dp_ring *r);
+ * or tap data for RX) before sleeping. FOUND: some arrived; NONE: none (or
+ * no busy polling); YIELD: the worker has something else to do first: the
+ * handler returns "more" and polls again on its next turn. */
+enum usv_dp_busy { USV_DP_BUSY_NONE, USV_DP_BUSY_FOUND, USV_DP_BUSY_YIELD };
+enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r);
 /* vhost_exceeds_weight(): has a go used its share? */
 bool usv_dp_exceeds_weight(unsigned pkts, uint64_t bytes, uint64_t descs);
 

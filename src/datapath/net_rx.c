@@ -319,8 +319,14 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		} else {
 			ssize_t n = rx_read(r, &s, hlen, &placed);
 
-			if (n == 0 && usv_dp_busy_poll(r))
-				n = rx_read(r, &s, hlen, &placed);
+			if (n == 0) {
+				enum usv_dp_busy b = usv_dp_busy_poll(r);
+
+				if (b == USV_DP_BUSY_FOUND)
+					n = rx_read(r, &s, hlen, &placed);
+				else if (b == USV_DP_BUSY_YIELD)
+					more = true; /* poll again after the others */
+			}
 			if (n <= 0) {
 				usv_vring_unpop(&r->vr, s.k);
 				if (n < 0 && rx_read_failed(r, n)) {

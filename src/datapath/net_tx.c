@@ -225,10 +225,16 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 		tx_fill(r, &pkts, &bytes, &descs);
 		if (r->tx.n || r->broken)
 			continue;
-		/* Empty: spin if asked, then let the guest kick again; recheck
-		 * for a race. */
-		if (usv_dp_busy_poll(r))
+		/* Empty: spin if asked (with kicks still off), then let the
+		 * guest kick again; recheck for a race. */
+		switch (usv_dp_busy_poll(r)) {
+		case USV_DP_BUSY_FOUND:
 			continue;
+		case USV_DP_BUSY_YIELD:
+			return true;
+		case USV_DP_BUSY_NONE:
+			break;
+		}
 		if (usv_vring_enable_notify(&r->vr)) {
 			usv_vring_disable_notify(&r->vr);
 			continue;

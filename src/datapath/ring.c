@@ -79,14 +79,15 @@ static bool before(const struct timespec *a, const struct timespec *b)
 }
 
 /* vhost_net_busy_poll(): spins while nothing else is waiting, as the kernel
- * stops on vhost_has_work() and need_resched(). The worker is the device's
- * own, so a long timeout burns only that device's thread. */
-bool usv_dp_busy_poll(struct usv_dp_ring *r)
+ * stops on vhost_has_work() and need_resched() (and then requeues the
+ * ring). The worker is the device's own, so a long timeout burns only that
+ * device's thread. */
+enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 {
 	struct timespec now, end;
 
 	if (!r->busyloop_us)
-		return false;
+		return USV_DP_BUSY_NONE;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_nsec += (long)(r->busyloop_us % 1000000) * 1000;
 	end.tv_sec += r->busyloop_us / 1000000 + end.tv_nsec / 1000000000;
@@ -95,19 +96,19 @@ bool usv_dp_busy_poll(struct usv_dp_ring *r)
 		/* Our own work first: its arrival also posts a completion. */
 		if (r->idx == USV_VQ_TX) {
 			if (usv_vring_has_avail(&r->vr))
-				return true;
+				return USV_DP_BUSY_FOUND;
 		} else {
 			struct pollfd pfd = { .fd = r->backend_fd, .events = POLLIN };
 
 			if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
-				return true;
+				return USV_DP_BUSY_FOUND;
 		}
 		if (usv_dp_worker_has_work(r->w))
-			return false;
+			return USV_DP_BUSY_YIELD;
 		cpu_relax();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (before(&now, &end));
-	return false;
+	return USV_DP_BUSY_NONE;
 }
 
 /* Copies what the control plane set into the ring (worker context). */
