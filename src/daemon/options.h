@@ -25,7 +25,7 @@ struct usv_options {
 	const char *trace;  /* JSON trace file ("-": stdout), or NULL */
 	const char *inject[USV_OPTIONS_MAX_INJECT]; /* --inject rules, as given */
 	unsigned ninject;
-	unsigned workers;   /* 0: default */
+	unsigned workers;   /* --workers, accepted and ignored; 0: not given */
 	bool foreground;
 	bool syslog;
 	bool fuse_debug;
