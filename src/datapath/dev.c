@@ -106,6 +106,44 @@ void usv_dp_ring_free(struct usv_dp_ring *r)
 	r->arena = r->scratch = r->pending = NULL;
 }
 
+struct usv_dp_loglock *usv_dp_loglock_get(struct usv_dp *dp, pid_t tgid)
+{
+	struct usv_dp_loglock *l;
+
+	pthread_mutex_lock(&dp->lock);
+	for (l = dp->loglocks; l && l->tgid != tgid; l = l->next)
+		;
+	if (!l && (l = calloc(1, sizeof(*l)))) {
+		l->tgid = tgid;
+		pthread_mutex_init(&l->lock, NULL);
+		l->next = dp->loglocks;
+		dp->loglocks = l;
+	}
+	if (l)
+		l->refs++;
+	pthread_mutex_unlock(&dp->lock);
+	return l;
+}
+
+void usv_dp_loglock_put(struct usv_dp *dp, struct usv_dp_loglock *l)
+{
+	struct usv_dp_loglock **p;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&dp->lock);
+	if (--l->refs) {
+		pthread_mutex_unlock(&dp->lock);
+		return;
+	}
+	for (p = &dp->loglocks; *p != l; p = &(*p)->next)
+		;
+	*p = l->next;
+	pthread_mutex_unlock(&dp->lock);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
 int usv_dp_ring_alloc(struct usv_dp_ring *r, void *(*zalloc)(size_t, size_t))
 {
 	bool tx = r->idx == USV_VQ_TX;
@@ -146,6 +184,11 @@ static int op_ring_start(void *ctx, struct usv_dev *dev, unsigned idx)
 		usv_err("dev %u: vq %u: no memory for its buffers", dev->handle, idx);
 		return ret;
 	}
+	/* The owner's log lock: the owner stays while the ring runs
+	 * (RESET_OWNER stops it first); the stop lets it go. */
+	r->loglock = usv_dp_loglock_get(ctx, dev->owner.tgid);
+	if (!r->loglock)
+		return -ENOMEM;
 	/* The device's handlers (vq->handle_kick), set while the ring is
 	 * stopped; the message orders them before the worker's reads. */
 	r->handle = idx == USV_VQ_TX ? usv_dp_handle_tx : usv_dp_handle_rx;
@@ -234,7 +277,6 @@ int usv_dp_create(const struct usv_dp_config *cfg, struct usv_dp **out)
 	if (!dp)
 		return -ENOMEM;
 	pthread_mutex_init(&dp->lock, NULL);
-	pthread_mutex_init(&dp->log_lock, NULL);
 	dp->numa = numa_available() >= 0 && numa_num_configured_nodes() > 1;
 	dp->stats_sigfd = dp->stats_stop_fd = -1;
 	if (cfg->stats_path) {
@@ -259,6 +301,5 @@ void usv_dp_destroy(struct usv_dp *dp)
 	usv_dp_stats_stop(dp);
 	free(dp->stats_path);
 	pthread_mutex_destroy(&dp->lock);
-	pthread_mutex_destroy(&dp->log_lock);
 	free(dp);
 }

@@ -113,6 +113,7 @@ struct usv_dp_ring {
 	bool mergeable, nowait_unsupported, read_err_logged;
 	uint32_t busyloop_us;
 	pid_t tgid;
+	struct usv_dp_loglock *loglock; /* the owner's, while running */
 	struct usv_dp_stats st;  /* written by the worker, read by stats */
 	char backend_name[32];
 	/* Buffers, allocated at the first start, all or none (usv_dp_ring_alloc). */
@@ -174,10 +175,21 @@ struct usv_dp_dev {
 	struct usv_dp_ring ring[USV_NET_NVQS];
 };
 
+/* One writer at a time over an owner's dirty bitmap: QEMU shares one log
+ * among its vhost devices (queue pairs), and our read-modify-write of its
+ * bytes is not atomic. Per owner, so that a log access that blocks (the
+ * owner's memory is its own) stalls no other owner's devices. */
+struct usv_dp_loglock {
+	struct usv_dp_loglock *next;
+	pid_t tgid;
+	unsigned refs;
+	pthread_mutex_t lock;
+};
+
 struct usv_dp {
-	pthread_mutex_t lock;     /* the device list below, retired */
+	pthread_mutex_t lock;     /* the lists below, retired */
 	struct usv_dp_dev *devs;
-	pthread_mutex_t log_lock; /* one writer at a time over dirty bitmaps */
+	struct usv_dp_loglock *loglocks;
 	struct usv_dp_stats retired[USV_NET_NVQS]; /* totals of released devices */
 	bool numa;
 	char *stats_path;
@@ -266,6 +278,9 @@ void usv_dp_signal_log(struct usv_dp_ring *r);
  * calloc's shape (a seam for tests). 0 or -ENOMEM. */
 int usv_dp_ring_alloc(struct usv_dp_ring *r, void *(*zalloc)(size_t, size_t));
 void usv_dp_ring_free(struct usv_dp_ring *r);
+/* The log lock of owner tgid, shared by its rings; NULL without memory. */
+struct usv_dp_loglock *usv_dp_loglock_get(struct usv_dp *dp, pid_t tgid);
+void usv_dp_loglock_put(struct usv_dp *dp, struct usv_dp_loglock *l);
 
 /* net_tx.c, net_rx.c: one go at the ring; true when more work is left. */
 bool usv_dp_handle_tx(struct usv_dp_ring *r);

@@ -110,8 +110,11 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 	struct usv_dp_tx *tx = &r->tx;
 	struct io_uring_sqe *last = NULL;
 	unsigned segs_used = 0, room;
+	char why[sizeof(r->vr.err)] = "";
 
-	/* The batch's writes form one link chain: it must fit the queue. */
+	/* The batch's writes form one link chain: it must fit the queue, and
+	 * nothing else may queue a request in its middle (the ring error,
+	 * which cancels polls and signals, waits until the chain is closed). */
 	io_uring_submit(&r->w->uring);
 	room = io_uring_sq_space_left(&r->w->uring);
 	tx->n = 0;
@@ -132,17 +135,17 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 		if (ret == -EAGAIN)
 			break;
 		if (ret) {
-			usv_dp_ring_error(r, "%s", r->vr.err);
+			snprintf(why, sizeof(why), "%s", r->vr.err);
 			break;
 		}
 		if (c->nin) {
-			usv_dp_ring_error(r, "unexpected descriptor format for TX: out %u, in %u",
-					  c->nout, c->nin);
+			snprintf(why, sizeof(why), "unexpected descriptor format for TX: "
+				 "out %u, in %u", c->nout, c->nin);
 			break;
 		}
 		if (c->out_len <= r->vhost_hlen) {
-			usv_dp_ring_error(r, "unexpected header len for TX: %u expected %u",
-					  c->out_len, r->vhost_hlen);
+			snprintf(why, sizeof(why), "unexpected header len for TX: %u expected %u",
+				 c->out_len, r->vhost_hlen);
 			break;
 		}
 		iov = r->iov + segs_used; /* the chain's iovecs sit by its segments */
@@ -165,7 +168,8 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 				/* As a fault in tun's copy: the packet is lost. */
 				if (!r->read_err_logged)
 					usv_warn("dev %u: vq %u: cannot read TX buffer of head %u; "
-						 "packet dropped", r->dev->handle, r->idx, c->head);
+						 "packet dropped (logged once)", r->dev->handle,
+						 r->idx, c->head);
 				r->read_err_logged = true;
 				continue;
 			}
@@ -179,6 +183,8 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 		last->flags &= (uint8_t)~IOSQE_IO_HARDLINK; /* the chain ends here */
 		io_uring_submit(&r->w->uring);
 	}
+	if (why[0])
+		usv_dp_ring_error(r, "%s", why);
 }
 
 static bool tx_idle(void *arg)

@@ -136,7 +136,7 @@ static void load_ring(struct usv_dp_ring *r, unsigned what)
 		r->vr.log.base = vq->log_base;
 		r->vr.log.fd = dev->log_fd;
 		r->vr.log.tgid = dev->owner.tgid;
-		r->vr.log.lock = &r->dp->log_lock;
+		r->vr.log.lock = &r->loglock->lock;
 		usv_dp_sig_set(&r->log, dev->log_fd);
 	}
 	if (what & USV_RING_BUSYLOOP)
@@ -205,6 +205,8 @@ void usv_dp_ring_stop(struct usv_dp_ring *r)
 		r->pending_len = 0;
 	}
 	usv_dp_ring_sync(r);
+	usv_dp_loglock_put(r->dp, r->loglock);
+	r->loglock = NULL;
 	usv_dp_stats_line(r, line, sizeof(line));
 	usv_info("dev %u: vq %u %s: %s", r->dev->handle, r->idx,
 		 r->idx == USV_VQ_RX ? "rx" : "tx", line);
