@@ -279,6 +279,9 @@ int usv_dp_create(const struct usv_dp_config *cfg, struct usv_dp **out)
 	pthread_mutex_init(&dp->lock, NULL);
 	dp->numa = numa_available() >= 0 && numa_num_configured_nodes() > 1;
 	dp->stats_sigfd = dp->stats_stop_fd = -1;
+	ret = usv_dp_kick_setup();
+	if (ret)
+		goto err_dp;
 	if (cfg->stats_path) {
 		dp->stats_path = strdup(cfg->stats_path);
 		ret = dp->stats_path ? usv_dp_stats_start(dp) : -ENOMEM;

@@ -111,6 +111,7 @@ struct usv_dp_ring {
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;
 	bool mergeable, nowait_unsupported, read_err_logged;
+	bool backend_sock;       /* an AF_PACKET socket, not a tap */
 	uint32_t busyloop_us;
 	pid_t tgid;
 	struct usv_dp_loglock *loglock; /* the owner's, while running */
@@ -209,6 +210,9 @@ struct usv_dp {
 /* worker.c: the generic worker. */
 int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node);
 void usv_dp_worker_stop(struct usv_worker *w);
+/* Installs the handler of the signal that interrupts a stuck worker's
+ * system call (once per process). */
+int usv_dp_kick_setup(void);
 /* Posts a message and waits until the worker applied it (control plane). */
 void usv_dp_send(struct usv_worker *w, enum usv_dp_msg_type type,
 		 struct usv_dp_ring *r, unsigned what);

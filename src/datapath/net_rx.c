@@ -158,7 +158,7 @@ static ssize_t tap_read(struct usv_dp_ring *r, struct iovec *iov, unsigned cnt)
 			return -errno;
 		r->nowait_unsupported = true;
 	}
-	if (r->dev->vqs[r->idx].backend.kind == USV_FD_PACKET) {
+	if (r->backend_sock) {
 		/* A socket takes "don't wait" per call. */
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = cnt };
 

@@ -151,6 +151,7 @@ void usv_dp_ring_start(struct usv_dp_ring *r)
 	r->tgid = r->dev->owner.tgid;
 	r->kick_fd = vq->kick_fd;
 	r->backend_fd = vq->backend_fd;
+	r->backend_sock = vq->backend.kind == USV_FD_PACKET;
 	load_ring(r, ~0u);
 	r->vr.last_avail_idx = r->vr.avail_idx = vq->last_avail_idx;
 	r->vr.last_used_idx = vq->last_used_idx;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -292,11 +293,33 @@ static void apply_messages(struct usv_worker *w)
 	}
 }
 
+/* The last resort against a worker stuck in a system call that waits on
+ * something the caller controls (an eventfd it made blocking between our
+ * check and our write, a tap read on a kernel without RWF_NOWAIT): when the
+ * control plane has waited this long, the worker gets a signal whose
+ * handler does nothing, so that the call returns EINTR. */
+#define STUCK_MS 5000
+#define KICK_SIGNAL (SIGRTMIN + 1)
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int usv_dp_kick_setup(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(KICK_SIGNAL, &sa, NULL) ? -errno : 0;
+}
+
 void usv_dp_send(struct usv_worker *w, enum usv_dp_msg_type type,
 		 struct usv_dp_ring *r, unsigned what)
 {
 	struct usv_dp_msg m = { .type = type, .ring = r, .what = what };
 	uint64_t one = 1;
+	bool warned = false;
 
 	pthread_mutex_lock(&w->mlock);
 	*w->mtail = &m;
@@ -305,8 +328,19 @@ void usv_dp_send(struct usv_worker *w, enum usv_dp_msg_type type,
 	if (write(w->ctl_fd, &one, sizeof(one)) != sizeof(one))
 		usv_err("dev %u: cannot wake the worker: %s", w->handle, strerror(errno));
 	pthread_mutex_lock(&w->mlock);
-	while (!m.done)
-		pthread_cond_wait(&w->mcond, &w->mlock);
+	while (!m.done) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += STUCK_MS / 1000;
+		if (pthread_cond_timedwait(&w->mcond, &w->mlock, &ts) != ETIMEDOUT || m.done)
+			continue;
+		if (!warned)
+			usv_warn("dev %u: the worker has not answered for %d s: interrupting "
+				 "its system call", w->handle, STUCK_MS / 1000);
+		warned = true;
+		pthread_kill(w->thread, KICK_SIGNAL);
+	}
 	pthread_mutex_unlock(&w->mlock);
 }
 
@@ -377,6 +411,7 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 {
 	struct io_uring_sqe *sqe;
 	unsigned iowq[2] = { USV_DP_IOWQ_MAX, USV_DP_IOWQ_MAX };
+	pthread_condattr_t ca;
 	int ret;
 
 	w->handle = handle;
@@ -399,7 +434,14 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 	io_uring_sqe_set_data64(sqe, tag(w, USV_TAG_CTL));
 	io_uring_submit(&w->uring);
 	pthread_mutex_init(&w->mlock, NULL);
-	pthread_cond_init(&w->mcond, NULL);
+	ret = -pthread_condattr_init(&ca);
+	if (ret)
+		goto err_mutex;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	ret = -pthread_cond_init(&w->mcond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (ret)
+		goto err_mutex;
 	ret = -pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret)
 		goto err_sync;
@@ -408,6 +450,7 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 	return 0;
 err_sync:
 	pthread_cond_destroy(&w->mcond);
+err_mutex:
 	pthread_mutex_destroy(&w->mlock);
 	io_uring_queue_exit(&w->uring);
 err_ctl:
