@@ -16,7 +16,8 @@
  *      eventfd and ring: if it cannot complete, it waits in a poll or an
  *      io-wq thread (bounded per worker), never in the worker.
  * A caller that clears O_NONBLOCK between the check in 2. and the write can
- * still make that write wait; it waits in its own device's worker only.
+ * still make that write wait: in its own device's worker only, and the
+ * control plane interrupts it when it needs that worker (worker.c).
  */
 #include <errno.h>
 #include <fcntl.h>
