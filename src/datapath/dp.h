@@ -87,8 +87,11 @@ struct usv_dp_tx {
 	unsigned n;                    /* chains in the batch */
 	unsigned inflight;             /* writes not completed */
 	size_t arena_used;             /* bytes bounced for the batch */
+	bool retried;                  /* the writes that could not go at once went again */
 	uint32_t len[USV_DP_BATCH];    /* payload bytes (header skipped) */
 	bool queued[USV_DP_BATCH];     /* a write was queued (else dropped) */
+	const struct iovec *iov[USV_DP_BATCH]; /* what it writes, for a retry */
+	unsigned iovcnt[USV_DP_BATCH];
 	struct usv_dp_txslot slot[USV_DP_BATCH];
 };
 
@@ -112,6 +115,8 @@ struct usv_dp_ring {
 	uint32_t vhost_hlen, sock_hlen;
 	bool mergeable, nowait_unsupported, read_err_logged;
 	bool backend_sock;       /* an AF_PACKET socket, not a tap */
+	bool tx_linked;          /* the backend refuses RWF_NOWAIT: TX batches
+				  * go hard-linked */
 	uint32_t busyloop_us;
 	pid_t tgid;
 	struct usv_dp_loglock *loglock; /* the owner's, while running */

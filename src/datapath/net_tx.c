@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TX: guest to tap, one packet per descriptor chain, as vhost-net's
- * handle_tx(). A batch of chains becomes a batch of io_uring writes, linked
+ * handle_tx(). A batch of chains becomes a batch of io_uring writes, issued
  * so that the tap gets them in the guest's order: straight from guest memory
  * when it is mapped here (writev), otherwise bounced through a bounded arena
  * first. The worker never waits for a write: a tap or socket that cannot
@@ -79,9 +79,18 @@ static int tx_complete(struct usv_dp_ring *r)
 	return usv_dp_flush_used(r, &used);
 }
 
-/* Queues chain i's write, linked after the previous one of the batch. */
+/*
+ * Queues chain i's write. The usual way: RWF_NOWAIT, not linked. Requests
+ * are issued in queue order during the submit, and a write that cannot go
+ * at once fails with EAGAIN instead of waiting behind the others, so the tap
+ * gets the batch in the guest's order. Such a write (and every write to a
+ * backend that refuses RWF_NOWAIT) goes again without it, hard-linked after
+ * the other retries (tx_retry): io_uring waits for room, not the worker.
+ * Only a packet the tap could not take at once can then end up behind later
+ * ones of its batch, when room appeared between two writes.
+ */
 static void tx_queue(struct usv_dp_ring *r, unsigned i, const struct iovec *iov,
-		     unsigned cnt, struct io_uring_sqe **last)
+		     unsigned cnt, bool linked, struct io_uring_sqe **last)
 {
 	struct usv_dp_txslot *s = &r->tx.slot[i];
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->w->uring);
@@ -89,16 +98,54 @@ static void tx_queue(struct usv_dp_ring *r, unsigned i, const struct iovec *iov,
 	if (!sqe)
 		return; /* room was checked; a drop if it ever happens */
 	io_uring_prep_writev(sqe, r->backend_fd, iov, cnt, (uint64_t)-1);
-	/* Hard links keep the order and go on after a failed send. */
-	io_uring_sqe_set_flags(sqe, IOSQE_IO_HARDLINK);
+	if (linked)
+		/* Hard links keep the order and go on after a failed send. */
+		io_uring_sqe_set_flags(sqe, IOSQE_IO_HARDLINK);
+	else
+		sqe->rw_flags = RWF_NOWAIT;
 	s->op.done = tx_done;
 	s->ring = r;
 	s->res = 0;
 	s->inflight = true;
 	usv_dp_sqe_op(sqe, &s->op);
 	r->tx.queued[i] = true;
+	r->tx.iov[i] = iov;
+	r->tx.iovcnt[i] = cnt;
 	r->tx.inflight++;
 	*last = sqe;
+}
+
+/* Closes a link chain and hands the batch to the kernel. */
+static void tx_submit(struct usv_dp_ring *r, struct io_uring_sqe *last)
+{
+	if (!last)
+		return;
+	last->flags &= (uint8_t)~IOSQE_IO_HARDLINK; /* the chain ends here */
+	io_uring_submit(&r->w->uring);
+}
+
+/* The batch's writes that could not go at once go again, in order, allowed
+ * to wait (in io_uring). True when some went. */
+static bool tx_retry(struct usv_dp_ring *r)
+{
+	struct usv_dp_tx *tx = &r->tx;
+	struct io_uring_sqe *last = NULL;
+
+	if (tx->retried)
+		return false;
+	tx->retried = true;
+	io_uring_submit(&r->w->uring); /* room for the chain: at most a batch */
+	for (unsigned i = 0; i < tx->n; i++) {
+		int res = tx->slot[i].res;
+
+		if (!tx->queued[i] || (res != -EAGAIN && res != -EOPNOTSUPP))
+			continue;
+		if (res == -EOPNOTSUPP)
+			r->tx_linked = true; /* no RWF_NOWAIT here: link from now on */
+		tx_queue(r, i, tx->iov[i], tx->iovcnt[i], true, &last);
+	}
+	tx_submit(r, last);
+	return last != NULL;
 }
 
 /* Takes a batch of chains and submits their writes. Counts what it took
@@ -112,13 +159,14 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 	unsigned segs_used = 0, room;
 	char why[sizeof(r->vr.err)] = "";
 
-	/* The batch's writes form one link chain: it must fit the queue, and
-	 * nothing else may queue a request in its middle (the ring error,
+	/* The batch's writes may form one link chain: it must fit the queue,
+	 * and nothing else may queue a request in its middle (the ring error,
 	 * which cancels polls and signals, waits until the chain is closed). */
 	io_uring_submit(&r->w->uring);
 	room = io_uring_sq_space_left(&r->w->uring);
 	tx->n = 0;
 	tx->arena_used = 0;
+	tx->retried = false;
 	while (tx->n < USV_DP_BATCH && tx->n < room &&
 	       USV_DP_SEG_POOL - segs_used >= USV_VRING_MAX_SEGS &&
 	       USV_DP_TX_ARENA - tx->arena_used >= USV_DP_FRAME_MAX) {
@@ -177,12 +225,9 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 			iov[0] = (struct iovec){ .iov_base = p, .iov_len = len };
 			cnt = 1;
 		}
-		tx_queue(r, i, iov, cnt, &last);
+		tx_queue(r, i, iov, cnt, r->tx_linked, &last);
 	}
-	if (last) {
-		last->flags &= (uint8_t)~IOSQE_IO_HARDLINK; /* the chain ends here */
-		io_uring_submit(&r->w->uring);
-	}
+	tx_submit(r, last);
 	if (why[0])
 		usv_dp_ring_error(r, "%s", why);
 }
@@ -222,6 +267,8 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 			if (r->tx.inflight)
 				return false; /* the last completion queues us */
 		}
+		if (r->tx.n && tx_retry(r))
+			continue;
 		if (r->tx.n && tx_complete(r))
 			return false;
 		if (r->broken)

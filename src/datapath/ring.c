@@ -163,6 +163,7 @@ void usv_dp_ring_start(struct usv_dp_ring *r)
 	r->pending_len = 0;
 	r->tx.n = r->tx.inflight = 0;
 	r->tx.arena_used = 0;
+	r->tx_linked = false;
 	pthread_mutex_lock(&r->dp->lock);
 	snprintf(r->backend_name, sizeof(r->backend_name), "%s%s%s",
 		 usv_fd_kind_name(vq->backend.kind), vq->backend.ifname[0] ? ":" : "",
