@@ -159,7 +159,6 @@ struct usv_worker {
 	pthread_t thread;
 	bool thread_started;
 	struct io_uring uring;
-	bool uring_ready;
 	int ctl_fd;              /* eventfd: messages waiting */
 	pthread_mutex_t mlock;
 	pthread_cond_t mcond;

@@ -446,7 +446,7 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 	if (ret)
 		goto err_sync;
 	pin_to_node(w);
-	w->uring_ready = w->thread_started = true;
+	w->thread_started = true;
 	return 0;
 err_sync:
 	pthread_cond_destroy(&w->mcond);
@@ -470,6 +470,6 @@ void usv_dp_worker_stop(struct usv_worker *w)
 	close(w->ctl_fd);
 	pthread_cond_destroy(&w->mcond);
 	pthread_mutex_destroy(&w->mlock);
-	w->thread_started = w->uring_ready = false;
+	w->thread_started = false;
 	w->ctl_fd = -1;
 }
