@@ -42,8 +42,11 @@ src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvcore.la $(URIN
 noinst_LTLIBRARIES += src/libusvdp.la
 src_libusvdp_la_SOURCES = \
 	src/datapath/datapath.h src/datapath/dp.h \
+	src/datapath/dev.c \
 	src/datapath/net_rx.c \
 	src/datapath/net_tx.c \
+	src/datapath/ring.c \
+	src/datapath/signal.c \
 	src/datapath/stats.c \
 	src/datapath/worker.c
 src_libusvdp_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)

@@ -195,8 +195,27 @@ static int add_desc(struct usv_vring *vr, struct usv_chain *c, const struct vdes
 	return 0;
 }
 
-static int read_desc(struct usv_vring *vr, unsigned i, struct vdesc *d)
+/* The most descriptor reads one chain may cost (see USV_VRING_MIN_CHAIN_DESCS). */
+static unsigned chain_desc_limit(const struct usv_vring *vr)
 {
+	return vr->num > USV_VRING_MIN_CHAIN_DESCS ? vr->num : USV_VRING_MIN_CHAIN_DESCS;
+}
+
+/* Bounds the chain's length: its descriptors, an indirect table's entries
+ * in place of the descriptor pointing at it (ptrs of c->ndesc). Checked
+ * after a descriptor was taken, so that a chain the kernel refuses gets the
+ * kernel's error first. */
+static int charge_desc(struct usv_vring *vr, const struct usv_chain *c, unsigned ptrs)
+{
+	if (c->ndesc - ptrs > chain_desc_limit(vr))
+		return ring_err(vr, -EINVAL, "chain longer than %u descriptors, head %u",
+				chain_desc_limit(vr), c->head);
+	return 0;
+}
+
+static int read_desc(struct usv_vring *vr, struct usv_chain *c, unsigned i, struct vdesc *d)
+{
+	c->ndesc++;
 	if (vr->ldesc) {
 		memcpy(d, vr->ldesc + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
 		return 0;
@@ -205,12 +224,17 @@ static int read_desc(struct usv_vring *vr, unsigned i, struct vdesc *d)
 			    sizeof(*d));
 }
 
+/* Indirect entries are read this many at a time into a local copy: one read
+ * per 16 entries rather than per entry when the table is not mapped here. */
+#define IND_BULK 16
+
 /* get_indirect(): the table is read in order; NEXT only says "more". */
-static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *ind)
+static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *ind,
+			 unsigned ptrs)
 {
 	uint64_t count = ind->len / USV_VRING_DESC_SIZE;
-	unsigned found = 0;
-	struct vdesc d;
+	struct vdesc tbl[IND_BULK], d;
+	unsigned found = 0, base = 0, have = 0; /* tbl holds entries [base, have) */
 	int ret;
 
 	if (ind->len % USV_VRING_DESC_SIZE)
@@ -238,13 +262,27 @@ static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct
 			return ring_err(vr, -EINVAL, "loop detected: last one at %u "
 					"indirect size %llu", found - 1,
 					(unsigned long long)count);
-		if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, &d, sizeof(d)))
-			return ring_err(vr, -EINVAL, "failed indirect descriptor: idx %u, "
-					"0x%llx", found - 1, (unsigned long long)gpa);
+		if (found > have) {
+			/* The next entries, in one read; each is still copied
+			 * once and checked from the copy. */
+			unsigned n = count - (found - 1) < IND_BULK ?
+					     (unsigned)(count - (found - 1)) : IND_BULK;
+
+			if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0])))
+				return ring_err(vr, -EINVAL, "failed indirect descriptor: "
+						"idx %u, 0x%llx", found - 1,
+						(unsigned long long)gpa);
+			base = found - 1;
+			have = base + n;
+		}
+		d = tbl[found - 1 - base];
+		c->ndesc++;
 		if (d.flags & USV_VRING_DESC_F_INDIRECT)
 			return ring_err(vr, -EINVAL, "nested indirect descriptor: idx %u",
 					found - 1);
 		ret = add_desc(vr, c, &d, "indirect ", found - 1);
+		if (!ret)
+			ret = charge_desc(vr, c, ptrs);
 		if (ret)
 			return ret;
 	} while (d.flags & USV_VRING_DESC_F_NEXT);
@@ -254,10 +292,11 @@ static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct
 int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c)
 {
 	uint16_t head;
-	unsigned i, found = 0;
+	unsigned i, found = 0, ptrs = 0; /* ptrs: indirect descriptors read */
 	struct vdesc d;
 	int ret;
 
+	c->ndesc = 0;
 	if (vr->avail_idx == vr->last_avail_idx) {
 		ret = refresh_avail(vr);
 		if (ret)
@@ -283,12 +322,15 @@ int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c)
 		if (++found > vr->num)
 			return ring_err(vr, -EINVAL, "loop detected: last one at %u vq "
 					"size %u head %u", i, vr->num, head);
-		if (read_desc(vr, i, &d))
+		if (read_desc(vr, c, i, &d))
 			return ring_err(vr, -EFAULT, "failed to get descriptor: idx %u", i);
-		if (d.flags & USV_VRING_DESC_F_INDIRECT)
-			ret = walk_indirect(vr, c, &d);
-		else
+		if (d.flags & USV_VRING_DESC_F_INDIRECT) {
+			ret = walk_indirect(vr, c, &d, ++ptrs);
+		} else {
 			ret = add_desc(vr, c, &d, "", i);
+			if (!ret)
+				ret = charge_desc(vr, c, ptrs);
+		}
 		if (ret)
 			return ret;
 		i = d.next;
@@ -492,12 +534,9 @@ int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
 			ret = -EFAULT;
 	}
 	pthread_mutex_unlock(vr->log.lock);
-	if (!ret && vr->log.fd >= 0) {
-		uint64_t one = 1;
-
-		if (write(vr->log.fd, &one, sizeof(one)) < 0)
-			ret = 0; /* a full counter still means "look at the log" */
-	}
+	/* The log eventfd is the datapath's to signal, never blocking. */
+	if (!ret)
+		vr->log.written = true;
 	return ret;
 }
 

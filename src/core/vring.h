@@ -47,15 +47,25 @@ struct usv_chain {
 	uint16_t head;
 	unsigned nout, nin;      /* readable segments first, then writable */
 	uint32_t out_len, in_len;
+	unsigned ndesc;          /* descriptors read: ring and indirect entries */
 	struct usv_seg *seg;     /* caller-provided, max_segs entries */
 	unsigned max_segs;
 };
+
+/* Longest chain taken: the queue size, at least 1024 (UIO_MAXIOV), counting
+ * an indirect table's entries in place of the descriptor that points at it.
+ * The virtio spec forbids chains longer than the queue size (2.7.5.3.1); the
+ * kernel bounds only segments, so a chain of zero-length entries may cost it
+ * num * 65536 reads. */
+#define USV_VRING_MIN_CHAIN_DESCS 1024
 
 struct usv_vring_log {
 	pthread_mutex_t *lock; /* one writer at a time over QEMU's bitmap */
 	int memfd;             /* the owner's pinned /proc/<pid>/mem */
 	uint64_t base;         /* QEMU virtual address of the bitmap */
-	int fd;                /* eventfd signalled after logging, or -1 */
+	int fd;                /* eventfd to signal after logging, or -1 */
+	bool written;          /* logged since the last signal: the datapath
+				* signals fd (without blocking) and clears it */
 };
 
 struct usv_vring {
@@ -85,8 +95,11 @@ void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem);
 
 /*
  * Takes the next available chain. 0 and *c filled; -EAGAIN when the guest
- * has nothing; -EFAULT, -EINVAL or -ENOBUFS when the guest broke the ring
- * (vr->err says how; the caller stops the ring and signals its ERR eventfd).
+ * has nothing; -EFAULT, -EINVAL, -E2BIG or -ENOBUFS when the guest broke the
+ * ring (vr->err says how; the caller stops the ring and signals its ERR
+ * eventfd). c->ndesc counts the descriptors read, also on failure, so that
+ * the caller can charge the walk; a chain reading more than
+ * max(num, USV_VRING_MIN_CHAIN_DESCS) descriptors is -EINVAL.
  */
 int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c);
 /* Gives back the last n popped chains (vhost_discard_vq_desc). */

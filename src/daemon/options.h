@@ -26,7 +26,7 @@ struct usv_options {
 	const char *trace;  /* JSON trace file ("-": stdout), or NULL */
 	const char *inject[USV_OPTIONS_MAX_INJECT]; /* --inject rules, as given */
 	unsigned ninject;
-	unsigned workers;   /* 0: default */
+	unsigned workers;   /* --workers, accepted and ignored; 0: not given */
 	unsigned max_devices_per_user; /* 0: no limit */
 	mode_t mode;        /* of the served file (FUSE) */
 	gid_t gid;          /* its group (FUSE) */

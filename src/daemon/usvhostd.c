@@ -96,9 +96,11 @@ int main(int argc, char **argv)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	if (o.workers)
+		usv_warn("--workers is ignored: each device has its own worker thread, "
+			 "as in the kernel");
 	sv.o = &o;
 	sv.devs = &devs;
-	sv.dc.workers = o.workers;
 	sv.dc.stats_path = o.stats;
 	usv_priv_plan_for(t == USV_TRANSPORT_FUSE, &sv.plan);
 	/* The datapath is handed to the list once it runs (serve_started). */

@@ -1,28 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TX: guest to tap, one packet per descriptor chain, as vhost-net's
- * handle_tx(). When the guest's RAM is mapped here, a packet goes straight
- * from guest memory to the tap (writev through io_uring, a batch of packets
- * per submission); otherwise it is gathered with process_vm_readv first.
- * The vhost header is skipped when vhost owns it (vhost_hlen); used entries
- * carry length 0.
+ * handle_tx(). A batch of chains becomes a batch of io_uring writes, issued
+ * so that the tap gets them in the guest's order: straight from guest memory
+ * when it is mapped here (writev), otherwise bounced through a bounded arena
+ * first. The worker never waits for a write: a tap or socket that cannot
+ * take one now holds the batch (its poll or io-wq does the waiting) and the
+ * ring goes on when the last write completes. A chain longer than
+ * USV_DP_FRAME_MAX is dropped and counted, as tun refuses it. The vhost
+ * header is skipped when vhost owns it (vhost_hlen); used entries carry
+ * length 0, published in order once the batch is done.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "datapath/dp.h"
-
-struct tx_batch {
-	unsigned n;         /* chains popped */
-	unsigned queued;    /* writes handed to io_uring */
-	struct iovec *iov;  /* per chain: USV_VRING_MAX_SEGS at most */
-	unsigned iovcnt[USV_DP_BATCH];
-	uint32_t len[USV_DP_BATCH]; /* payload bytes (header skipped) */
-};
 
 /* The chain's readable part from byte skip on, as iovecs into our mapping.
  * Returns the count, or 0 when a piece is not mapped here. */
@@ -46,146 +41,257 @@ static unsigned local_iov(const struct usv_chain *c, uint32_t skip, struct iovec
 	return n;
 }
 
-/* Submits the queued writes and waits for every one of them. */
-static void tx_wait(struct usv_dp_ring *r, struct tx_batch *b)
+static void tx_done(struct usv_dp_op *op, const struct io_uring_cqe *cqe)
 {
-	for (unsigned i = 0; i < b->queued; i++)
-		while (r->slots[i].ring && !usv_dp_wait_one(r->w))
-			;
+	struct usv_dp_txslot *s = (struct usv_dp_txslot *)op;
+	struct usv_dp_ring *r = s->ring;
+
+	s->res = cqe->res;
+	s->inflight = false;
+	if (--r->tx.inflight == 0)
+		usv_dp_queue(r); /* publish the batch, then the next one */
 }
 
-/* Sends one packet now, bouncing through scratch (memory not mapped). */
-static int tx_bounce(struct usv_dp_ring *r, const struct usv_chain *c, uint32_t len)
+/* Publishes the finished batch in order; failed sends are dropped packets
+ * (the kernel's "Fail to send packet"). 0, or -EFAULT with the ring stopped. */
+static int tx_complete(struct usv_dp_ring *r)
 {
-	ssize_t n;
+	struct usv_dp_tx *tx = &r->tx;
+	uint64_t pkts = 0, bytes = 0, drops = 0;
+	unsigned used = 0;
 
-	if (usv_chain_read(c, r->vhost_hlen, r->scratch, len, r->vr.mem))
-		return -EFAULT;
-	n = write(r->backend_fd, r->scratch, len);
-	return n < 0 ? -errno : (int)n;
+	for (unsigned i = 0; i < tx->n; i++) {
+		if (tx->queued[i] && tx->slot[i].res >= 0) {
+			pkts++;
+			bytes += tx->len[i];
+		} else {
+			drops++;
+		}
+		r->heads[used] = r->chains[i].head;
+		r->lens[used] = 0;
+		used++;
+	}
+	tx->n = 0;
+	tx->arena_used = 0;
+	usv_dp_count(&r->st.packets, pkts);
+	usv_dp_count(&r->st.bytes, bytes);
+	usv_dp_count(&r->st.drops, drops);
+	return usv_dp_flush_used(r, &used);
+}
+
+/*
+ * Queues chain i's write. The usual way: RWF_NOWAIT, not linked. Requests
+ * are issued in queue order during the submit, and a write that cannot go
+ * at once fails with EAGAIN instead of waiting behind the others, so the tap
+ * gets the batch in the guest's order. Such a write (and every write to a
+ * backend that refuses RWF_NOWAIT) goes again without it, hard-linked after
+ * the other retries (tx_retry): io_uring waits for room, not the worker.
+ * Only a packet the tap could not take at once can then end up behind later
+ * ones of its batch, when room appeared between two writes.
+ */
+static void tx_queue(struct usv_dp_ring *r, unsigned i, const struct iovec *iov,
+		     unsigned cnt, bool linked, struct io_uring_sqe **last)
+{
+	struct usv_dp_txslot *s = &r->tx.slot[i];
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->w->uring);
+
+	if (!sqe)
+		return; /* room was checked; a drop if it ever happens */
+	io_uring_prep_writev(sqe, r->backend_fd, iov, cnt, (uint64_t)-1);
+	if (linked)
+		/* Hard links keep the order and go on after a failed send. */
+		io_uring_sqe_set_flags(sqe, IOSQE_IO_HARDLINK);
+	else
+		sqe->rw_flags = RWF_NOWAIT;
+	s->op.done = tx_done;
+	s->ring = r;
+	s->res = 0;
+	s->inflight = true;
+	usv_dp_sqe_op(sqe, &s->op);
+	r->tx.queued[i] = true;
+	r->tx.iov[i] = iov;
+	r->tx.iovcnt[i] = cnt;
+	r->tx.inflight++;
+	*last = sqe;
+}
+
+/* Closes a link chain and hands the batch to the kernel. */
+static void tx_submit(struct usv_dp_ring *r, struct io_uring_sqe *last)
+{
+	if (!last)
+		return;
+	last->flags &= (uint8_t)~IOSQE_IO_HARDLINK; /* the chain ends here */
+	io_uring_submit(&r->w->uring);
+}
+
+/* The batch's writes that could not go at once go again, in order, allowed
+ * to wait (in io_uring). True when some went. */
+static bool tx_retry(struct usv_dp_ring *r)
+{
+	struct usv_dp_tx *tx = &r->tx;
+	struct io_uring_sqe *last = NULL;
+
+	if (tx->retried)
+		return false;
+	tx->retried = true;
+	io_uring_submit(&r->w->uring); /* room for the chain: at most a batch */
+	for (unsigned i = 0; i < tx->n; i++) {
+		int res = tx->slot[i].res;
+
+		if (!tx->queued[i] || (res != -EAGAIN && res != -EOPNOTSUPP))
+			continue;
+		if (res == -EOPNOTSUPP)
+			r->tx_linked = true; /* no RWF_NOWAIT here: link from now on */
+		tx_queue(r, i, tx->iov[i], tx->iovcnt[i], true, &last);
+	}
+	tx_submit(r, last);
+	return last != NULL;
+}
+
+/* Takes a batch of chains and submits their writes. Counts what it took
+ * towards the go's weight; a broken chain stops the ring (what was taken
+ * before it is still sent and published). */
+static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
+		    uint64_t *descs)
+{
+	struct usv_dp_tx *tx = &r->tx;
+	struct io_uring_sqe *last = NULL;
+	unsigned segs_used = 0, room;
+	char why[sizeof(r->vr.err)] = "";
+
+	/* The batch's writes may form one link chain: it must fit the queue,
+	 * and nothing else may queue a request in its middle (the ring error,
+	 * which cancels polls and signals, waits until the chain is closed). */
+	io_uring_submit(&r->w->uring);
+	room = io_uring_sq_space_left(&r->w->uring);
+	tx->n = 0;
+	tx->arena_used = 0;
+	tx->retried = false;
+	while (tx->n < USV_DP_BATCH && tx->n < room &&
+	       USV_DP_SEG_POOL - segs_used >= USV_VRING_MAX_SEGS &&
+	       USV_DP_TX_ARENA - tx->arena_used >= USV_DP_FRAME_MAX) {
+		struct usv_chain *c = &r->chains[tx->n];
+		unsigned i, cnt;
+		struct iovec *iov;
+		uint32_t len;
+		int ret;
+
+		c->seg = r->segs + segs_used;
+		c->max_segs = USV_VRING_MAX_SEGS;
+		ret = usv_vring_pop(&r->vr, c);
+		*descs += c->ndesc;
+		if (ret == -EAGAIN)
+			break;
+		if (ret) {
+			snprintf(why, sizeof(why), "%s", r->vr.err);
+			break;
+		}
+		if (c->nin) {
+			snprintf(why, sizeof(why), "unexpected descriptor format for TX: "
+				 "out %u, in %u", c->nout, c->nin);
+			break;
+		}
+		if (c->out_len <= r->vhost_hlen) {
+			snprintf(why, sizeof(why), "unexpected header len for TX: %u expected %u",
+				 c->out_len, r->vhost_hlen);
+			break;
+		}
+		iov = r->iov + segs_used; /* the chain's iovecs sit by its segments */
+		segs_used += c->nout;
+		len = c->out_len - r->vhost_hlen;
+		i = tx->n++;
+		tx->len[i] = len;
+		tx->queued[i] = false;
+		(*pkts)++;
+		*bytes += len;
+		if (len > USV_DP_FRAME_MAX)
+			continue; /* more than a tap takes: dropped, as tun refuses it */
+		cnt = local_iov(c, r->vhost_hlen, iov);
+		if (!cnt) {
+			/* Not mapped here: bounce through the arena, which has
+			 * room for a frame (checked above). */
+			uint8_t *p = r->arena + tx->arena_used;
+
+			if (usv_dp_chain_read(r, c, r->vhost_hlen, p, len)) {
+				/* As a fault in tun's copy: the packet is lost. */
+				if (!r->read_err_logged)
+					usv_warn("dev %u: vq %u: cannot read TX buffer of head %u; "
+						 "packet dropped (logged once)", r->dev->handle,
+						 r->idx, c->head);
+				r->read_err_logged = true;
+				continue;
+			}
+			tx->arena_used += len;
+			iov[0] = (struct iovec){ .iov_base = p, .iov_len = len };
+			cnt = 1;
+		}
+		tx_queue(r, i, iov, cnt, r->tx_linked, &last);
+	}
+	tx_submit(r, last);
+	if (why[0])
+		usv_dp_ring_error(r, "%s", why);
+}
+
+static bool tx_idle(void *arg)
+{
+	return ((struct usv_dp_ring *)arg)->tx.inflight == 0;
+}
+
+void usv_dp_tx_quiesce(struct usv_dp_ring *r)
+{
+	struct usv_worker *w = r->w;
+
+	/* Writes usually finish at once; one held by a full tap or socket is
+	 * cancelled (its packet dropped). A cancel can miss a linked write
+	 * not yet issued, so it is repeated until none is left. */
+	usv_dp_wait_until(w, tx_idle, r, 10);
+	while (r->tx.inflight) {
+		for (unsigned i = 0; i < r->tx.n; i++)
+			if (r->tx.slot[i].inflight)
+				usv_dp_cancel_op(w, &r->tx.slot[i].op);
+		usv_dp_wait_until(w, tx_idle, r, 10);
+	}
+	if (r->tx.n)
+		tx_complete(r);
 }
 
 bool usv_dp_handle_tx(struct usv_dp_ring *r)
 {
-	struct tx_batch b = { 0 };
-	struct iovec iov[USV_DP_BATCH * 4];
-	uint64_t bytes = 0;
-	unsigned pkts = 0, used = 0;
-	bool more = false;
+	uint64_t bytes = 0, descs = 0;
+	unsigned pkts = 0;
 
 	usv_vring_disable_notify(&r->vr);
 	for (;;) {
-		unsigned segs_used = 0, iov_used = 0;
-		int ret = 0;
-
-		b.n = b.queued = 0;
-		/* Gather a batch of chains while segments and iovecs last. */
-		while (b.n < USV_DP_BATCH && USV_DP_SEG_POOL - segs_used >= USV_VRING_MAX_SEGS) {
-			struct usv_chain *c = &r->chains[b.n];
-			uint32_t len;
-			unsigned cnt;
-
-			c->seg = r->segs + segs_used;
-			c->max_segs = USV_VRING_MAX_SEGS;
-			ret = usv_vring_pop(&r->vr, c);
-			if (ret)
-				break;
-			segs_used += c->nout + c->nin;
-			if (c->nin) {
-				snprintf(r->vr.err, sizeof(r->vr.err), "unexpected descriptor "
-					 "format for TX: out %u, in %u", c->nout, c->nin);
-				ret = -EINVAL;
-				break;
-			}
-			if (c->out_len <= r->vhost_hlen) {
-				snprintf(r->vr.err, sizeof(r->vr.err), "unexpected header len "
-					 "for TX: %u expected %u", c->out_len, r->vhost_hlen);
-				ret = -EINVAL;
-				break;
-			}
-			len = c->out_len - r->vhost_hlen;
-			b.len[b.n] = len;
-			cnt = iov_used + c->nout <= sizeof(iov) / sizeof(iov[0]) ?
-				      local_iov(c, r->vhost_hlen, iov + iov_used) : 0;
-			b.iovcnt[b.n] = cnt;
-			if (cnt) {
-				struct io_uring_sqe *sqe = io_uring_get_sqe(&r->w->uring);
-
-				if (!sqe) {
-					io_uring_submit(&r->w->uring);
-					sqe = io_uring_get_sqe(&r->w->uring);
-				}
-				if (sqe) {
-					r->slots[b.queued] = (struct usv_dp_txslot){ .ring = r };
-					io_uring_prep_writev(sqe, r->backend_fd, iov + iov_used, cnt,
-							     (uint64_t)-1);
-					io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&r->slots[b.queued] |
-								USV_TAG_TXW);
-					b.queued++;
-					iov_used += cnt;
-				} else {
-					b.iovcnt[b.n] = 0;
-				}
-			}
-			if (!b.iovcnt[b.n]) {
-				/* Keep the order: what was queued goes first. */
-				io_uring_submit(&r->w->uring);
-				tx_wait(r, &b);
-				ret = tx_bounce(r, c, len);
-				if (ret < 0 && ret != -EFAULT)
-					usv_dp_count(&r->st.drops, 1);
-				else if (ret == -EFAULT) {
-					snprintf(r->vr.err, sizeof(r->vr.err),
-						 "cannot read TX buffer of head %u", c->head);
-					b.n++;
-					break;
-				}
-				ret = 0;
-			}
-			b.n++;
+		if (r->tx.inflight) {
+			usv_dp_reap(r->w);
+			if (r->tx.inflight)
+				return false; /* the last completion queues us */
 		}
-		if (b.queued) {
-			io_uring_submit(&r->w->uring);
-			tx_wait(r, &b);
-		}
-		/* Results of the writes, in order; failed sends are dropped
-		 * packets (the kernel's "Fail to send packet"). */
-		for (unsigned i = 0, q = 0; i < b.n; i++) {
-			if (b.iovcnt[i]) {
-				int res = r->slots[q++].res;
-
-				if (res < 0)
-					usv_dp_count(&r->st.drops, 1);
-			}
-			r->heads[used] = r->chains[i].head;
-			r->lens[used] = 0;
-			used++;
-			pkts++;
-			bytes += b.len[i];
-			if (used == USV_DP_BATCH && usv_dp_flush_used(r, &used))
-				return false;
-		}
-		if (ret && ret != -EAGAIN) {
-			usv_dp_flush_used(r, &used);
-			usv_dp_ring_broken(r);
+		if (r->tx.n && tx_retry(r))
+			continue;
+		if (r->tx.n && tx_complete(r))
+			return false;
+		if (r->broken)
+			return false;
+		if (usv_dp_exceeds_weight(pkts, bytes, descs))
+			return true; /* fairness: the other ring gets a turn */
+		tx_fill(r, &pkts, &bytes, &descs);
+		if (r->tx.n || r->broken)
+			continue;
+		/* Empty: spin if asked (with kicks still off), then let the
+		 * guest kick again; recheck for a race. */
+		switch (usv_dp_busy_poll(r)) {
+		case USV_DP_BUSY_FOUND:
+			continue;
+		case USV_DP_BUSY_YIELD:
+			return true;
+		case USV_DP_BUSY_NONE:
 			break;
 		}
-		if (usv_dp_flush_used(r, &used))
-			break;
-		if (ret == -EAGAIN && !b.n) {
-			/* Empty: let the guest kick again; recheck for a race. */
-			if (usv_vring_enable_notify(&r->vr) || usv_dp_busy_poll(r)) {
-				usv_vring_disable_notify(&r->vr);
-				continue;
-			}
-			break;
+		if (usv_vring_enable_notify(&r->vr)) {
+			usv_vring_disable_notify(&r->vr);
+			continue;
 		}
-		if (pkts >= USV_DP_WEIGHT_PKTS || bytes >= USV_DP_WEIGHT_BYTES) {
-			more = true; /* fairness: the others get a turn */
-			break;
-		}
+		return false;
 	}
-	usv_dp_count(&r->st.packets, pkts);
-	usv_dp_count(&r->st.bytes, bytes);
-	return more;
 }

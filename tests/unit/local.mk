@@ -47,3 +47,14 @@ tests_unit_test_vring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_unit_test_vring_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_vring_LDADD = src/libusvcore.la $(CMOCKA_LIBS)
 endif
+
+# test_dp_buffers: the datapath's ring buffers come all or none, through the
+# allocator seam of usv_dp_ring_alloc().
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_dp_buffers
+TESTS += tests/unit/test_dp_buffers
+tests_unit_test_dp_buffers_SOURCES = tests/unit/test_dp_buffers.c
+tests_unit_test_dp_buffers_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS) -pthread
+tests_unit_test_dp_buffers_LDFLAGS = $(AM_LDFLAGS) -pthread
+tests_unit_test_dp_buffers_LDADD = src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(CMOCKA_LIBS)
+endif
