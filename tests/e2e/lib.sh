@@ -233,6 +233,14 @@ e2e_stop_daemon() {
 	local pid=$E2E_DAEMON_PID
 	E2E_DAEMON_RC=""
 	[ -n "$pid" ] || return 0
+	# A daemon that stopped before we asked (a signal from elsewhere, its
+	# FUSE connection aborted) is a failure of the run, not a clean stop.
+	if ! e2e_alive "$pid"; then
+		e2e_wait_pid "$pid" 1 || true
+		E2E_DAEMON_RC="gone before SIGTERM (status $E2E_WAIT_RC)"
+		E2E_DAEMON_PID=""
+		return 0
+	fi
 	kill -TERM "$pid" 2>/dev/null || true
 	if e2e_wait_pid "$pid" 10; then
 		E2E_DAEMON_RC=$E2E_WAIT_RC
@@ -489,6 +497,10 @@ e2e_check_mem_strategy() { # STRATEGY
 # SIGTERM made the daemon exit 0 and take its mount with it.
 e2e_check_daemon_stop() {
 	e2e_stop_daemon
+	if grep -q 'stopping:' "$E2E_RUN_DIR/daemon.log" 2>/dev/null &&
+		[ "$E2E_DAEMON_RC" != 0 ]; then
+		e2e_fail "usvhostd stopped on its own during the run: $(grep -m1 'stopping:' "$E2E_RUN_DIR/daemon.log")"
+	fi
 	if [ "$E2E_DAEMON_RC" = 0 ]; then
 		e2e_pass "usvhostd exited 0 on SIGTERM"
 	else
