@@ -349,6 +349,9 @@ static void stop_ring(struct usv_worker *w, struct usv_dp_ring *r)
 		usv_dp_stats_line(r, line, sizeof(line));
 		usv_info("dev %u: vq %u %s: %s", r->dev->handle, r->idx,
 			 r->idx == USV_VQ_RX ? "rx" : "tx", line);
+		/* After a stall this says who waits for whom. */
+		usv_vring_describe(&r->vr, line, sizeof(line));
+		usv_info("dev %u: vq %u ring at stop: %s", r->dev->handle, r->idx, line);
 	}
 }
 
