@@ -454,6 +454,42 @@ void usv_vring_disable_notify(struct usv_vring *vr)
 		usv_vring_write_used_flags(vr);
 }
 
+/* One guest word for usv_vring_describe(): its value, or "?" if unreadable. */
+static const char *word(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+			char *buf, size_t n)
+{
+	uint16_t v;
+
+	if (get16(vr, local, uva, off, &v))
+		snprintf(buf, n, "?");
+	else
+		snprintf(buf, n, "%u", v);
+	return buf;
+}
+
+void usv_vring_describe(struct usv_vring *vr, char *buf, size_t n)
+{
+	char a[8], u[8], ev[8], f[8];
+
+	if (vr->event_idx) {
+		snprintf(buf, n, "last_avail_idx=%u avail.idx=%s avail_event=%s last_used_idx=%u "
+			 "used.idx=%s used_event=%s signalled_used=%u%s used_flags=0x%x",
+			 vr->last_avail_idx, word(vr, vr->lavail, vr->avail, AVAIL_IDX, a, 8),
+			 word(vr, vr->lused, vr->used, USED_RING + (uint64_t)USED_ELEM * vr->num,
+			      ev, 8),
+			 vr->last_used_idx, word(vr, vr->lused, vr->used, USED_IDX, u, 8),
+			 word(vr, vr->lavail, vr->avail, AVAIL_RING + 2ULL * vr->num, f, 8),
+			 vr->signalled_used, vr->signalled_used_valid ? "" : " (none yet)",
+			 vr->used_flags);
+		return;
+	}
+	snprintf(buf, n, "last_avail_idx=%u avail.idx=%s avail.flags=%s last_used_idx=%u "
+		 "used.idx=%s used_flags=0x%x", vr->last_avail_idx,
+		 word(vr, vr->lavail, vr->avail, AVAIL_IDX, a, 8),
+		 word(vr, vr->lavail, vr->avail, AVAIL_FLAGS, f, 8), vr->last_used_idx,
+		 word(vr, vr->lused, vr->used, USED_IDX, u, 8), vr->used_flags);
+}
+
 /* Walks segments [first, first+count) from byte off for len bytes, copying
  * between them and buf; pieces we have not mapped go through the owner's
  * pinned /proc/<pid>/mem, one transfer each. */

@@ -118,6 +118,9 @@ void usv_vring_disable_notify(struct usv_vring *vr);
 bool usv_vring_has_avail(struct usv_vring *vr);
 /* Publishes used_flags once, as at attach (vhost_vq_init_access). */
 int usv_vring_write_used_flags(struct usv_vring *vr);
+/* Where the device is and what the guest's ring says (indexes, EVENT_IDX
+ * words), for a log line: tells a missed kick from a missed interrupt. */
+void usv_vring_describe(struct usv_vring *vr, char *buf, size_t n);
 
 /* Copies between a chain's segments and a flat buffer. The readable part for
  * TX, the writable part for RX; off counts from the part's start. Pieces not

@@ -211,6 +211,11 @@ void usv_dp_ring_stop(struct usv_dp_ring *r)
 	usv_dp_stats_line(r, line, sizeof(line));
 	usv_info("dev %u: vq %u %s: %s", r->dev->handle, r->idx,
 		 r->idx == USV_VQ_RX ? "rx" : "tx", line);
+	/* After a stall this says who waits for whom: a guest that posted
+	 * past an avail_event it was never kicked for, or a device past
+	 * used_event without an interrupt. */
+	usv_vring_describe(&r->vr, line, sizeof(line));
+	usv_info("dev %u: vq %u ring at stop: %s", r->dev->handle, r->idx, line);
 }
 
 void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what)
