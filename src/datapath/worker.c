@@ -80,8 +80,10 @@ void usv_dp_poll_cancel(struct usv_dp_ring *r, unsigned t)
 {
 	uint64_t ud = t == USV_TAG_KICK ? r->kick_tag : r->tap_tag;
 
-	if (ud && (r->polls & (1u << t)))
+	if (ud && (r->polls & (1u << t))) {
+		r->cancelling |= 1u << t;
 		cancel(r->w, ud);
+	}
 }
 
 void usv_dp_queue(struct usv_dp_ring *r)
@@ -118,8 +120,15 @@ static void route_poll(struct usv_dp_ring *r, unsigned t, const struct io_uring_
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		r->polls &= ~(1u << t);
-		/* A multishot poll may end on its own (overflow): re-arm.
-		 * One that failed on its fd is reported, not retried. */
+		/* A multishot poll may end on its own (overflow): re-arm,
+		 * unless a cancel is on its way (re-arming then would leave
+		 * a poll on the old fd that nobody cancels, and the drain
+		 * waiting for it forever). One that failed on its fd is
+		 * reported, not retried. */
+		if (r->cancelling & (1u << t)) {
+			r->cancelling &= ~(1u << t);
+			return;
+		}
 		if (cqe->res < 0 && cqe->res != -ECANCELED)
 			usv_warn("dev %u: vq %u: %s poll failed: %s", r->dev->handle,
 				 r->idx, t == USV_TAG_KICK ? "kick" : "tap",
