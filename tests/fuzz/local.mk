@@ -39,7 +39,8 @@ tests_fuzz_fuzz_trace_load_LDADD = tests/fuzz/libfuzztrace.la tests/fuzz/libfuzz
 	$(JSONC_LIBS) -lpthread
 
 fuzz-check: tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_trace_load
-	$(SHELL) $(srcdir)/tests/fuzz/run-fuzzers.sh --builddir '$(abs_top_builddir)'
+	$(SHELL) $(srcdir)/tests/fuzz/run-fuzzers.sh --builddir '$(abs_top_builddir)' \
+		--seconds "$${FUZZ_SECONDS:-60}"
 else
 fuzz-check:
 	@echo "fuzz-check: configure with CC=clang --enable-fuzzing (docs/fuzzing.md)" >&2; exit 1
