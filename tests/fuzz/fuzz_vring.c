@@ -37,9 +37,10 @@
  * broken ring.
  *
  * Checked beyond memory safety: a popped chain's segments each lie inside one
- * region and point where the region maps them; lengths add up; the whole
- * readable part can be read and the writable part written; a failed pop
- * leaves a reason and does not move last_avail_idx.
+ * region and point where the region maps them; lengths add up; the readable
+ * part can be read, the writable part written and read back (4 KiB of each),
+ * not one byte more; a failed pop leaves a reason and does not move
+ * last_avail_idx.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -182,6 +183,11 @@ static int chain_wr(const struct usv_chain *c, uint32_t off, const void *buf,
 	return usv_chain_write(c, off, buf, len, 0);
 }
 
+static int chain_rd_in(const struct usv_chain *c, uint32_t off, void *buf, uint32_t len)
+{
+	return usv_chain_read_in(c, off, buf, len, 0);
+}
+
 static void check_chain(void)
 {
 	const struct usv_chain *c = &fz->c;
@@ -221,6 +227,9 @@ static void check_chain(void)
 	FUZZ_ASSERT(chain_wr(c, 0, fz->scratch, n) == 0, "write of %u", n);
 	FUZZ_ASSERT(chain_wr(c, c->in_len, fz->scratch, 1) == -EFAULT,
 		    "write past the writable part");
+	FUZZ_ASSERT(chain_rd_in(c, c->in_len - n, fz->scratch, n) == 0, "read back of %u", n);
+	/* LOG_ALL without a log base logs nothing and never fails. */
+	FUZZ_ASSERT(usv_vring_log_chain(&fz->vr, c, c->in_len) == 0, "dirty log");
 }
 
 /* Pops up to n chains; false when the ring broke. */
