@@ -9,9 +9,10 @@
  * us. Two things in a payload would reach beyond the core, and are rewritten
  * before the request is served:
  *   - fd numbers (SET_LOG_FD, SET_VRING_KICK/CALL/ERR, NET_SET_BACKEND) map to
- *     fds made here: four eventfds, a pipe, a detached tun fd and an AF_PACKET
- *     socket (when this process may open them), a number no fd has, or stay
- *     as they are when negative. Never any other fd of ours.
+ *     fds made here, by n % 10: 0-3 four eventfds, 4-5 a pipe's ends, 6 a
+ *     detached tun fd, 7 an AF_PACKET socket (those two when this process may
+ *     open them), 8-9 a number no fd has; negative numbers stay as they are.
+ *     Never any other fd of ours.
  *   - owner addresses (memory regions' userspace_addr, ring addresses,
  *     SET_LOG_BASE) below USV_TASK_SIZE_MAX map into a sealed memfd mapped
  *     here (the guest RAM a VM would share), keeping their low 12 bits;
@@ -441,10 +442,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	info.profile = &profiles[(setup & 7) % nprofiles];
 	usv_inject_init(&inject);
 	if (setup & 16) {
-		char spec[256], err[160];
+		char spec[256], err[160], warning[160];
 
 		spec[fin_bytes(&in, spec, fin_u8(&in))] = '\0';
-		usv_inject_add(&inject, spec, err, sizeof(err), NULL, 0);
+		usv_inject_add(&inject, spec, err, sizeof(err), warning, sizeof(warning));
 		info.inject = &inject;
 	}
 	if (usv_devlist_init(&list, info.profile, &fake_dp, NULL))
