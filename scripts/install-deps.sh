@@ -13,6 +13,7 @@ tests and boot test guests:
           libfuse3-dev liburing-dev libnuma-dev libcmocka-dev libjson-c-dev
   run:    fuse3
   tests:  qemu-system-x86 busybox-static iproute2 valgrind
+          clang libclang-rt-14-dev (libFuzzer, for --enable-fuzzing)
           (guest kernels come from Debian's linux-image package, fetched by
           scripts/guest-kernel.sh without installing it)
 --check   only list what is missing; exit 1 if anything is.
@@ -21,7 +22,7 @@ TXT
 
 pkgs=(gcc make autoconf automake libtool pkg-config libfuse3-dev liburing-dev
       libnuma-dev libcmocka-dev libjson-c-dev fuse3 qemu-system-x86
-      busybox-static iproute2 valgrind)
+      busybox-static iproute2 valgrind clang libclang-rt-14-dev)
 
 check=0
 case "${1:-}" in

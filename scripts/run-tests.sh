@@ -15,8 +15,10 @@ Runs, from a fresh clone, as root:
      the end-to-end tests booting unmodified QEMU (TCG) against usvhostd
   3. build-asan/: the unit, integration, trace and main e2e tests with ASan
      and UBSan
-  4. the unit tests and the integration clients under valgrind
-  5. make distcheck (with the unit tests)
+  4. build-fuzz/ (CC=clang --enable-fuzzing): the libFuzzer targets replay
+     their regression inputs, then run FUZZ_SECONDS (default 60) each
+  5. the unit tests and the integration clients under valgrind
+  6. make distcheck (with the unit tests)
 --quick   only step 2.
 Tests that need root, /dev/fuse or /dev/net/tun skip (exit 77) without them;
 here any skipped test makes the run fail.
@@ -96,6 +98,12 @@ build build-asan --enable-sanitizers
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
 	tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh"
+
+# libFuzzer: the ioctl dispatcher, the ring walker and the trace loader, for a
+# bounded time each (docs/fuzzing.md); any crash fails the run.
+step "fuzzing (build-fuzz/)"
+build build-fuzz CC=clang --enable-fuzzing
+make -s -C build-fuzz fuzz-check FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 
 # valgrind: the unit tests and the integration clients. (Not the daemon:
 # valgrind 3.19 knows neither pidfd_open nor pidfd_getfd.)

@@ -43,6 +43,9 @@ const char *trace_profile_name(const struct trace *t);
 void fmt_args(json_object *o, char *buf, size_t len);
 /* "0", "-1 EPERM (Operation not permitted)". */
 void fmt_result(const struct rec *r, char *buf, size_t len);
+/* Seconds from t0 to t (nanoseconds as recorded, any values: exact while
+ * the difference fits in 64 bits). */
+double trace_seconds(int64_t t0, int64_t t);
 /* "12.3us", "1.20ms", "2.00s". */
 void fmt_duration(int64_t ns, char *buf, size_t len);
 /* Is name in a comma-separated list (names with or without VHOST_)? */

@@ -237,6 +237,16 @@ void fmt_result(const struct rec *r, char *buf, size_t len)
 	}
 }
 
+double trace_seconds(int64_t t0, int64_t t)
+{
+	int64_t d;
+
+	/* A trace is input: its times may be anything, even far apart. */
+	if (__builtin_sub_overflow(t, t0, &d))
+		return ((double)t - (double)t0) / 1e9;
+	return (double)d / 1e9;
+}
+
 void fmt_duration(int64_t ns, char *buf, size_t len)
 {
 	if (ns < 0)

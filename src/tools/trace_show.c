@@ -158,7 +158,7 @@ int cmd_show(int argc, char **argv)
 			snprintf(when, sizeof(when), "%" PRId64 ".%06" PRId64, r->time_ns / 1000000000,
 				 r->time_ns % 1000000000 / 1000);
 		else
-			snprintf(when, sizeof(when), "%+.6f", (double)(r->time_ns - t.t0) / 1e9);
+			snprintf(when, sizeof(when), "%+.6f", trace_seconds(t.t0, r->time_ns));
 		if (r->dev >= 0)
 			snprintf(devs_s, sizeof(devs_s), "%" PRId64, r->dev);
 		if (is_ioctl) {

@@ -132,8 +132,9 @@ int cmd_summary(int argc, char **argv)
 	       usv_tj_str(t.header, "producer") ? usv_tj_str(t.header, "producer") : "?",
 	       json_object_get_string(json_object_object_get(t.header, "version")),
 	       trace_profile_name(&t), t.ended ? "" : " (no end record: cut short?)");
-	printf("span:     %.3f s, %" PRId64 " device%s, %zu ioctls, %zu failed (%zu injected)\n",
-	       last > t.t0 ? (double)(last - t.t0) / 1e9 : 0.0, maxdev + 1,
+	/* Handles are the lowest free numbers: the highest one counts them. */
+	printf("span:     %.3f s, %" PRIu64 " device%s, %zu ioctls, %zu failed (%zu injected)\n",
+	       last > t.t0 ? trace_seconds(t.t0, last) : 0.0, (uint64_t)maxdev + 1,
 	       maxdev == 0 ? "" : "s", ioctls, failed, injected);
 	printf("\n%-28s %6s %6s %-34s %9s %9s %9s %9s\n", "IOCTL", "CALLS", "FAILED",
 	       "ERRNOS", "p50", "p90", "p99", "max");

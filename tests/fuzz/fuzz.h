@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the libFuzzer targets: reading an input as a stream of
+ * little-endian fields. Past the end every read gives zeros and marks the
+ * stream empty, so a target never reads outside the input and a short input
+ * is simply a short sequence.
+ */
+#ifndef USV_TESTS_FUZZ_H
+#define USV_TESTS_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fin {
+	const uint8_t *p;
+	size_t left;
+};
+
+static inline bool fin_empty(const struct fin *in)
+{
+	return in->left == 0;
+}
+
+/* Copies up to n bytes into buf, zero-filling what the input lacks;
+ * returns how many came from the input. */
+static inline size_t fin_bytes(struct fin *in, void *buf, size_t n)
+{
+	size_t k = n < in->left ? n : in->left;
+
+	if (k)
+		memcpy(buf, in->p, k);
+	if (k < n)
+		memset((uint8_t *)buf + k, 0, n - k);
+	in->p += k;
+	in->left -= k;
+	return k;
+}
+
+static inline uint8_t fin_u8(struct fin *in)
+{
+	uint8_t v;
+
+	fin_bytes(in, &v, sizeof(v));
+	return v;
+}
+
+static inline uint16_t fin_u16(struct fin *in)
+{
+	uint8_t b[2];
+
+	fin_bytes(in, b, sizeof(b));
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static inline uint32_t fin_u32(struct fin *in)
+{
+	uint8_t b[4];
+
+	fin_bytes(in, b, sizeof(b));
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t fin_u64(struct fin *in)
+{
+	uint64_t lo = fin_u32(in);
+
+	return lo | (uint64_t)fin_u32(in) << 32;
+}
+
+/* A broken invariant that is not a memory error: report it and abort, which
+ * libFuzzer records as a crash with the input. */
+#define FUZZ_ASSERT(cond, ...)                                                 \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "fuzz invariant failed: %s: ", #cond); \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fprintf(stderr, "\n");                                 \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+
+#endif
