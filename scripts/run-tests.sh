@@ -83,7 +83,7 @@ check() {
 }
 
 step "build and test (build/)"
-build build
+build build --enable-werror
 check build
 
 [ "$quick" -eq 0 ] || exit 0
@@ -94,7 +94,7 @@ unit_tests=$(cd "$src" && ls tests/unit/test_*.c tests/trace/test_*.c 2>/dev/nul
 # Under the sanitizers: everything that runs the daemon's code paths, but not
 # the guest-variant matrix or the VM (both already ran above).
 step "ASan + UBSan (build-asan/)"
-build build-asan --enable-sanitizers
+build build-asan --enable-sanitizers --enable-werror
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
 	tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh"
@@ -102,7 +102,7 @@ check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integrati
 # libFuzzer: the ioctl dispatcher, the ring walker and the trace loader, for a
 # bounded time each (docs/fuzzing.md); any crash fails the run.
 step "fuzzing (build-fuzz/)"
-build build-fuzz CC=clang --enable-fuzzing
+build build-fuzz CC=clang --enable-fuzzing --enable-werror
 make -s -C build-fuzz fuzz-check FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 
 # valgrind: the unit tests and the integration clients. (Not the daemon:

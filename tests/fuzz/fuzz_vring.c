@@ -164,28 +164,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (unsigned i = 0; i < NREGIONS; i++) {
 		fz->mem->regions[i].local = fz->local[i];
 		fz->mem->regions[i].strategy = USV_MEM_MMAP;
+		fz->mem->regions[i].writable = true;
 	}
+	/* No pinned /proc/PID/mem (memfd stays -1): anything not mapped is
+	 * EFAULT, and nothing outside these regions is ever reached. */
 	pthread_mutex_init(&fz->log_lock, NULL);
 	fz->verbose = getenv("FUZZ_VERBOSE") && strcmp(getenv("FUZZ_VERBOSE"), "0");
 	return 0;
 }
 
 /* The datapath's copies, kept in one place: their last argument names how
- * to reach unmapped memory, which never happens here. */
+ * to reach unmapped memory (the table's pinned fd, which it has none of). */
+
 static int chain_rd(const struct usv_chain *c, uint32_t off, void *buf, uint32_t len)
 {
-	return usv_chain_read(c, off, buf, len, 0);
+	return usv_chain_read(c, off, buf, len, fz->mem);
 }
 
 static int chain_wr(const struct usv_chain *c, uint32_t off, const void *buf,
 		    uint32_t len)
 {
-	return usv_chain_write(c, off, buf, len, 0);
+	return usv_chain_write(c, off, buf, len, fz->mem);
 }
 
 static int chain_rd_in(const struct usv_chain *c, uint32_t off, void *buf, uint32_t len)
 {
-	return usv_chain_read_in(c, off, buf, len, 0);
+	return usv_chain_read_in(c, off, buf, len, fz->mem);
 }
 
 static void check_chain(void)
@@ -325,7 +329,7 @@ static void setup(struct fin *in)
 	usv_vring_setup(&fz->vr, fz->mem, fz->num, ring_uva(fz->desc_gpa, 1),
 			ring_uva(fz->avail_gpa, 2), ring_uva(fz->used_gpa, 4), features);
 	/* No dirty log: its bitmap lives in the owner, not in guest memory. */
-	fz->vr.log = (struct usv_vring_log){ .lock = &fz->log_lock, .fd = -1 };
+	fz->vr.log = (struct usv_vring_log){ .lock = &fz->log_lock, .memfd = -1, .fd = -1 };
 	fz->vr.last_avail_idx = fz->vr.avail_idx = fin_u16(in);
 	fz->drv_avail_idx = fz->vr.last_avail_idx;
 	put16(fz->avail_gpa + 2, fz->drv_avail_idx);
