@@ -74,6 +74,9 @@ static const struct scenario {
 	{ "readonly-file-unprivileged", "--mode=0666", false,
 	  "an unprivileged caller cannot make the daemon write a root-owned file it may "
 	  "only read", scenario_readonly_unprivileged },
+	{ "readonly-file-forged-maps", "-", false,
+	  "a maps line over 512 bytes forging the read-only file's mapping as writable "
+	  "gains the caller nothing", scenario_readonly_forged_maps },
 	{ "owner-exec", "-", false,
 	  "after the owner execs, its rings never touch the new image and the new image is "
 	  "not the owner", scenario_owner_exec },

@@ -211,6 +211,7 @@ void scenario_used_readonly(void);
 /* hostile_memory.c */
 void scenario_readonly_root(void);
 void scenario_readonly_unprivileged(void);
+void scenario_readonly_forged_maps(void);
 void scenario_owner_exec(void);
 /* The owner's new image (owner-exec): returns when done; its failures are
  * the process's exit status. */

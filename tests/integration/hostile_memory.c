@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- a read-only file as guest RAM -------------------------------------- */
@@ -29,9 +30,16 @@
 #define RO_BUFS 0x100000u
 #define RO_NBUF 8u
 
+/* Where a line of /proc/PID/maps shows the path (seq_pad() to column 73
+ * on 64-bit), and where a reader with a 512-byte line buffer cuts it. */
+#define MAPS_PATH_COL 73u
+#define MAPS_CUT 511u
+
 struct ro_args {
 	const char *path;
 	bool unprivileged;
+	const char *decoy; /* a file whose maps line forges the file's */
+	void *at;          /* with a decoy: where the file is mapped */
 };
 
 /* The file's content: a pattern, and an RX ring with 8 buffers posted in it,
@@ -50,6 +58,48 @@ static void ro_content(uint8_t *p)
 	}
 	p[RO_AVAIL + 2] = RO_NBUF; /* avail->idx */
 	p[RO_USED] = p[RO_USED + 1] = 0xff;
+}
+
+/*
+ * Maps the decoy below p, so that its line of /proc/self/maps comes first:
+ * a path so long that the line's tail, from byte MAPS_CUT, reads as a line
+ * of its own saying p's mapping is writable and shared. The mapping stays
+ * (the process ends with it).
+ */
+static bool map_decoy(const char *decoy, uint8_t *p, const char *tag)
+{
+	char line[4096];
+	bool seen = false;
+	void *d;
+	FILE *f;
+	int fd = open(decoy, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		cl_setup_fail("%s: open the decoy", tag);
+		return false;
+	}
+	d = mmap(p - 16 * MiB, 4096, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	close(fd);
+	if (d == MAP_FAILED) {
+		cl_setup_fail("%s: map the decoy below the file", tag);
+		return false;
+	}
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long start = 0;
+
+		if (sscanf(line, "%llx-", &start) == 1 && start == (uintptr_t)d) {
+			line[strcspn(line, "\n")] = '\0';
+			seen = strlen(line) > MAPS_CUT;
+			if (seen)
+				cl_print("    %s: its maps line, from byte %u: %s", tag, MAPS_CUT,
+					 line + MAPS_CUT);
+		}
+	}
+	if (f)
+		fclose(f);
+	return cl_check(seen, "%s: the decoy's maps line is longer than %u bytes (test "
+			"self-check)", tag, MAPS_CUT);
 }
 
 /* The caller: maps the file read-only and shared, declares it guest RAM with
@@ -87,11 +137,14 @@ static int ro_caller(void *arg)
 		cl_setup_fail("%s: open %s read-only", tag, a->path);
 		goto out;
 	}
-	p = mmap(NULL, RO_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(a->at, RO_SIZE, PROT_READ, MAP_SHARED | (a->at ? MAP_FIXED_NOREPLACE : 0), fd,
+		 0);
 	if (p == MAP_FAILED) {
 		cl_setup_fail("%s: mmap %s", tag, a->path);
 		goto out;
 	}
+	if (a->decoy && !map_decoy(a->decoy, p, tag))
+		goto out;
 	x.d.fd = open(hx.dev, O_RDWR | O_CLOEXEC);
 	if (!cl_check(x.d.fd >= 0, "%s: opens %s (%s)", tag, hx.dev,
 		      x.d.fd >= 0 ? "ok" : strerror(errno)))
@@ -150,12 +203,66 @@ out:
 	return 0;
 }
 
-static void readonly_file(bool unprivileged)
+/*
+ * Makes dir/ppp.../ppp.../<forged>/x, the forged part starting at byte
+ * MAPS_CUT of the maps line that will show it: "<the file's range> rw-s
+ * 00000000 <its device and inode> /x". Leaves the directories made in
+ * dirs[] (deepest last, *n of them) and the decoy's path in out.
+ */
+static bool make_decoy(const char *dir, const char *file, uint8_t *p, char dirs[][PATH_MAX],
+		       unsigned *n, char *out)
 {
-	char path[PATH_MAX];
+	char base[PATH_MAX], forged[160];
+	size_t at, want = MAPS_CUT - MAPS_PATH_COL;
+	struct stat st;
+	int fd;
+
+	*n = 0;
+	if (!realpath(dir, base) || stat(file, &st) < 0)
+		return false;
+	snprintf(forged, sizeof(forged), "%lx-%lx rw-s 00000000 %02x:%02x %lu ",
+		 (unsigned long)(uintptr_t)p, (unsigned long)(uintptr_t)(p + RO_SIZE),
+		 major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino);
+	/* "/ppp..." directories until the forged one would start at byte want
+	 * (each at least "/p", at most 200 p). */
+	at = strlen(base);
+	if (at + 1 > want)
+		return false;
+	while (at + 1 < want) {
+		size_t left = want - 1 - at, pad = left - 1 > 200 ? 200 : left - 1;
+
+		if (left - 1 - pad == 1)
+			pad--;
+		base[at++] = '/';
+		memset(base + at, 'p', pad);
+		at += pad;
+		base[at] = '\0';
+		if (mkdir(base, 0755) < 0)
+			return false;
+		snprintf(dirs[(*n)++], PATH_MAX, "%s", base);
+	}
+	snprintf(base + at, sizeof(base) - at, "/%s", forged);
+	if (mkdir(base, 0755) < 0)
+		return false;
+	snprintf(dirs[(*n)++], PATH_MAX, "%s", base);
+	snprintf(out, PATH_MAX, "%s/x", base);
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, 4096) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static void readonly_file(bool unprivileged, bool forge)
+{
+	char path[PATH_MAX], decoy[PATH_MAX] = "", dirs[8][PATH_MAX];
 	uint8_t *want = malloc(RO_SIZE), *got = malloc(RO_SIZE);
 	struct ro_args a = { .path = path, .unprivileged = unprivileged };
 	size_t diff = 0, first = SIZE_MAX;
+	unsigned ndirs = 0;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/hostile-ro.XXXXXX", hx.files);
@@ -173,6 +280,20 @@ static void readonly_file(bool unprivileged)
 	}
 	close(fd);
 	cl_print("    %s: root-owned, mode 0644, %u bytes with an RX ring in it", path, RO_SIZE);
+	if (forge) {
+		/* The caller maps the file where a map of it would go now. */
+		void *probe = mmap(NULL, RO_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (probe == MAP_FAILED)
+			goto unlink;
+		munmap(probe, RO_SIZE);
+		if (!make_decoy(hx.files, path, probe, dirs, &ndirs, decoy)) {
+			cl_setup_fail("a decoy file with a forged maps line in %s", hx.files);
+			goto unlink;
+		}
+		a.decoy = decoy;
+		a.at = probe;
+	}
 	cl_reap(cl_spawn(ro_caller, &a, unprivileged ? "caller as nobody" : "caller"),
 		hx_scaled(15000), "the caller");
 	hx_check_daemon_alive("after the read-only file");
@@ -194,6 +315,10 @@ static void readonly_file(bool unprivileged)
 		close(fd);
 unlink:
 	unlink(path);
+	if (decoy[0])
+		unlink(decoy);
+	while (ndirs)
+		rmdir(dirs[--ndirs]);
 out:
 	free(want);
 	free(got);
@@ -201,12 +326,17 @@ out:
 
 void scenario_readonly_root(void)
 {
-	readonly_file(false);
+	readonly_file(false, false);
 }
 
 void scenario_readonly_unprivileged(void)
 {
-	readonly_file(true);
+	readonly_file(true, false);
+}
+
+void scenario_readonly_forged_maps(void)
+{
+	readonly_file(false, true);
 }
 
 /* ---- the owner execs ---------------------------------------------------- */
