@@ -21,14 +21,15 @@
  * SIGSTOP and resumes it (SIGCONT) before it ends.
  *
  * What they attack: the daemon's buffers (oversized TX chains and RX
- * frames); the caller's rights (a read-only file as guest RAM, an owner that
- * execs, a device limit per uid); faults (guest RAM truncated under the
- * daemon); one device stalling others (full blocking eventfds, busy polling,
- * zero-length indirect storms, fds on a frozen FUSE server); and the rings
- * (chains too long, buffers outside memory or wrapping 2^64, lengths near
- * 2^32, nested or bad indirect tables, a read-only used ring). Rings broken
- * in the ways ring_faults.c covers (bad heads, loops, avail jumps, addresses
- * outside memory) are not repeated here.
+ * frames); the caller's rights (a read-only file as guest RAM, also behind a
+ * forged line of /proc/PID/maps, an owner that execs, a device limit per
+ * uid); faults (guest RAM truncated under the daemon); one device stalling
+ * others (full blocking eventfds, busy polling, zero-length indirect storms,
+ * fds on a frozen FUSE server); and the rings (chains too long, buffers
+ * outside memory or wrapping 2^64, lengths near 2^32, nested or bad indirect
+ * tables, a read-only used ring). Rings broken in the ways ring_faults.c
+ * covers (bad heads, loops, avail jumps, addresses outside memory) are not
+ * repeated here.
  *
  * Frames reach the daemon through an AF_PACKET socket bound to each tap's
  * interface (see ring_faults.c). Needs root, /dev/net/tun and a network
