@@ -96,8 +96,9 @@ unit_tests=$(cd "$src" && ls tests/unit/test_*.c tests/trace/test_*.c 2>/dev/nul
 step "ASan + UBSan (build-asan/)"
 build build-asan --enable-sanitizers --enable-werror
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
-	tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
-	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh"
+	tests/integration/hostile.sh tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
+	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh \
+	tests/e2e/qemu-sigkill.sh"
 
 # libFuzzer: the ioctl dispatcher, the ring walker and the trace loader, for a
 # bounded time each (docs/fuzzing.md); any crash fails the run.

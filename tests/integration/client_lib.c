@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,6 +130,11 @@ void cl_add_failures(unsigned long n)
 	atomic_fetch_add(&n_failures, n);
 }
 
+void cl_add_checks(unsigned long n)
+{
+	atomic_fetch_add(&n_checks, n);
+}
+
 const char *cl_errname(int err, char *buf, size_t len)
 {
 	const char *name = err ? strerrorname_np(err) : "0";
@@ -218,7 +224,7 @@ static uint64_t now_ms(void)
 
 pid_t cl_spawn(int (*fn)(void *arg), void *arg, const char *what)
 {
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (!child_checks) {
 		void *p = mmap(NULL, sizeof(*child_checks), PROT_READ | PROT_WRITE,
@@ -230,6 +236,7 @@ pid_t cl_spawn(int (*fn)(void *arg), void *arg, const char *what)
 		}
 		child_checks = p;
 	}
+	parent = getpid();
 	pid = fork();
 
 	if (pid < 0) {
@@ -240,6 +247,10 @@ pid_t cl_spawn(int (*fn)(void *arg), void *arg, const char *what)
 		unsigned long f;
 		int r;
 
+		/* Gone with its parent: a client killed on its timeout leaves
+		 * no process of its own behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(100);
 		atomic_store(&n_checks, 0);
 		atomic_store(&n_failures, 0);
 		snprintf(line_prefix, sizeof(line_prefix), "[%s, pid %d] ",
@@ -272,11 +283,19 @@ bool cl_reap(pid_t pid, unsigned timeout_ms, const char *what)
 			return false;
 		}
 		if (now_ms() > deadline) {
+			/* A child inside a FUSE request the daemon has taken
+			 * cannot die until the daemon answers or the connection
+			 * is aborted: wait for it a little, never for ever. */
+			uint64_t gone = now_ms() + 2000;
+
 			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return cl_check(false, "%s: still running after %u ms: killed",
-					what, timeout_ms * cl_timeout_scale);
+			while ((r = waitpid(pid, &status, WNOHANG)) != pid &&
+			       (r == 0 || errno == EINTR) && now_ms() < gone)
+				usleep(1000);
+			return cl_check(false, "%s: still running after %u ms: killed%s",
+					what, timeout_ms * cl_timeout_scale,
+					r == pid ? "" : ", but it is stuck in an "
+					"uninterruptible wait (left behind)");
 		}
 		usleep(1000);
 	}
@@ -396,13 +415,17 @@ bool cl_ram_init(struct cl_ram *ram, enum cl_ram_kind kind, size_t size)
 		cl_setup_fail("guest RAM of %zu bytes is too small", size);
 		return false;
 	}
-	if (kind == CL_RAM_MEMFD) {
+	if (kind == CL_RAM_MEMFD || kind == CL_RAM_MEMFD_UNSEALED) {
 		/* Sealed as QEMU's memory-backend-memfd seals by default: the
 		 * daemon maps only RAM that cannot shrink under it. */
-		ram->memfd = memfd_create("usvhost-test-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		bool seal = kind == CL_RAM_MEMFD;
+
+		ram->memfd = memfd_create("usvhost-test-ram",
+					  MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
 		if (ram->memfd < 0 || ftruncate(ram->memfd, (off_t)size) < 0 ||
-		    fcntl(ram->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
-			cl_setup_fail("memfd of %zu bytes", size);
+		    (seal && fcntl(ram->memfd, F_ADD_SEALS,
+				   F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)) {
+			cl_setup_fail("memfd of %zu bytes%s", size, seal ? ", sealed" : "");
 			cl_close(&ram->memfd);
 			return false;
 		}

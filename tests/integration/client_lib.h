@@ -49,6 +49,9 @@ void cl_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned long cl_checks(void);
 unsigned long cl_failures(void);
 void cl_add_failures(unsigned long n);
+/* Checks made where the shared counter cannot reach (a program exec'ed by a
+ * child reports its count another way). */
+void cl_add_checks(unsigned long n);
 /* Short name of an ioctl number ("SET_VRING_NUM") or its hex value. */
 const char *cl_ioctl_name(unsigned long cmd, char *buf, size_t len);
 /* "EPERM" for 1, "0" for 0. */
@@ -61,10 +64,13 @@ extern unsigned cl_timeout_scale;
 /* ---- processes and threads --------------------------------------------- */
 
 /* Runs fn(arg) in a forked child. The child starts with zeroed counters and
- * exits with its failure count (capped), so cl_reap() can add it up. */
+ * exits with its failure count (capped), so cl_reap() can add it up; it is
+ * killed when the thread that forked it ends. */
 pid_t cl_spawn(int (*fn)(void *arg), void *arg, const char *what);
-/* Waits at most timeout_ms for the child (then SIGKILLs it); counts one check
- * that it exited 0 and adds its failures. Returns true when it did. */
+/* Waits at most timeout_ms for the child (then SIGKILLs it, and waits at most
+ * 2 s more: a child stuck in a request the daemon never answers is left
+ * behind); counts one check that it exited 0 and adds its failures. Returns
+ * true when it did. */
 bool cl_reap(pid_t pid, unsigned timeout_ms, const char *what);
 /* pthread_join bounded by timeout_ms; a thread that hangs inside an ioctl
  * cannot be cancelled, so that is fatal for the whole client. */
@@ -101,8 +107,13 @@ struct cl_vring_used {
 };
 
 enum cl_ram_kind {
-	CL_RAM_MEMFD,     /* memory-backend-memfd,share=on: MAP_SHARED memfd */
+	/* memory-backend-memfd,share=on with QEMU's default seal=on: a
+	 * MAP_SHARED memfd sealed with F_SEAL_GROW, F_SEAL_SHRINK and
+	 * F_SEAL_SEAL, so it can never be truncated (the daemon maps it). */
+	CL_RAM_MEMFD,
 	CL_RAM_ANON_PRIV, /* QEMU's default: MAP_PRIVATE | MAP_ANONYMOUS */
+	/* seal=off: a memfd its owner may truncate (the daemon never maps it). */
+	CL_RAM_MEMFD_UNSEALED,
 };
 
 /* RAM laid out like QEMU's PC machine, scaled down: the lower half is guest

@@ -43,3 +43,24 @@ tests_integration_priv_client_LDFLAGS = $(AM_LDFLAGS) -pthread
 TESTS += tests/integration/privileges.sh
 EXTRA_DIST += tests/integration/privileges.sh
 CLEANFILES += tests/integration/privileges-daemon.log
+
+# hostile.sh: usvhostd as a security boundary, attacked by the guest and by
+# the caller (hostile, a client built on client_lib), one fresh daemon per
+# scenario, a healthy device in another process watching for stalls.
+check_PROGRAMS += tests/integration/hostile
+tests_integration_hostile_SOURCES = \
+	tests/integration/hostile.c \
+	tests/integration/hostile.h \
+	tests/integration/hostile_lib.c \
+	tests/integration/hostile_bystander.c \
+	tests/integration/hostile_guest.c \
+	tests/integration/hostile_memory.c \
+	tests/integration/hostile_stall.c \
+	tests/integration/client_lib.c \
+	tests/integration/client_lib.h
+tests_integration_hostile_CPPFLAGS = $(AM_CPPFLAGS)
+tests_integration_hostile_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_hostile_LDFLAGS = $(AM_LDFLAGS) -pthread
+TESTS += tests/integration/hostile.sh
+EXTRA_DIST += tests/integration/hostile.sh
+CLEANFILES += tests/integration/hostile-*.log
