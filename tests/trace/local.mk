@@ -4,9 +4,9 @@
 if ENABLE_TESTS
 check_PROGRAMS += tests/trace/test_trace
 TESTS += tests/trace/test_trace
-tests_trace_test_trace_SOURCES = tests/trace/test_trace.c
+tests_trace_test_trace_SOURCES = tests/trace/test_trace.c tests/lib/pidfd_emul.c
 tests_trace_test_trace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS) -pthread
-tests_trace_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread
+tests_trace_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_trace_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS)
 endif
 

@@ -349,7 +349,8 @@ static void test_dispatch_observer_and_inject(void **state)
 	dev = usv_devlist_get(&list, h);
 	assert_non_null(dev);
 	assert_ptr_equal(dev->obs, &test_obs);
-	dev->owner.tgid = getpid(); /* owned by us, without a pidfd */
+	/* Owned by this process, pinned as SET_OWNER pins a caller. */
+	assert_int_equal(usv_owner_pin(getpid(), &dev->owner), 0);
 
 	memcpy(fake_mem, &st, sizeof(st));
 	assert_int_equal(call(dev, USV_VHOST_SET_VRING_NUM, &req), 0);
@@ -374,7 +375,6 @@ static void test_dispatch_observer_and_inject(void **state)
 	assert_int_equal(call(dev, USV_VHOST_GET_BACKEND_FEATURES, &req), -ENOBUFS);
 	assert_int_equal(req.out.len, 0);
 
-	dev->owner.tgid = 0;
 	assert_int_equal(usv_devlist_remove(&list, h), 0);
 	assert_int_equal(seen.last_kind, USV_OBS_RELEASE);
 	usv_devlist_destroy(&list);

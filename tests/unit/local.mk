@@ -1,6 +1,6 @@
 # Unit tests of the core (cmocka): no privileges, no kernel features. Cases
 # that need a privilege (CAP_NET_RAW, /dev/net/tun) skip with the reason.
-# unit.c is the shared fixture; --wrap=syscall lets it stand in for
+# unit.c is the shared fixture; with --wrap=syscall, tests/lib/pidfd_emul.c stands in for
 # pidfd_open/pidfd_getfd where they answer ENOSYS (valgrind < 3.20).
 if ENABLE_TESTS
 UNIT_TESTS = \
@@ -11,7 +11,7 @@ UNIT_TESTS = \
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
-UNIT_COMMON_SRC = tests/unit/unit.c tests/unit/unit.h
+UNIT_COMMON_SRC = tests/unit/unit.c tests/unit/unit.h tests/lib/pidfd_emul.c
 UNIT_CC_FLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 UNIT_LINK_FLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 UNIT_LIBS = src/libusvcore.la $(CMOCKA_LIBS)
@@ -42,7 +42,7 @@ endif
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test_vring
 TESTS += tests/unit/test_vring
-tests_unit_test_vring_SOURCES = tests/unit/test_vring.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_vring_SOURCES = tests/unit/test_vring.c tests/unit/unit.c tests/unit/unit.h tests/lib/pidfd_emul.c
 tests_unit_test_vring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_unit_test_vring_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_vring_LDADD = src/libusvcore.la $(CMOCKA_LIBS)
