@@ -307,7 +307,7 @@ vm_guest_start() {
 		-append "console=ttyS0 panic=-1 quiet usvhost.ip=$addr usvhost.peer=$peer usvhost.rx=$rx usvhost.tx=$tx usvhost.flows=$flows usvhost.bytes=$VM_BLOB_BYTES"
 		-netdev "$netdev" -device "$device"
 		-trace vhost_dev_start -trace vhost_dev_stop -trace virtqueue_pop
-		-D "$VM_OUT/guest-$tag.trace")
+		-d cpu_reset -D "$VM_OUT/guest-$tag.trace")
 	printf '%q ' qemu-system-x86_64 "${args[@]}" >"$VM_OUT/guest-$tag.cmd"
 	echo >>"$VM_OUT/guest-$tag.cmd"
 	VM_GUEST_FLOWS[$tag]=$flows
@@ -329,6 +329,9 @@ vm_guest_wait() { # TAG [SECS]
 		VM_GUEST_RC[$tag]=124
 	fi
 	e2e_log "guest $tag: QEMU exited ${VM_GUEST_RC[$tag]} (waited $((SECONDS - t0)) s)"
+	# A guest that dies without a word (QEMU exits 0 under -no-reboot) has
+	# reset itself, e.g. a triple fault: more CPU resets than at power-on.
+	e2e_log "guest $tag: CPU resets QEMU logged: $(grep -c '^CPU Reset' "$VM_OUT/guest-$tag.trace" 2>/dev/null) (power-on resets each vCPU)"
 }
 
 vm_console() { tr -d '\r' <"$VM_OUT/guest-$1.console" 2>/dev/null; }
