@@ -5,8 +5,15 @@
 # package; USVHOST_VM_TESTS=0 skips them.
 TESTS += \
 	tests/vm/vm-cuse.sh \
-	tests/vm/vm-guests.sh \
-	tests/vm/vm-multi.sh
+	tests/vm/vm-guests.sh
+# vm-multi.sh is not in the default run: nested KVM guests on the test VM's
+# emulated SVM (TCG) sometimes die without a word (QEMU exits 0, empty
+# console), seen with the daemon of any version, before vhost even started;
+# two guests at once and 2 vCPUs make it likely (2 runs in 7 here).
+# docs/testing-vm.md says more. Run it with 'make check-vm-multi'.
+check-vm-multi: $(check_PROGRAMS) $(sbin_PROGRAMS) $(bin_PROGRAMS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/vm/vm-multi.sh
+.PHONY: check-vm-multi
 EXTRA_DIST += \
 	tests/vm/vm-cuse.sh \
 	tests/vm/vm-guests.sh \
