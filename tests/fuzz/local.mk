@@ -14,7 +14,7 @@ tests_fuzz_libfuzzcore_la_CFLAGS = $(FUZZ_CC_FLAGS)
 tests_fuzz_libfuzzcore_la_LIBADD = -lpthread
 tests_fuzz_libfuzztrace_la_SOURCES = $(src_libusvtrace_la_SOURCES)
 tests_fuzz_libfuzztrace_la_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
-tests_fuzz_libfuzztrace_la_LIBADD = tests/fuzz/libfuzzcore.la $(JSONC_LIBS)
+tests_fuzz_libfuzztrace_la_LIBADD = $(JSONC_LIBS)
 
 noinst_PROGRAMS += tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_trace_load
 

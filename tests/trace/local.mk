@@ -1,5 +1,5 @@
-# Tests of tracing, replay, compatibility profiles and fault injection
-# (issue 5). The unit test needs cmocka; the scripts need root, /dev/fuse and
+# Tests of tracing, replay, compatibility profiles and fault injection.
+# The unit test needs cmocka; the scripts need root, /dev/fuse and
 # /dev/net/tun (and trace-qemu.sh qemu-system-x86), and skip loudly otherwise.
 if ENABLE_TESTS
 check_PROGRAMS += tests/trace/test_trace

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests (cmocka) of issue 5's pieces that need no privilege: the
- * --inject parser and counting, the profile table and its gate, the dispatch
- * hook (observer, injection, a kernel without an ioctl), and the recorder's
- * JSON read back through the format's reader.
+ * Unit tests (cmocka) of tracing, profiles and fault injection that need no
+ * privilege: the --inject parser and counting, the profile table and its
+ * gate, the dispatch hook (observer, injection, a kernel without an ioctl),
+ * and the recorder's JSON read back through the format's reader.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,0 +1,10 @@
+# The transports: each turns kernel requests (CUSE, a FUSE file) into core
+# requests. Programs link src/libusvcore.la after it.
+noinst_LTLIBRARIES += src/libusvfront.la
+src_libusvfront_la_SOURCES = \
+	src/front/front.c src/front/front.h \
+	src/front/cuse.c \
+	src/front/uaccess.c src/front/uaccess.h \
+	src/front/fusefile.c
+src_libusvfront_la_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+src_libusvfront_la_LIBADD = $(FUSE3_LIBS)
