@@ -3,9 +3,19 @@
 # unit.c is the shared fixture; with --wrap=syscall, tests/lib/pidfd_emul.c stands in for
 # pidfd_open/pidfd_getfd where they answer ENOSYS (valgrind < 3.20).
 if ENABLE_TESTS
+# The ioctls through usv_ioctl_dispatch(), one program per subject, sharing
+# ioctl_fixture.[ch].
+IOCTL_TESTS = \
+	tests/unit/test_dispatch \
+	tests/unit/test_owner \
+	tests/unit/test_features \
+	tests/unit/test_mem_table \
+	tests/unit/test_vring_ioctl \
+	tests/unit/test_backend \
+	tests/unit/test_datapath_ops
 UNIT_TESTS = \
 	tests/unit/test_devlist \
-	tests/unit/test_ioctl \
+	$(IOCTL_TESTS) \
 	tests/unit/test_guestmem \
 	tests/unit/test_access
 check_PROGRAMS += $(UNIT_TESTS)
@@ -15,16 +25,48 @@ UNIT_COMMON_SRC = tests/unit/unit.c tests/unit/unit.h tests/lib/pidfd_emul.c
 UNIT_CC_FLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 UNIT_LINK_FLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 UNIT_LIBS = src/libusvcore.la $(CMOCKA_LIBS)
+IOCTL_COMMON_SRC = tests/unit/ioctl_fixture.c tests/unit/ioctl_fixture.h $(UNIT_COMMON_SRC)
 
 tests_unit_test_devlist_SOURCES = tests/unit/test_devlist.c $(UNIT_COMMON_SRC)
 tests_unit_test_devlist_CFLAGS = $(UNIT_CC_FLAGS)
 tests_unit_test_devlist_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_devlist_LDADD = $(UNIT_LIBS)
 
-tests_unit_test_ioctl_SOURCES = tests/unit/test_ioctl.c $(UNIT_COMMON_SRC)
-tests_unit_test_ioctl_CFLAGS = $(UNIT_CC_FLAGS)
-tests_unit_test_ioctl_LDFLAGS = $(UNIT_LINK_FLAGS)
-tests_unit_test_ioctl_LDADD = $(UNIT_LIBS)
+tests_unit_test_dispatch_SOURCES = tests/unit/test_dispatch.c $(IOCTL_COMMON_SRC)
+tests_unit_test_dispatch_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_dispatch_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_dispatch_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_owner_SOURCES = tests/unit/test_owner.c $(IOCTL_COMMON_SRC)
+tests_unit_test_owner_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_owner_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_owner_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_features_SOURCES = tests/unit/test_features.c $(IOCTL_COMMON_SRC)
+tests_unit_test_features_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_features_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_features_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_mem_table_SOURCES = tests/unit/test_mem_table.c $(IOCTL_COMMON_SRC)
+tests_unit_test_mem_table_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_mem_table_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_mem_table_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_vring_ioctl_SOURCES = tests/unit/test_vring_ioctl.c $(IOCTL_COMMON_SRC)
+tests_unit_test_vring_ioctl_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_vring_ioctl_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_vring_ioctl_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_backend_SOURCES = tests/unit/test_backend.c $(IOCTL_COMMON_SRC)
+tests_unit_test_backend_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_backend_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_backend_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_datapath_ops_SOURCES = tests/unit/test_datapath_ops.c $(IOCTL_COMMON_SRC)
+tests_unit_test_datapath_ops_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_datapath_ops_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_datapath_ops_LDADD = $(UNIT_LIBS)
+
 
 tests_unit_test_guestmem_SOURCES = tests/unit/test_guestmem.c $(UNIT_COMMON_SRC)
 tests_unit_test_guestmem_CFLAGS = $(UNIT_CC_FLAGS)
