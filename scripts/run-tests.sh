@@ -89,14 +89,14 @@ check build
 [ "$quick" -eq 0 ] || exit 0
 
 # The cmocka programs, named after their sources.
-unit_tests=$(cd "$src" && ls tests/unit/test_*.c tests/trace/test_*.c 2>/dev/null | sed 's/\.c$//' | tr '\n' ' ')
+unit_tests=$(cd "$src" && ls tests/unit/test_*.c 2>/dev/null | sed 's/\.c$//' | tr '\n' ' ')
 
 # Under the sanitizers: everything that runs the daemon's code paths, but not
 # the guest-variant matrix or the VM (both already ran above).
 step "ASan + UBSan (build-asan/)"
 build build-asan --enable-sanitizers --enable-werror
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
-	tests/integration/hostile.sh tests/conformance/conformance-fuse.sh tests/trace/trace-client.sh \
+	tests/integration/hostile.sh tests/conformance/conformance-fuse.sh tests/integration/trace-client.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh \
 	tests/e2e/qemu-sigkill.sh"
 

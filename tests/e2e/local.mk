@@ -4,13 +4,16 @@
 # guest scripting against QEMU's own virtio-net instead).
 # qemu-sigkill: QEMU killed mid-traffic 20 times; every device released, the
 # daemon's fds and memory back to where they were.
+# trace-qemu: QEMU's boot traced and replayed against the profiles, fault
+# injection seen by QEMU (four boots, about 35 s).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
 	tests/e2e/traffic-features.sh \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
-	tests/e2e/qemu-sigkill.sh
+	tests/e2e/qemu-sigkill.sh \
+	tests/e2e/trace-qemu.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -18,6 +21,7 @@ EXTRA_DIST += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
+	tests/e2e/trace-qemu.sh \
 	tests/e2e/tap-queues.py \
 	tests/e2e/lib.sh \
 	tests/e2e/guest-lib.sh

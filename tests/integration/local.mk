@@ -64,3 +64,9 @@ tests_integration_hostile_LDFLAGS = $(AM_LDFLAGS) -pthread
 TESTS += tests/integration/hostile.sh
 EXTRA_DIST += tests/integration/hostile.sh
 CLEANFILES += tests/integration/hostile-*.log
+
+# trace-client.sh: record and replay without QEMU. qemu_client runs against
+# usvhostd --trace, the trace replays against a fresh daemon; then --inject
+# and the trace options (seconds).
+TESTS += tests/integration/trace-client.sh
+EXTRA_DIST += tests/integration/trace-client.sh

@@ -1,5 +1,6 @@
-# Unit tests of the core (cmocka): no privileges, no kernel features. Cases
-# that need a privilege (CAP_NET_RAW, /dev/net/tun) skip with the reason.
+# Unit tests (cmocka) of the core, the datapath's buffers and tracing: no
+# privileges, no kernel features. Cases that need a privilege (CAP_NET_RAW,
+# /dev/net/tun) skip with the reason.
 # unit.c is the shared fixture; with --wrap=syscall, tests/lib/pidfd_emul.c stands in for
 # pidfd_open/pidfd_getfd where they answer ENOSYS (valgrind < 3.20).
 if ENABLE_TESTS
@@ -99,4 +100,16 @@ tests_unit_test_dp_buffers_SOURCES = tests/unit/test_dp_buffers.c
 tests_unit_test_dp_buffers_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS) -pthread
 tests_unit_test_dp_buffers_LDFLAGS = $(AM_LDFLAGS) -pthread
 tests_unit_test_dp_buffers_LDADD = src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(CMOCKA_LIBS)
+endif
+
+# test_trace: tracing, profiles and fault injection with no privilege (the
+# --inject parser, the profile gate, the dispatch hook, the recorder's JSON
+# read back through the format's reader).
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_trace
+TESTS += tests/unit/test_trace
+tests_unit_test_trace_SOURCES = tests/unit/test_trace.c tests/lib/pidfd_emul.c
+tests_unit_test_trace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS) -pthread
+tests_unit_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
+tests_unit_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS)
 endif
