@@ -221,8 +221,8 @@ int main(int argc, char **argv)
 	}
 	hx.self_exe[n] = '\0';
 	/* No IPv6 traffic from taps made from now on (this is our namespace). */
-	hx_write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	hx_write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	cl_write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	cl_write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 
 	cl_print("# hostile against %s (usvhostd pid %d)", hx.dev, (int)hx.daemon_pid);
 	for (size_t k = 0; k < N_SCENARIOS; k++) {

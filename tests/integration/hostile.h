@@ -43,23 +43,12 @@
 #define VQ_TX USV_VQ_TX
 #define NUM CL_RING_NUM
 
-#define D_NEXT 1
-#define D_WRITE 2
-#define D_INDIRECT 4
-
 #define UID_NOBODY 65534u
 /* Bounds (ms, before USVHOST_TEST_TIMEOUT_SCALE). */
 #define T_PACKET 2000u     /* a packet through a healthy device */
 #define T_CONTROL 2000u    /* a control request on a healthy device */
 #define T_LATENCY 100u     /* the bystander's 90th percentile during attacks */
 #define T_SCENARIO 90000u  /* a whole scenario */
-
-struct vdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
 
 /* The command line, set once by main(). */
 struct hx_env {
@@ -70,26 +59,13 @@ struct hx_env {
 
 extern struct hx_env hx;
 
-/* ---- time, eventfds, the daemon (hostile_lib.c) ------------------------ */
+/* ---- the daemon (hostile_lib.c; time, eventfds, frames: client_lib.h) -- */
 
-uint64_t hx_now_us(void);
-uint64_t hx_now_ms(void);
-/* ms times USVHOST_TEST_TIMEOUT_SCALE. */
-unsigned hx_scaled(unsigned ms);
-void hx_sleep_ms(unsigned ms);
-/* Waits at most ms for an eventfd to be readable and reads its counter. */
-bool hx_efd_wait(int fd, unsigned ms, uint64_t *count);
-void hx_efd_drain(int fd);
 bool hx_daemon_alive(void);
 bool hx_check_daemon_alive(const char *when);
-bool hx_file_has(const char *path, const char *needle);
 /* Lines of the daemon log that contain needle. */
 unsigned hx_log_count(const char *needle);
 bool hx_log_wait(const char *needle, unsigned ms);
-void hx_write_sysctl(const char *path, const char *v);
-size_t hx_make_frame(uint8_t *f, size_t len, uint16_t type, uint32_t seq);
-void hx_put_desc(struct vdesc *t, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next);
 size_t hx_rx_buf_off(uint16_t head);
 uint64_t hx_stats_num(const char *line, const char *key);
 bool hx_line_drops_at_least(const char *line, uint64_t arg);
@@ -102,9 +78,7 @@ struct hdev {
 	struct cl_ram ram;
 	const char *tag;
 	bool ram_ok, open;
-	char ifname[IFNAMSIZ];
-	int ifindex;
-	int pkt;                      /* AF_PACKET socket bound to the tap */
+	struct cl_port port;          /* the tap's interface and a socket on it */
 	uint16_t avail[USV_NET_NVQS]; /* the driver's avail idx */
 	uint16_t used[USV_NET_NVQS];  /* used entries seen */
 	unsigned tx_desc, tx_slot;    /* next TX descriptor and slot, cycling */
@@ -120,7 +94,7 @@ ssize_t hdev_tap_recv(struct hdev *x, uint16_t type, uint32_t seq, uint8_t *buf,
 void hdev_tap_drain(struct hdev *x);
 uint8_t *hdev_ram(struct hdev *x, size_t off);
 uint64_t hdev_gpa(struct hdev *x, size_t off);
-struct vdesc *hdev_desc(struct hdev *x, unsigned vq);
+struct cl_vdesc *hdev_desc(struct hdev *x, unsigned vq);
 void hdev_post(struct hdev *x, unsigned vq, uint16_t head);
 void hdev_kick(struct hdev *x, unsigned vq);
 void hdev_set_used_event(struct hdev *x, unsigned vq, uint16_t v);

@@ -35,25 +35,25 @@ static uint32_t by_round(struct hdev *x)
 
 	hdev_set_used_event(x, VQ_TX, x->used[VQ_TX]);
 	hdev_tx_post(x, 100, seq);
-	t0 = hx_now_us();
+	t0 = cl_now_us();
 	hdev_kick(x, VQ_TX);
-	moved = hdev_wait_used(x, VQ_TX, 1, hx_scaled(BY_ROUND));
-	tx = (uint32_t)(hx_now_us() - t0);
+	moved = hdev_wait_used(x, VQ_TX, 1, cl_scaled(BY_ROUND));
+	tx = (uint32_t)(cl_now_us() - t0);
 	x->used[VQ_TX] = (uint16_t)(x->used[VQ_TX] + moved);
-	if (!moved || hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), hx_scaled(BY_ROUND)) != 100)
+	if (!moved || hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), cl_scaled(BY_ROUND)) != 100)
 		return BY_LOST;
 	if (hdev_rx_ready(x) < 4) {
 		hdev_rx_post(x, 32);
 		hdev_kick(x, VQ_RX);
 	}
 	seq = ++x->seq;
-	hx_make_frame(f, sizeof(f), ETH_RX, seq);
+	cl_make_frame(f, sizeof(f), ETH_RX, seq);
 	hdev_set_used_event(x, VQ_RX, x->used[VQ_RX]);
-	t0 = hx_now_us();
+	t0 = cl_now_us();
 	if (!hdev_tap_send(x, f, sizeof(f)))
 		return BY_LOST;
-	moved = hdev_wait_used(x, VQ_RX, 1, hx_scaled(BY_ROUND));
-	rx = (uint32_t)(hx_now_us() - t0);
+	moved = hdev_wait_used(x, VQ_RX, 1, cl_scaled(BY_ROUND));
+	rx = (uint32_t)(cl_now_us() - t0);
 	if (!moved)
 		return BY_LOST;
 	{
@@ -93,7 +93,7 @@ static int bystander_main(void *arg)
 			x.used[VQ_RX] = hdev_used_idx(&x, VQ_RX);
 			hdev_tap_drain(&x);
 		}
-		hx_sleep_ms(10);
+		cl_sleep_ms(10);
 	}
 	hdev_close(&x);
 	return 0;
@@ -113,10 +113,10 @@ bool bystander_start(struct bystander *b)
 		return false;
 	}
 	b->pid = cl_spawn(bystander_main, b->shm, "bystander");
-	end = hx_now_ms() + hx_scaled(5000);
+	end = cl_now_ms() + cl_scaled(5000);
 	while (b->pid > 0 && !(r = __atomic_load_n(&b->shm->ready, __ATOMIC_ACQUIRE)) &&
-	       hx_now_ms() < end)
-		hx_sleep_ms(5);
+	       cl_now_ms() < end)
+		cl_sleep_ms(5);
 	return cl_check(r == 1, "the bystander (a healthy device in another process) is up");
 }
 
@@ -142,13 +142,13 @@ bool bystander_check(struct bystander *b, unsigned from, const char *during,
 {
 	uint32_t *lat, p50 = 0, p90 = 0, max = 0;
 	unsigned to, n, lost = 0;
-	uint64_t end = hx_now_ms() + hx_scaled(3 * BY_ROUND);
+	uint64_t end = cl_now_ms() + cl_scaled(3 * BY_ROUND);
 	bool ok = true;
 
 	if (!b->shm)
 		return cl_check(false, "no bystander during %s", during);
-	while ((to = bystander_mark(b)) < from + BY_MIN_ROUNDS && to < BY_MAX && hx_now_ms() < end)
-		hx_sleep_ms(10);
+	while ((to = bystander_mark(b)) < from + BY_MIN_ROUNDS && to < BY_MAX && cl_now_ms() < end)
+		cl_sleep_ms(10);
 	n = to - from;
 	lat = calloc(n + 1, sizeof(*lat));
 	if (!lat) {
@@ -172,14 +172,14 @@ bool bystander_check(struct bystander *b, unsigned from, const char *during,
 			 p50 / 1000.0, p90 / 1000.0, max / 1000.0);
 	else
 		cl_print("    bystander during %s: %u rounds, all lost (none done within %u ms)",
-			 during, n, hx_scaled(BY_ROUND));
+			 during, n, cl_scaled(BY_ROUND));
 	ok &= cl_check(n >= BY_MIN_ROUNDS, "bystander (another process) kept moving packets "
 		       "during %s: %u rounds (want >= %u)", during, n, BY_MIN_ROUNDS);
 	ok &= cl_check(lost == 0, "bystander: no round during %s took more than %u ms (%u did)",
-		       during, hx_scaled(BY_ROUND), lost);
-	ok &= cl_check(n > lost && p90 < (uint32_t)hx_scaled(bound_ms) * 1000,
+		       during, cl_scaled(BY_ROUND), lost);
+	ok &= cl_check(n > lost && p90 < (uint32_t)cl_scaled(bound_ms) * 1000,
 		       "bystander: 90%% of its rounds during %s within %u ms (p90 %.2f ms of %u "
-		       "completed)", during, hx_scaled(bound_ms), p90 / 1000.0, n - lost);
+		       "completed)", during, cl_scaled(bound_ms), p90 / 1000.0, n - lost);
 	return ok;
 }
 
@@ -232,7 +232,7 @@ static int control_main(void *arg)
 	struct gate *g = arg;
 	struct hdev y;
 
-	if (g && !gate_wait(g, hx_scaled(T_SCENARIO)))
+	if (g && !gate_wait(g, cl_scaled(T_SCENARIO)))
 		return 1;
 	if (!hdev_up(&y, "device Y", CL_RAM_MEMFD, MTU))
 		return 1;
@@ -253,7 +253,7 @@ pid_t control_prepare(struct gate *g)
 bool control_check(pid_t pid, struct gate *g, const char *during)
 {
 	char what[160];
-	uint64_t t0 = hx_now_ms();
+	uint64_t t0 = cl_now_ms();
 	bool ok;
 
 	if (pid > 0) {
@@ -265,11 +265,11 @@ bool control_check(pid_t pid, struct gate *g, const char *during)
 	snprintf(what, sizeof(what), "device Y (open, init, start, stop) during %s", during);
 	ok = cl_reap(pid, T_CONTROL, what);
 	cl_print("    %s: %s after %llu ms", what, ok ? "done" : "not done",
-		 (unsigned long long)(hx_now_ms() - t0));
+		 (unsigned long long)(cl_now_ms() - t0));
 	if (g)
 		gate_close(g);
 	return cl_check(ok, "control requests of another process answered within %u ms during %s",
-			hx_scaled(T_CONTROL), during);
+			cl_scaled(T_CONTROL), during);
 }
 
 bool control_answers(const char *during)

@@ -27,7 +27,7 @@ static void check_oversized_tx(struct hdev *x, uint64_t drops0, uint32_t seq, si
 			       const uint8_t *want, const char *what)
 {
 	static uint8_t got[BIG_RECV];
-	uint16_t moved = hdev_wait_used(x, VQ_TX, 1, hx_scaled(T_PACKET));
+	uint16_t moved = hdev_wait_used(x, VQ_TX, 1, cl_scaled(T_PACKET));
 	ssize_t n;
 	uint64_t drops;
 
@@ -35,13 +35,13 @@ static void check_oversized_tx(struct hdev *x, uint64_t drops0, uint32_t seq, si
 	hx_check_daemon_alive(what);
 	cl_check(moved == 1, "%s: %s: consumed (used idx moved by %u, expected 1)", x->tag, what,
 		 moved);
-	n = hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), hx_scaled(300));
+	n = hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), cl_scaled(300));
 	drops = hdev_drops(x, VQ_TX);
 	if (n < 0 && drops != UINT64_MAX && drops < drops0 + 1) {
 		char line[512];
 
 		hdev_stats_wait(x, VQ_TX, hx_line_drops_at_least, drops0 + 1, line, sizeof(line),
-				hx_scaled(2000));
+				cl_scaled(2000));
 		drops = hx_stats_num(line, " drops=");
 	}
 	if (n >= 0)
@@ -59,8 +59,8 @@ static void post_big(struct hdev *x, size_t len, uint32_t seq)
 	uint8_t *p = hdev_ram(x, BIG_AREA);
 
 	memset(p, 0, VNET_HDR);
-	hx_make_frame(p + VNET_HDR, len, ETH_TX, seq);
-	hx_put_desc(hdev_desc(x, VQ_TX), ODD_HEAD, hdev_gpa(x, BIG_AREA),
+	cl_make_frame(p + VNET_HDR, len, ETH_TX, seq);
+	cl_put_desc(hdev_desc(x, VQ_TX), ODD_HEAD, hdev_gpa(x, BIG_AREA),
 		    (uint32_t)(VNET_HDR + len), 0, 0);
 	hdev_set_used_event(x, VQ_TX, x->used[VQ_TX]);
 	hdev_post(x, VQ_TX, ODD_HEAD);
@@ -91,7 +91,7 @@ void scenario_oversized_tx_anon(void)
 				   what);
 	}
 	hdev_check_running(&x, VQ_TX);
-	cl_check(!hx_efd_wait(x.d.init_err[VQ_TX], 0, NULL), "%s: the TX ERR eventfd stayed quiet",
+	cl_check(!cl_efd_wait(x.d.init_err[VQ_TX], 0, NULL), "%s: the TX ERR eventfd stayed quiet",
 		 x.tag);
 	hdev_tx_one(&x, 100, "after the oversized chains");
 	hdev_rx_one(&x, 100, "after the oversized chains");
@@ -107,7 +107,7 @@ void scenario_oversized_tx_segments(void)
 	const unsigned nseg = 300, seglen = 300;
 	const size_t len = (size_t)nseg * seglen - VNET_HDR;
 	struct bystander b;
-	struct vdesc *table;
+	struct cl_vdesc *table;
 	struct hdev x;
 	unsigned from;
 	uint64_t drops0;
@@ -122,20 +122,20 @@ void scenario_oversized_tx_segments(void)
 	seq = ++x.seq;
 	/* One contiguous packet at SPARE_AREA, described as 300 pieces. */
 	memset(hdev_ram(&x, SPARE_AREA), 0, VNET_HDR);
-	hx_make_frame(hdev_ram(&x, SPARE_AREA + VNET_HDR), len, ETH_TX, seq);
-	table = (struct vdesc *)hdev_ram(&x, TABLE_AREA);
+	cl_make_frame(hdev_ram(&x, SPARE_AREA + VNET_HDR), len, ETH_TX, seq);
+	table = (struct cl_vdesc *)hdev_ram(&x, TABLE_AREA);
 	for (unsigned i = 0; i < nseg; i++)
-		hx_put_desc(table, i, hdev_gpa(&x, SPARE_AREA + (size_t)i * seglen), seglen,
-			    i + 1 < nseg ? D_NEXT : 0, (uint16_t)(i + 1));
-	hx_put_desc(hdev_desc(&x, VQ_TX), ODD_HEAD, hdev_gpa(&x, TABLE_AREA),
-		    nseg * (uint32_t)sizeof(struct vdesc), D_INDIRECT, 0);
+		cl_put_desc(table, i, hdev_gpa(&x, SPARE_AREA + (size_t)i * seglen), seglen,
+			    i + 1 < nseg ? CL_D_NEXT : 0, (uint16_t)(i + 1));
+	cl_put_desc(hdev_desc(&x, VQ_TX), ODD_HEAD, hdev_gpa(&x, TABLE_AREA),
+		    nseg * (uint32_t)sizeof(struct cl_vdesc), CL_D_INDIRECT, 0);
 	hdev_set_used_event(&x, VQ_TX, x.used[VQ_TX]);
 	hdev_post(&x, VQ_TX, ODD_HEAD);
 	hdev_kick(&x, VQ_TX);
 	check_oversized_tx(&x, drops0, seq, len, hdev_ram(&x, SPARE_AREA + VNET_HDR),
 			   "a 90,000-byte TX chain of 300 segments");
 	hdev_check_running(&x, VQ_TX);
-	cl_check(!hx_efd_wait(x.d.init_err[VQ_TX], 0, NULL), "%s: the TX ERR eventfd stayed quiet",
+	cl_check(!cl_efd_wait(x.d.init_err[VQ_TX], 0, NULL), "%s: the TX ERR eventfd stayed quiet",
 		 x.tag);
 	hdev_tx_one(&x, 100, "after the oversized chain");
 	bystander_check(&b, from, "an oversized segmented TX chain", T_LATENCY);
@@ -178,15 +178,15 @@ void scenario_oversized_rx(void)
 	hdev_rx_post(&x, 1);
 	hdev_kick(&x, VQ_RX);
 	for (unsigned i = 0; i < nframes; i++) {
-		hx_make_frame(f, flen, ETH_RX, ++x.seq);
+		cl_make_frame(f, flen, ETH_RX, ++x.seq);
 		hdev_tap_send(&x, f, flen);
 	}
-	hx_sleep_ms(hx_scaled(500));
+	cl_sleep_ms(cl_scaled(500));
 	hx_check_daemon_alive("after 65,535-byte frames read with a 4096-byte vnet header");
 	/* Room for all of them now: each needs 46 buffers of 1536. */
 	hdev_rx_post(&x, 200);
 	hdev_kick(&x, VQ_RX);
-	hx_sleep_ms(hx_scaled(1000));
+	cl_sleep_ms(cl_scaled(1000));
 	hx_check_daemon_alive("once the guest posted room for the big frames");
 	moved = (uint16_t)(hdev_used_idx(&x, VQ_RX) - first);
 	for (uint16_t i = 0; i < moved; i++) {
@@ -228,7 +228,7 @@ void scenario_indirect_storm(void)
 {
 	struct bystander b;
 	struct hdev x;
-	struct vdesc *table, *t;
+	struct cl_vdesc *table, *t;
 	unsigned from;
 	uint64_t t0;
 
@@ -236,31 +236,31 @@ void scenario_indirect_storm(void)
 		goto out;
 	hdev_tx_one(&x, 100, "before");
 	from = bystander_mark(&b);
-	hx_sleep_ms(300);
+	cl_sleep_ms(300);
 	bystander_check(&b, from, "no attack (reference)", T_LATENCY);
 	/* A 65,536-entry table of zero-length entries and one real piece. */
-	table = (struct vdesc *)hdev_ram(&x, TABLE_AREA);
+	table = (struct cl_vdesc *)hdev_ram(&x, TABLE_AREA);
 	for (unsigned i = 0; i + 1 < STORM_ENTRIES; i++)
-		hx_put_desc(table, i, 0, 0, D_NEXT, 0);
+		cl_put_desc(table, i, 0, 0, CL_D_NEXT, 0);
 	memset(hdev_ram(&x, SPARE_AREA), 0, 64);
-	hx_put_desc(table, STORM_ENTRIES - 1, hdev_gpa(&x, SPARE_AREA), 64, 0, 0);
+	cl_put_desc(table, STORM_ENTRIES - 1, hdev_gpa(&x, SPARE_AREA), 64, 0, 0);
 	/* A chain through the whole ring, each descriptor that table. */
 	t = hdev_desc(&x, VQ_TX);
 	for (unsigned i = 0; i < NUM; i++)
-		hx_put_desc(t, i, hdev_gpa(&x, TABLE_AREA), STORM_ENTRIES * (uint32_t)sizeof(*t),
-			    D_INDIRECT | (i + 1 < NUM ? D_NEXT : 0), (uint16_t)(i + 1));
+		cl_put_desc(t, i, hdev_gpa(&x, TABLE_AREA), STORM_ENTRIES * (uint32_t)sizeof(*t),
+			    CL_D_INDIRECT | (i + 1 < NUM ? CL_D_NEXT : 0), (uint16_t)(i + 1));
 	from = bystander_mark(&b);
-	t0 = hx_now_ms();
+	t0 = cl_now_ms();
 	for (unsigned i = 0; i < 64; i++)
 		hdev_post(&x, VQ_TX, 0);
 	hdev_kick(&x, VQ_TX);
-	cl_check(hx_efd_wait(x.d.init_err[VQ_TX], hx_scaled(2000), NULL),
+	cl_check(cl_efd_wait(x.d.init_err[VQ_TX], cl_scaled(2000), NULL),
 		 "attacker: a chain of %u descriptors x %u zero-length indirect entries: the "
-		 "TX ERR eventfd fired within %u ms", NUM, STORM_ENTRIES, hx_scaled(2000));
-	cl_print("    attacker: ERR eventfd after %llu ms", (unsigned long long)(hx_now_ms() - t0));
+		 "TX ERR eventfd fired within %u ms", NUM, STORM_ENTRIES, cl_scaled(2000));
+	cl_print("    attacker: ERR eventfd after %llu ms", (unsigned long long)(cl_now_ms() - t0));
 	hdev_check_broken(&x, VQ_TX);
-	if (hx_now_ms() - t0 < 1500)
-		hx_sleep_ms((unsigned)(1500 - (hx_now_ms() - t0)));
+	if (cl_now_ms() - t0 < 1500)
+		cl_sleep_ms((unsigned)(1500 - (cl_now_ms() - t0)));
 	bystander_check(&b, from, "a zero-length indirect storm", T_LATENCY);
 	hdev_rx_one(&x, 100, "on the attacker's other ring");
 	hx_check_daemon_alive("after a zero-length indirect storm");
@@ -302,68 +302,68 @@ static const struct {
 /* Writes the bad chain at ODD_HEAD (the frame it would send carries seq). */
 static void build_fault(struct hdev *x, enum fault f, uint32_t seq)
 {
-	struct vdesc *t = hdev_desc(x, faults[f].vq);
-	struct vdesc *tab = (struct vdesc *)hdev_ram(x, TABLE_AREA);
+	struct cl_vdesc *t = hdev_desc(x, faults[f].vq);
+	struct cl_vdesc *tab = (struct cl_vdesc *)hdev_ram(x, TABLE_AREA);
 	uint8_t frame[64];
 
 	memset(frame, 0, VNET_HDR);
-	hx_make_frame(frame + VNET_HDR, sizeof(frame) - VNET_HDR, ETH_TX, seq);
+	cl_make_frame(frame + VNET_HDR, sizeof(frame) - VNET_HDR, ETH_TX, seq);
 	switch (f) {
 	case FT_LONG_CHAIN:
 		/* Each table: 999 zero-length entries, then 64 real bytes. */
 		for (unsigned k = 0; k < 3; k++) {
-			struct vdesc *tk = (struct vdesc *)hdev_ram(x, TABLE_AREA + k * 0x4000u);
+			struct cl_vdesc *tk = (struct cl_vdesc *)hdev_ram(x, TABLE_AREA + k * 0x4000u);
 			size_t piece = SPARE_AREA + k * 0x1000u;
 
 			for (unsigned i = 0; i < 999; i++)
-				hx_put_desc(tk, i, 0, 0, D_NEXT, 0);
+				cl_put_desc(tk, i, 0, 0, CL_D_NEXT, 0);
 			memcpy(hdev_ram(x, piece), frame, sizeof(frame));
-			hx_put_desc(tk, 999, hdev_gpa(x, piece), sizeof(frame), 0, 0);
-			hx_put_desc(t, ODD_HEAD + k, hdev_gpa(x, TABLE_AREA + k * 0x4000u),
-				    1000 * (uint32_t)sizeof(struct vdesc),
-				    D_INDIRECT | (k < 2 ? D_NEXT : 0),
+			cl_put_desc(tk, 999, hdev_gpa(x, piece), sizeof(frame), 0, 0);
+			cl_put_desc(t, ODD_HEAD + k, hdev_gpa(x, TABLE_AREA + k * 0x4000u),
+				    1000 * (uint32_t)sizeof(struct cl_vdesc),
+				    CL_D_INDIRECT | (k < 2 ? CL_D_NEXT : 0),
 				    (uint16_t)(ODD_HEAD + k + 1));
 		}
 		break;
 	case FT_STRADDLE:
 		memcpy(hdev_ram(x, HALF - 32), frame, 32);
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, HALF - 32), sizeof(frame), 0, 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, HALF - 32), sizeof(frame), 0, 0);
 		break;
 	case FT_WRAP:
 		/* The last 16 bytes of the top region, then gpa 0 onwards. */
 		memcpy(hdev_ram(x, RAM_SIZE - 16), frame, 16);
 		memcpy(hdev_ram(x, 0), frame + 16, sizeof(frame) - 16);
-		hx_put_desc(t, ODD_HEAD, UINT64_MAX - 15, sizeof(frame), 0, 0);
+		cl_put_desc(t, ODD_HEAD, UINT64_MAX - 15, sizeof(frame), 0, 0);
 		break;
 	case FT_HUGE_LEN:
 		memcpy(hdev_ram(x, SPARE_AREA), frame, sizeof(frame));
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, SPARE_AREA), 0xffffffffu, 0, 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, SPARE_AREA), 0xffffffffu, 0, 0);
 		break;
 	case FT_RX_4G:
 		/* Every entry: all of the low region, writable. */
 		for (unsigned i = 0; i < 600; i++)
-			hx_put_desc(tab, i, 0, HALF, D_WRITE | (i + 1 < 600 ? D_NEXT : 0), 0);
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 600 * (uint32_t)sizeof(*tab),
-			    D_INDIRECT, 0);
+			cl_put_desc(tab, i, 0, HALF, CL_D_WRITE | (i + 1 < 600 ? CL_D_NEXT : 0), 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 600 * (uint32_t)sizeof(*tab),
+			    CL_D_INDIRECT, 0);
 		break;
 	case FT_NESTED:
 		memcpy(hdev_ram(x, SPARE_AREA), frame, sizeof(frame));
-		hx_put_desc(tab, 0, hdev_gpa(x, SPARE_AREA), sizeof(frame), D_NEXT, 0);
-		hx_put_desc(tab, 1, hdev_gpa(x, TABLE_AREA + 0x1000), 16, D_INDIRECT, 0);
-		hx_put_desc((struct vdesc *)hdev_ram(x, TABLE_AREA + 0x1000), 0,
+		cl_put_desc(tab, 0, hdev_gpa(x, SPARE_AREA), sizeof(frame), CL_D_NEXT, 0);
+		cl_put_desc(tab, 1, hdev_gpa(x, TABLE_AREA + 0x1000), 16, CL_D_INDIRECT, 0);
+		cl_put_desc((struct cl_vdesc *)hdev_ram(x, TABLE_AREA + 0x1000), 0,
 			    hdev_gpa(x, SPARE_AREA), sizeof(frame), 0, 0);
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 2 * sizeof(*tab), D_INDIRECT, 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 2 * sizeof(*tab), CL_D_INDIRECT, 0);
 		break;
 	case FT_IND_OUTSIDE:
-		hx_put_desc(t, ODD_HEAD, 0x300000000ULL, 2 * sizeof(*tab), D_INDIRECT, 0);
+		cl_put_desc(t, ODD_HEAD, 0x300000000ULL, 2 * sizeof(*tab), CL_D_INDIRECT, 0);
 		break;
 	case FT_IND_LEN:
 		memcpy(hdev_ram(x, SPARE_AREA), frame, sizeof(frame));
-		hx_put_desc(tab, 0, hdev_gpa(x, SPARE_AREA), sizeof(frame), 0, 0);
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 20, D_INDIRECT, 0);
+		cl_put_desc(tab, 0, hdev_gpa(x, SPARE_AREA), sizeof(frame), 0, 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, TABLE_AREA), 20, CL_D_INDIRECT, 0);
 		break;
 	case FT_RX_READABLE:
-		hx_put_desc(t, ODD_HEAD, hdev_gpa(x, hx_rx_buf_off(ODD_HEAD)), RX_BUF, 0, 0);
+		cl_put_desc(t, ODD_HEAD, hdev_gpa(x, hx_rx_buf_off(ODD_HEAD)), RX_BUF, 0, 0);
 		break;
 	}
 	hdev_post(x, faults[f].vq, ODD_HEAD);
@@ -396,14 +396,14 @@ static void ring_fault(enum fault f)
 		hdev_rx_post(&x, 1);
 		hdev_rx_one(&x, 100, "before the fault");
 	}
-	cl_check(!hx_efd_wait(x.d.init_err[vq], 0, NULL), "guest: vq %u ERR eventfd quiet before "
+	cl_check(!cl_efd_wait(x.d.init_err[vq], 0, NULL), "guest: vq %u ERR eventfd quiet before "
 		 "the fault", vq);
 	from = bystander_mark(&b);
 	seq = ++x.seq;
 	build_fault(&x, f, seq);
 	hdev_kick(&x, vq);
-	cl_check(hx_efd_wait(x.d.init_err[vq], hx_scaled(2000), NULL), "guest: %s: the vq %u ERR "
-		 "eventfd fired within %u ms", what, vq, hx_scaled(2000));
+	cl_check(cl_efd_wait(x.d.init_err[vq], cl_scaled(2000), NULL), "guest: %s: the vq %u ERR "
+		 "eventfd fired within %u ms", what, vq, cl_scaled(2000));
 	hdev_check_broken(&x, vq);
 	if (vq == VQ_TX) {
 		static uint8_t got[BIG_RECV];
@@ -422,9 +422,9 @@ static void ring_fault(enum fault f)
 	if (vq == VQ_RX) {
 		uint8_t fr[100];
 
-		hdev_tap_send(&x, fr, hx_make_frame(fr, sizeof(fr), ETH_RX, ++x.seq));
+		hdev_tap_send(&x, fr, cl_make_frame(fr, sizeof(fr), ETH_RX, ++x.seq));
 	}
-	hx_sleep_ms(hx_scaled(300));
+	cl_sleep_ms(cl_scaled(300));
 	cl_check(hdev_used_idx(&x, vq) == u0, "guest: the stopped vq %u used nothing more "
 		 "(used idx %u, was %u)", vq, hdev_used_idx(&x, vq), u0);
 	if (other == VQ_TX)

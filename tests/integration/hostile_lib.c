@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hostile client's toolbox: time and eventfds, what the daemon says
- * (alive, log, stats file), and a device played as QEMU and its guest
- * driver: RAM, rings, a tap reached through an AF_PACKET socket on its
- * interface, one TX packet or RX frame at a time.
+ * The hostile client's toolbox: what the daemon says (alive, log, stats
+ * file), and a device played as QEMU and its guest driver: RAM, rings, a tap
+ * reached through an AF_PACKET socket on its interface, one TX packet or RX
+ * frame at a time. Time, eventfds, frames and the ring and tap primitives
+ * are the clients' library's (client_lib.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -31,61 +32,8 @@
 
 struct hx_env hx;
 static unsigned tap_names;
-static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 
-/* ---- time, eventfds, the daemon ----------------------------------------- */
-
-uint64_t hx_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t hx_now_ms(void)
-{
-	return hx_now_us() / 1000;
-}
-
-unsigned hx_scaled(unsigned ms)
-{
-	return ms * cl_timeout_scale;
-}
-
-void hx_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Waits at most ms for an eventfd to be readable and reads its counter. */
-bool hx_efd_wait(int fd, unsigned ms, uint64_t *count)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-	int r;
-
-	do
-		r = poll(&p, 1, (int)ms);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0 || read(fd, &v, sizeof(v)) != sizeof(v))
-		return false;
-	if (count)
-		*count = v;
-	return true;
-}
-
-void hx_efd_drain(int fd)
-{
-	uint64_t v;
-
-	while (read(fd, &v, sizeof(v)) == sizeof(v))
-		;
-}
+/* ---- the daemon ----------------------------------------------------------- */
 
 /* usvhostd still runs (not gone, not a zombie). */
 bool hx_daemon_alive(void)
@@ -113,20 +61,6 @@ bool hx_check_daemon_alive(const char *when)
 			when);
 }
 
-bool hx_file_has(const char *path, const char *needle)
-{
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* Lines of the daemon log that contain needle. */
 unsigned hx_log_count(const char *needle)
 {
@@ -144,154 +78,40 @@ unsigned hx_log_count(const char *needle)
 
 bool hx_log_wait(const char *needle, unsigned ms)
 {
-	uint64_t end = hx_now_ms() + ms;
+	uint64_t end = cl_now_ms() + ms;
 
-	while (!hx_file_has(hx.log, needle) && hx_now_ms() < end)
-		hx_sleep_ms(50);
-	return hx_file_has(hx.log, needle);
+	while (!cl_file_has(hx.log, needle) && cl_now_ms() < end)
+		cl_sleep_ms(50);
+	return cl_file_has(hx.log, needle);
 }
 
 /* ---- devices: RAM, rings, a tap and its interface ----------------------- */
-
-void hx_write_sysctl(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return; /* no IPv6 here: nothing to turn off */
-	if (write(fd, v, strlen(v)) < 0)
-		cl_print("# note: cannot write %s: %s", path, strerror(errno));
-	close(fd);
-}
 
 /* Names the tap (unique over processes), sets its MTU, brings it up and
  * binds an AF_PACKET socket to it with room for the largest frame. */
 bool hdev_tap_host_side(struct hdev *x, unsigned mtu)
 {
-	struct ifreq ifr;
-	struct sockaddr_ll sll;
-	int s, rcv = 4 * (int)MiB;
-	bool ok = false;
+	char name[IFNAMSIZ];
+	struct cl_port_opts o = { .name = name, .mtu = mtu, .rcvbuf = 4 * (int)MiB };
 
-	memset(&ifr, 0, sizeof(ifr));
-	if (ioctl(x->d.tap, TUNGETIFF, &ifr) < 0) {
-		cl_setup_fail("%s: TUNGETIFF", x->tag);
-		return false;
-	}
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		cl_setup_fail("%s: socket for interface ioctls", x->tag);
-		return false;
-	}
-	snprintf(x->ifname, sizeof(x->ifname), "h%dx%u", (int)getpid(), ++tap_names);
-	snprintf(ifr.ifr_newname, sizeof(ifr.ifr_newname), "%s", x->ifname);
-	if (ioctl(s, SIOCSIFNAME, &ifr) < 0) {
-		cl_setup_fail("%s: rename %s to %s", x->tag, ifr.ifr_name, x->ifname);
-		goto out;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", x->ifname);
-	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
-		cl_setup_fail("%s: MTU %u on %s", x->tag, mtu, x->ifname);
-		goto out;
-	}
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		cl_setup_fail("%s: SIOCGIFFLAGS %s", x->tag, x->ifname);
-		goto out;
-	}
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-		cl_setup_fail("%s: bring %s up", x->tag, x->ifname);
-		goto out;
-	}
-	x->ifindex = (int)if_nametoindex(x->ifname);
-	x->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (x->pkt < 0) {
-		cl_setup_fail("%s: AF_PACKET socket", x->tag);
-		goto out;
-	}
-	/* A 1 MB frame must fit in the socket's queue to be seen at all. */
-	if (setsockopt(x->pkt, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
-		cl_print("# note: %s: SO_RCVBUFFORCE: %s", x->tag, strerror(errno));
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = x->ifindex;
-	if (bind(x->pkt, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		cl_setup_fail("%s: bind AF_PACKET to %s", x->tag, x->ifname);
-		goto out;
-	}
-	ok = true;
-out:
-	close(s);
-	return ok;
+	snprintf(name, sizeof(name), "h%dx%u", (int)getpid(), ++tap_names);
+	return cl_port_open(&x->port, x->d.tap, &o, x->tag);
 }
 
 bool hdev_tap_send(struct hdev *x, const uint8_t *f, size_t len)
 {
-	struct sockaddr_ll sll;
-
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = x->ifindex;
-	sll.sll_halen = 6;
-	memcpy(sll.sll_addr, mac_dst, 6);
-	if (sendto(x->pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll)) != (ssize_t)len) {
-		cl_setup_fail("%s: send %zu bytes on %s", x->tag, len, x->ifname);
-		return false;
-	}
-	return true;
+	return cl_port_send(&x->port, f, len, x->tag);
 }
 
-/* The next frame the daemon wrote to the tap with this ethertype (and this
- * sequence number, unless seq is 0), at most ms: its length, or -1. */
 ssize_t hdev_tap_recv(struct hdev *x, uint16_t type, uint32_t seq, uint8_t *buf,
 		      size_t cap, unsigned ms)
 {
-	uint64_t end = hx_now_ms() + ms;
-
-	for (;;) {
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
-		struct pollfd p = { .fd = x->pkt, .events = POLLIN };
-		uint64_t now = hx_now_ms();
-		uint32_t got;
-		ssize_t n;
-
-		if (now > end)
-			return -1;
-		if (poll(&p, 1, (int)(end - now)) <= 0)
-			continue;
-		n = recvfrom(x->pkt, buf, cap, MSG_TRUNC, (struct sockaddr *)&from, &fl);
-		if (n < 18 || from.sll_pkttype == PACKET_OUTGOING ||
-		    buf[12] != (uint8_t)(type >> 8) || buf[13] != (uint8_t)type)
-			continue;
-		memcpy(&got, buf + 14, sizeof(got));
-		if (seq && got != seq)
-			continue;
-		return n;
-	}
+	return cl_port_recv(&x->port, type, seq, buf, cap, ms);
 }
 
 void hdev_tap_drain(struct hdev *x)
 {
-	uint8_t b[64];
-
-	while (recv(x->pkt, b, sizeof(b), MSG_TRUNC) >= 0)
-		;
-}
-
-size_t hx_make_frame(uint8_t *f, size_t len, uint16_t type, uint32_t seq)
-{
-	memcpy(f, mac_dst, 6);
-	memcpy(f + 6, mac_src, 6);
-	f[12] = (uint8_t)(type >> 8);
-	f[13] = (uint8_t)type;
-	for (size_t i = 14; i < len; i++)
-		f[i] = (uint8_t)(seq * 31 + i * 7 + (i >> 8));
-	memcpy(f + 14, &seq, sizeof(seq));
-	return len;
+	cl_port_drain(&x->port);
 }
 
 uint8_t *hdev_ram(struct hdev *x, size_t off)
@@ -304,53 +124,34 @@ uint64_t hdev_gpa(struct hdev *x, size_t off)
 	return cl_ram_gpa(&x->ram, off);
 }
 
-struct vdesc *hdev_desc(struct hdev *x, unsigned vq)
+struct cl_vdesc *hdev_desc(struct hdev *x, unsigned vq)
 {
 	return x->d.ring[vq].desc;
 }
 
-void hx_put_desc(struct vdesc *t, unsigned i, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
-{
-	struct vdesc v = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(&t[i], &v, sizeof(v));
-}
-
 void hdev_post(struct hdev *x, unsigned vq, uint16_t head)
 {
-	struct cl_ring *r = &x->d.ring[vq];
-
-	r->avail->ring[x->avail[vq] % NUM] = head;
-	x->avail[vq]++;
-	__atomic_store_n(&r->avail->idx, x->avail[vq], __ATOMIC_RELEASE);
+	cl_post(&x->d.ring[vq], &x->avail[vq], head);
 }
 
 void hdev_kick(struct hdev *x, unsigned vq)
 {
-	uint64_t one = 1;
-
-	if (write(x->d.kick[vq], &one, sizeof(one)) != sizeof(one))
-		cl_setup_fail("%s: kick vq %u", x->tag, vq);
+	cl_kick(x->d.kick[vq], x->tag, vq);
 }
 
-/* used_event (EVENT_IDX): interrupt me once the used idx passes v. */
 void hdev_set_used_event(struct hdev *x, unsigned vq, uint16_t v)
 {
-	__atomic_store_n(&x->d.ring[vq].avail->ring[NUM], v, __ATOMIC_RELEASE);
+	cl_set_used_event(&x->d.ring[vq], v);
 }
 
 uint16_t hdev_used_idx(struct hdev *x, unsigned vq)
 {
-	return cl_load16(&x->d.ring[vq].used->idx);
+	return cl_used_idx(&x->d.ring[vq]);
 }
 
 struct cl_vring_used_elem hdev_used_elem(struct hdev *x, unsigned vq, uint16_t idx)
 {
-	struct cl_vring_used_elem e;
-
-	memcpy(&e, &x->d.ring[vq].used->ring[idx % NUM], sizeof(e));
-	return e;
+	return cl_used_elem(&x->d.ring[vq], idx);
 }
 
 /* Waits at most ms for the used idx to pass x->used[vq] by n; returns how
@@ -358,25 +159,23 @@ struct cl_vring_used_elem hdev_used_elem(struct hdev *x, unsigned vq, uint16_t i
  * and looks at the index every millisecond whatever it says. */
 uint16_t hdev_wait_used(struct hdev *x, unsigned vq, uint16_t n, unsigned ms)
 {
-	uint64_t end = hx_now_us() + (uint64_t)ms * 1000;
+	uint64_t end = cl_now_us() + (uint64_t)ms * 1000;
 	uint16_t moved;
 
 	for (;;) {
 		struct pollfd p = { .fd = x->d.call[vq], .events = POLLIN };
 
 		moved = (uint16_t)(hdev_used_idx(x, vq) - x->used[vq]);
-		if (moved >= n || hx_now_us() > end)
+		if (moved >= n || cl_now_us() > end)
 			return moved;
 		if (poll(&p, 1, 1) > 0)
-			hx_efd_drain(x->d.call[vq]);
+			cl_efd_drain(x->d.call[vq]);
 	}
 }
 
 void hdev_close(struct hdev *x)
 {
-	if (x->pkt >= 0)
-		close(x->pkt);
-	x->pkt = -1;
+	cl_port_close(&x->port);
 	if (x->open)
 		cl_dev_close(&x->d);
 	x->open = false;
@@ -390,7 +189,7 @@ bool hdev_open(struct hdev *x, const char *tag, enum cl_ram_kind kind, unsigned 
 {
 	memset(x, 0, sizeof(*x));
 	x->tag = tag;
-	x->pkt = -1;
+	x->port.pkt = -1;
 	x->ram_ok = cl_ram_init(&x->ram, kind, RAM_SIZE);
 	if (!x->ram_ok)
 		return false;
@@ -436,8 +235,8 @@ uint16_t hdev_tx_post(struct hdev *x, size_t len, uint32_t seq)
 	uint8_t *p = hdev_ram(x, off);
 
 	memset(p, 0, VNET_HDR);
-	hx_make_frame(p + VNET_HDR, len, ETH_TX, seq);
-	hx_put_desc(hdev_desc(x, VQ_TX), head, hdev_gpa(x, off), (uint32_t)(VNET_HDR + len), 0, 0);
+	cl_make_frame(p + VNET_HDR, len, ETH_TX, seq);
+	cl_put_desc(hdev_desc(x, VQ_TX), head, hdev_gpa(x, off), (uint32_t)(VNET_HDR + len), 0, 0);
 	hdev_post(x, VQ_TX, head);
 	return head;
 }
@@ -453,15 +252,15 @@ bool hdev_tx_one(struct hdev *x, size_t len, const char *what)
 	ssize_t n;
 	bool ok = true;
 
-	hx_make_frame(want, len, ETH_TX, seq);
+	cl_make_frame(want, len, ETH_TX, seq);
 	hdev_set_used_event(x, VQ_TX, x->used[VQ_TX]);
 	hdev_tx_post(x, len, seq);
 	hdev_kick(x, VQ_TX);
-	n = hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), hx_scaled(T_PACKET));
+	n = hdev_tap_recv(x, ETH_TX, seq, got, sizeof(got), cl_scaled(T_PACKET));
 	ok &= cl_check(n == (ssize_t)len && !memcmp(got, want, len),
 		       "%s: TX %s: a %zu-byte packet left through the tap intact (got %zd bytes)",
 		       x->tag, what, len, n);
-	moved = hdev_wait_used(x, VQ_TX, 1, hx_scaled(T_PACKET));
+	moved = hdev_wait_used(x, VQ_TX, 1, cl_scaled(T_PACKET));
 	ok &= cl_check(moved == 1, "%s: TX %s: the used idx moved by %u, expected 1", x->tag,
 		       what, moved);
 	x->used[VQ_TX] = (uint16_t)(x->used[VQ_TX] + moved);
@@ -480,8 +279,8 @@ void hdev_rx_post(struct hdev *x, unsigned n)
 		uint16_t head = (uint16_t)(x->avail[VQ_RX] % NUM);
 
 		memset(hdev_ram(x, hx_rx_buf_off(head)), 0xaa, RX_BUF);
-		hx_put_desc(hdev_desc(x, VQ_RX), head, hdev_gpa(x, hx_rx_buf_off(head)), RX_BUF,
-			    D_WRITE, 0);
+		cl_put_desc(hdev_desc(x, VQ_RX), head, hdev_gpa(x, hx_rx_buf_off(head)), RX_BUF,
+			    CL_D_WRITE, 0);
 		hdev_post(x, VQ_RX, head);
 	}
 }
@@ -506,11 +305,11 @@ bool hdev_rx_one(struct hdev *x, size_t len, const char *what)
 		hdev_rx_post(x, 8);
 		hdev_kick(x, VQ_RX);
 	}
-	hx_make_frame(f, len, ETH_RX, seq);
+	cl_make_frame(f, len, ETH_RX, seq);
 	hdev_set_used_event(x, VQ_RX, x->used[VQ_RX]);
 	if (!hdev_tap_send(x, f, len))
 		return false;
-	moved = hdev_wait_used(x, VQ_RX, 1, hx_scaled(T_PACKET));
+	moved = hdev_wait_used(x, VQ_RX, 1, cl_scaled(T_PACKET));
 	ok = cl_check(moved >= 1, "%s: RX %s: a %zu-byte frame sent to the tap was used "
 		      "(used idx moved by %u)", x->tag, what, len, moved);
 	if (!ok)
@@ -536,7 +335,7 @@ static bool hdev_stats_line(struct hdev *x, unsigned vq, char *out, size_t n)
 	if (!(f = fopen(hx.stats, "re")))
 		return false;
 	snprintf(want_vq, sizeof(want_vq), " vq=%u ", vq);
-	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", x->ifname);
+	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", x->port.ifname);
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, want_vq) && strstr(line, want_be)) {
 			snprintf(out, n, "%s", line);
@@ -560,18 +359,18 @@ uint64_t hx_stats_num(const char *line, const char *key)
 bool hdev_stats_wait(struct hdev *x, unsigned vq, bool (*ok)(const char *, uint64_t),
 		     uint64_t arg, char *line, size_t n, unsigned ms)
 {
-	uint64_t end = hx_now_ms() + ms;
+	uint64_t end = cl_now_ms() + ms;
 	bool have, good;
 
 	line[0] = '\0';
 	do {
 		kill(hx.daemon_pid, SIGUSR1);
-		hx_sleep_ms(30);
+		cl_sleep_ms(30);
 		have = hdev_stats_line(x, vq, line, n);
 		good = have && ok(line, arg);
-	} while (!good && hx_now_ms() < end);
+	} while (!good && cl_now_ms() < end);
 	if (!have)
-		snprintf(line, n, "none for tap %s", x->ifname);
+		snprintf(line, n, "none for tap %s", x->port.ifname);
 	return good;
 }
 
@@ -598,7 +397,7 @@ unsigned hdev_handle(struct hdev *x)
 {
 	char line[512];
 
-	if (!hdev_stats_wait(x, VQ_TX, hx_line_any, 0, line, sizeof(line), hx_scaled(3000)))
+	if (!hdev_stats_wait(x, VQ_TX, hx_line_any, 0, line, sizeof(line), cl_scaled(3000)))
 		return UINT_MAX;
 	return (unsigned)hx_stats_num(line, "dev=");
 }
@@ -610,11 +409,11 @@ bool hdev_check_broken(struct hdev *x, unsigned vq)
 	char line[512], needle[64];
 	bool ok;
 
-	ok = cl_check(hdev_stats_wait(x, vq, hx_line_state, 1, line, sizeof(line), hx_scaled(3000)),
+	ok = cl_check(hdev_stats_wait(x, vq, hx_line_state, 1, line, sizeof(line), cl_scaled(3000)),
 		      "%s: vq %u: stats say state=broken (%s)", x->tag, vq, line);
 	snprintf(needle, sizeof(needle), "dev %u: vq %u stopped",
 		 (unsigned)hx_stats_num(line, "dev="), vq);
-	ok &= cl_check(hx_log_wait(needle, hx_scaled(3000)),
+	ok &= cl_check(hx_log_wait(needle, cl_scaled(3000)),
 		       "%s: vq %u: the daemon log says \"%s\"", x->tag, vq, needle);
 	return ok;
 }
@@ -624,7 +423,7 @@ bool hdev_check_running(struct hdev *x, unsigned vq)
 	char line[512];
 
 	return cl_check(hdev_stats_wait(x, vq, hx_line_state, 0, line, sizeof(line),
-					hx_scaled(3000)),
+					cl_scaled(3000)),
 			"%s: vq %u: stats say state=running (%s)", x->tag, vq, line);
 }
 
@@ -632,7 +431,7 @@ uint64_t hdev_drops(struct hdev *x, unsigned vq)
 {
 	char line[512];
 
-	if (!hdev_stats_wait(x, vq, hx_line_any, 0, line, sizeof(line), hx_scaled(3000)))
+	if (!hdev_stats_wait(x, vq, hx_line_any, 0, line, sizeof(line), cl_scaled(3000)))
 		return UINT64_MAX;
 	return hx_stats_num(line, " drops=");
 }
@@ -641,7 +440,7 @@ uint64_t hdev_packets(struct hdev *x, unsigned vq)
 {
 	char line[512];
 
-	if (!hdev_stats_wait(x, vq, hx_line_any, 0, line, sizeof(line), hx_scaled(3000)))
+	if (!hdev_stats_wait(x, vq, hx_line_any, 0, line, sizeof(line), cl_scaled(3000)))
 		return UINT64_MAX;
 	return hx_stats_num(line, " packets=");
 }

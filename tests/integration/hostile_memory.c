@@ -50,7 +50,7 @@ static void ro_content(uint8_t *p)
 		p[i] = (uint8_t)(0x5c ^ (i >> 12));
 	memset(p + RO_DESC, 0, 0x3000);
 	for (unsigned i = 0; i < RO_NBUF; i++) {
-		struct vdesc d = { .addr = RO_BUFS + i * 2048u, .len = RX_BUF, .flags = D_WRITE };
+		struct cl_vdesc d = { .addr = RO_BUFS + i * 2048u, .len = RX_BUF, .flags = CL_D_WRITE };
 		uint16_t h = (uint16_t)i;
 
 		memcpy(p + RO_DESC + i * sizeof(d), &d, sizeof(d));
@@ -115,7 +115,7 @@ static int ro_caller(void *arg)
 
 	memset(&x, 0, sizeof(x));
 	x.tag = tag;
-	x.pkt = -1;
+	x.port.pkt = -1;
 	x.d.fd = -1;
 	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++)
 		x.d.init_call[vq] = x.d.init_err[vq] = x.d.call[vq] = x.d.kick[vq] = -1;
@@ -184,8 +184,8 @@ static int ro_caller(void *arg)
 
 		hdev_kick(&x, VQ_RX);
 		for (unsigned i = 0; i < 4; i++)
-			hdev_tap_send(&x, f, hx_make_frame(f, sizeof(f), ETH_RX, 100 + i));
-		cl_check(hx_efd_wait(x.d.init_err[VQ_RX], hx_scaled(2000), &cnt),
+			hdev_tap_send(&x, f, cl_make_frame(f, sizeof(f), ETH_RX, 100 + i));
+		cl_check(cl_efd_wait(x.d.init_err[VQ_RX], cl_scaled(2000), &cnt),
 			 "%s: attached to a ring in a read-only file, the ring stopped with "
 			 "its ERR eventfd once frames came", tag);
 	} else {
@@ -295,7 +295,7 @@ static void readonly_file(bool unprivileged, bool forge)
 		a.at = probe;
 	}
 	cl_reap(cl_spawn(ro_caller, &a, unprivileged ? "caller as nobody" : "caller"),
-		hx_scaled(15000), "the caller");
+		cl_scaled(15000), "the caller");
 	hx_check_daemon_alive("after the read-only file");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || pread(fd, got, RO_SIZE, 0) != (ssize_t)RO_SIZE) {
@@ -373,9 +373,9 @@ static int owner_main(void *arg)
 	memset(&v, 0, sizeof(v));
 	v.counts = *(const int *)arg;
 	v.dev = x.d.fd;
-	v.pkt = x.pkt;
+	v.pkt = x.port.pkt;
 	v.kick_tx = x.d.kick[VQ_TX];
-	v.ifindex = x.ifindex;
+	v.ifindex = x.port.ifindex;
 	v.ram = (uint64_t)(uintptr_t)x.ram.base;
 	v.ram_size = x.ram.size;
 	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
@@ -445,8 +445,8 @@ int victim_main(const char *spec)
 	/* A device view of it, to reuse the ring helpers. */
 	memset(&x, 0, sizeof(x));
 	x.tag = "victim";
-	x.pkt = v.pkt;
-	x.ifindex = v.ifindex;
+	x.port.pkt = v.pkt;
+	x.port.ifindex = v.ifindex;
 	x.d.kick[VQ_TX] = v.kick_tx;
 	x.ram.base = ram;
 	x.ram.size = v.ram_size;
@@ -484,14 +484,14 @@ int victim_main(const char *spec)
 		uint8_t f[300];
 
 		for (unsigned i = 0; i < 4; i++)
-			hdev_tap_send(&x, f, hx_make_frame(f, sizeof(f), ETH_RX, 0x55550000u + i));
+			hdev_tap_send(&x, f, cl_make_frame(f, sizeof(f), ETH_RX, 0x55550000u + i));
 	}
 	hdev_kick(&x, VQ_TX);
 	{
 		static uint8_t got[256];
 
 		cl_check(hdev_tap_recv(&x, ETH_TX, 0x77777777, got, sizeof(got),
-				       hx_scaled(1000)) < 0,
+				       cl_scaled(1000)) < 0,
 			 "victim: the new image's TX packet did not leave through the old "
 			 "image's tap");
 	}
@@ -562,20 +562,20 @@ void scenario_truncated_ram(void)
 		 "to 0 (%s)", strerror(errno));
 	/* From here the caller must not touch its RAM either. */
 	hdev_kick(&x, VQ_TX);
-	hdev_tap_send(&x, f, hx_make_frame(f, sizeof(f), ETH_RX, ++x.seq));
-	hx_sleep_ms(hx_scaled(500));
+	hdev_tap_send(&x, f, cl_make_frame(f, sizeof(f), ETH_RX, ++x.seq));
+	cl_sleep_ms(cl_scaled(500));
 	hx_check_daemon_alive("after the RAM was truncated under it");
 	snprintf(needle, sizeof(needle), "dev %u: vq ", handle);
 	{
 		char s0[64], s1[64];
-		uint64_t end = hx_now_ms() + hx_scaled(3000);
+		uint64_t end = cl_now_ms() + cl_scaled(3000);
 		bool seen;
 
 		snprintf(s0, sizeof(s0), "dev %u: vq 0 stopped", handle);
 		snprintf(s1, sizeof(s1), "dev %u: vq 1 stopped", handle);
-		while (!(seen = hx_file_has(hx.log, s0) || hx_file_has(hx.log, s1)) &&
-		       hx_now_ms() < end)
-			hx_sleep_ms(50);
+		while (!(seen = cl_file_has(hx.log, s0) || cl_file_has(hx.log, s1)) &&
+		       cl_now_ms() < end)
+			cl_sleep_ms(50);
 		cl_check(seen, "the daemon log says \"%s\" or \"%s\" (the rings touched the "
 			 "truncated RAM)", s0, s1);
 	}

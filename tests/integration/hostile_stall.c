@@ -65,11 +65,11 @@ void scenario_blocking_call(void)
 		hdev_tx_post(&x, 100, seq);
 		hdev_kick(&x, VQ_TX);
 		cl_check(hdev_tap_recv(&x, ETH_TX, seq, got, sizeof(got),
-				       hx_scaled(T_PACKET)) == 100,
+				       cl_scaled(T_PACKET)) == 100,
 			 "attacker: TX packet signalled through the full eventfd left the tap");
-		moved = hdev_wait_used(&x, VQ_TX, 1, hx_scaled(T_PACKET));
+		moved = hdev_wait_used(&x, VQ_TX, 1, cl_scaled(T_PACKET));
 		x.used[VQ_TX] = (uint16_t)(x.used[VQ_TX] + moved);
-		hx_sleep_ms(hx_scaled(100));
+		cl_sleep_ms(cl_scaled(100));
 	}
 	for (unsigned i = 0; i < 3; i++) {
 		uint32_t seq = ++x.seq;
@@ -80,9 +80,9 @@ void scenario_blocking_call(void)
 		hdev_tx_post(&x, 100, seq);
 		hdev_kick(&x, VQ_TX);
 		cl_check(hdev_tap_recv(&x, ETH_TX, seq, got, sizeof(got),
-				       hx_scaled(T_PACKET)) == 100,
+				       cl_scaled(T_PACKET)) == 100,
 			 "attacker: TX packet %u after the blocked signal left the tap", i + 1);
-		moved = hdev_wait_used(&x, VQ_TX, 1, hx_scaled(T_PACKET));
+		moved = hdev_wait_used(&x, VQ_TX, 1, cl_scaled(T_PACKET));
 		cl_check(moved == 1, "attacker: TX packet %u after the blocked signal was used",
 			 i + 1);
 		x.used[VQ_TX] = (uint16_t)(x.used[VQ_TX] + moved);
@@ -139,7 +139,7 @@ void scenario_busyloop(void)
 	if (!bystander_start(&b))
 		goto out;
 	from = bystander_mark(&b);
-	hx_sleep_ms(300);
+	cl_sleep_ms(300);
 	bystander_check(&b, from, "no attack (reference)", T_LATENCY);
 	if (!hdev_open(&x, "attacker", CL_RAM_MEMFD, MTU))
 		goto close;
@@ -153,7 +153,7 @@ void scenario_busyloop(void)
 		goto close;
 	/* Both rings idle: the daemon may poll them, but not at others' cost. */
 	from = bystander_mark(&b);
-	hx_sleep_ms(hx_scaled(1500));
+	cl_sleep_ms(cl_scaled(1500));
 	bystander_check(&b, from, "an idle ring busy-polling for 0xffffffff us", T_LATENCY);
 	control_answers("an idle ring busy-polling");
 	hdev_tx_one(&x, 100, "the busy-polled device itself");
@@ -220,18 +220,18 @@ static int hang_main(void *arg)
 			ok = cl_setup_ring(fd, 0, &ring, 0, -1, "caller");
 		}
 	}
-	t0 = hx_now_ms();
+	t0 = cl_now_ms();
 	r = ioctl(fd, hang_kinds[a->kind].cmd, &f);
 	err = r < 0 ? errno : 0;
-	ms = hx_now_ms() - t0;
-	cl_check(r < 0 && err == hang_kinds[a->kind].want && ms <= hx_scaled(T_CONTROL),
+	ms = cl_now_ms() - t0;
+	cl_check(r < 0 && err == hang_kinds[a->kind].want && ms <= cl_scaled(T_CONTROL),
 		 "%s with an fd on a frozen FUSE server answered %s after %llu ms (want %s "
 		 "within %u ms)", cl_ioctl_name(hang_kinds[a->kind].cmd, nbuf, sizeof(nbuf)),
 		 r < 0 ? strerrorname_np(err) : "0", (unsigned long long)ms,
-		 strerrorname_np(hang_kinds[a->kind].want), hx_scaled(T_CONTROL));
+		 strerrorname_np(hang_kinds[a->kind].want), cl_scaled(T_CONTROL));
 wait:
 	/* Closing anything now could wait on the frozen server. */
-	gate_wait(&a->exit, hx_scaled(T_SCENARIO));
+	gate_wait(&a->exit, cl_scaled(T_SCENARIO));
 	return 0;
 }
 
@@ -267,19 +267,19 @@ void scenario_fuse_fd_hang(void)
 	}
 	cl_print("    second usvhostd (pid %d) stopped; its file is fd %d here", (int)hx.stall_pid,
 		 sfd);
-	hx_sleep_ms(1200);
+	cl_sleep_ms(1200);
 	from = bystander_mark(&b);
 	for (unsigned k = 0; k < 4; k++) {
 		a[k] = (struct hang_args){ .stall_fd = sfd, .kind = (enum hang_kind)k,
 					   .exit = exit_gate };
 		pid[k] = cl_spawn(hang_main, &a[k], hang_kinds[k].name);
 	}
-	hx_sleep_ms(hx_scaled(T_CONTROL + 500));
+	cl_sleep_ms(cl_scaled(T_CONTROL + 500));
 	/* As many more as the daemon has request threads, all at once. */
 	crowd = (struct hang_args){ .stall_fd = sfd, .kind = HANG_KICK, .exit = exit_gate };
 	for (unsigned i = 0; i < CROWD; i++)
 		cpid[i] = cl_spawn(hang_main, &crowd, "one of 16 callers");
-	hx_sleep_ms(hx_scaled(500));
+	cl_sleep_ms(cl_scaled(500));
 	control_check(ctl_pid, &ctl, "20 callers passing fds of a frozen FUSE server");
 	bystander_check(&b, from, "fds of a frozen FUSE server passed in", T_LATENCY);
 	/* The server runs again: whatever waited on it may finish and exit. */
@@ -347,10 +347,10 @@ static int limit_uid_a(void *arg)
 	if (extra >= 0)
 		close(extra);
 	/* Holding LIMIT: the parent checks another uid meanwhile. */
-	if (!hx_write_byte(a->to_parent[1]) || !hx_read_byte(a->to_child[0], hx_scaled(10000)))
+	if (!hx_write_byte(a->to_parent[1]) || !hx_read_byte(a->to_child[0], cl_scaled(10000)))
 		cl_setup_fail("uid %u: talk to the parent", UID_A);
 	cl_close(&fds[0]);
-	if (!hx_write_byte(a->to_parent[1]) || !hx_read_byte(a->to_child[0], hx_scaled(10000)))
+	if (!hx_write_byte(a->to_parent[1]) || !hx_read_byte(a->to_child[0], cl_scaled(10000)))
 		cl_setup_fail("uid %u: talk to the parent", UID_A);
 	fds[0] = open(hx.dev, O_RDWR | O_CLOEXEC);
 	cl_check(fds[0] >= 0, "uid %u: after closing one, an open succeeds again (%s)", UID_A,
@@ -387,20 +387,20 @@ void scenario_device_limit(void)
 		return;
 	}
 	pa = cl_spawn(limit_uid_a, &a, "uid 4242");
-	if (cl_check(hx_read_byte(a.to_parent[0], hx_scaled(10000)), "uid %u got to its limit",
+	if (cl_check(hx_read_byte(a.to_parent[0], cl_scaled(10000)), "uid %u got to its limit",
 		     UID_A)) {
 		cl_check(hx_log_count("refused") > refused0, "the daemon log has a line saying an "
 			 "open was refused");
 		cl_reap(cl_spawn(limit_uid_b, NULL, "uid 4243"), 5000, "uid 4243");
 	}
 	released0 = hx_log_count(": release (");
-	if (!hx_write_byte(a.to_child[1]) || !hx_read_byte(a.to_parent[0], hx_scaled(10000)))
+	if (!hx_write_byte(a.to_child[1]) || !hx_read_byte(a.to_parent[0], cl_scaled(10000)))
 		cl_setup_fail("uid %u: closing one", UID_A);
 	/* A close reaches the daemon after close(2) returns: wait (bounded)
 	 * for the release before the next open. */
-	for (end = hx_now_ms() + hx_scaled(3000);
-	     hx_log_count(": release (") <= released0 && hx_now_ms() < end;)
-		hx_sleep_ms(20);
+	for (end = cl_now_ms() + cl_scaled(3000);
+	     hx_log_count(": release (") <= released0 && cl_now_ms() < end;)
+		cl_sleep_ms(20);
 	hx_write_byte(a.to_child[1]);
 	cl_reap(pa, 10000, "uid 4242");
 	hx_check_daemon_alive("after the device limit");

@@ -93,23 +93,9 @@
 #define VQ_TX USV_VQ_TX
 #define NUM CL_RING_NUM
 
-#define D_NEXT 1
-#define D_WRITE 2
-#define D_INDIRECT 4
-
-/* struct vring_desc as the guest driver writes it (little-endian host). */
-struct vdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
 static const char *dev_path, *stats_path, *log_path;
 static pid_t daemon_pid;     /* --daemon-pid: for its CPU time */
 static unsigned tap_names;   /* taps renamed rf1, rf2, ... */
-static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 
 /* One QEMU-driven device and the guest driver's view of its rings. */
 struct rdev {
@@ -117,9 +103,7 @@ struct rdev {
 	struct cl_ram ram;
 	bool inited, ram_ok, open, started;
 	const char *tag;
-	char ifname[IFNAMSIZ];
-	int ifindex;
-	int pkt;                /* AF_PACKET socket bound to the tap */
+	struct cl_port port;    /* the tap's interface and a socket on it */
 	uint16_t avail[USV_NET_NVQS]; /* driver's avail idx */
 	uint16_t used[USV_NET_NVQS];  /* used entries consumed so far */
 	uint16_t base[USV_NET_NVQS];  /* SET_VRING_BASE at the start */
@@ -131,55 +115,7 @@ struct rdev {
 	uint32_t rx_seq;        /* those of RX streams */
 };
 
-/* ---- small helpers ------------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static unsigned scaled(unsigned ms)
-{
-	return ms * cl_timeout_scale;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Waits at most ms for fd to be readable; reads an eventfd's counter. */
-static bool eventfd_fired(int fd, unsigned ms, uint64_t *count)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-	int r;
-
-	do
-		r = poll(&p, 1, (int)ms);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
-		return false;
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return false;
-	if (count)
-		*count = v;
-	return true;
-}
-
-static void eventfd_drain(int fd)
-{
-	uint64_t v;
-
-	while (read(fd, &v, sizeof(v)) == sizeof(v))
-		;
-}
+/* ---- the guest driver's side (primitives: client_lib.h) ------------------ */
 
 static uint8_t *ram_at(struct rdev *x, size_t off)
 {
@@ -203,41 +139,26 @@ static uint16_t position(const struct rdev *x, unsigned vq)
 	return (uint16_t)(x->base[vq] + consumed(x, vq));
 }
 
-static struct vdesc *desc_table(struct rdev *x, unsigned vq)
+static struct cl_vdesc *desc_table(struct rdev *x, unsigned vq)
 {
 	return x->d.ring[vq].desc;
-}
-
-static void put_desc(struct vdesc *t, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct vdesc v = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(&t[i], &v, sizeof(v));
 }
 
 /* Makes head available and publishes the new avail idx. */
 static void post(struct rdev *x, unsigned vq, uint16_t head)
 {
-	struct cl_ring *r = &x->d.ring[vq];
-
-	r->avail->ring[x->avail[vq] % NUM] = head;
-	x->avail[vq]++;
-	__atomic_store_n(&r->avail->idx, x->avail[vq], __ATOMIC_RELEASE);
+	cl_post(&x->d.ring[vq], &x->avail[vq], head);
 }
 
 /* used_event (EVENT_IDX): interrupt me once the used idx passes v. */
 static void set_used_event(struct rdev *x, unsigned vq, uint16_t v)
 {
-	__atomic_store_n(&x->d.ring[vq].avail->ring[NUM], v, __ATOMIC_RELEASE);
+	cl_set_used_event(&x->d.ring[vq], v);
 }
 
 static void kick(struct rdev *x, unsigned vq)
 {
-	uint64_t one = 1;
-
-	if (write(x->d.kick[vq], &one, sizeof(one)) != sizeof(one))
-		cl_setup_fail("%s: kick vq %u", x->tag, vq);
+	cl_kick(x->d.kick[vq], x->tag, vq);
 }
 
 /* avail_event (EVENT_IDX): the device wants a kick once avail idx passes it. */
@@ -268,41 +189,26 @@ static bool kick_as_driver(struct rdev *x, unsigned vq, uint16_t old)
 
 static uint16_t used_idx(struct rdev *x, unsigned vq)
 {
-	return cl_load16(&x->d.ring[vq].used->idx);
+	return cl_used_idx(&x->d.ring[vq]);
 }
 
 /* Waits at most ms for the used idx to reach want; returns what it is. */
 static uint16_t wait_used(struct rdev *x, unsigned vq, uint16_t want, unsigned ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = cl_now_ms() + ms;
 	uint16_t from = x->used[vq], v;
 
 	for (;;) {
 		v = used_idx(x, vq);
-		if ((uint16_t)(v - from) >= (uint16_t)(want - from) || now_ms() > end)
+		if ((uint16_t)(v - from) >= (uint16_t)(want - from) || cl_now_ms() > end)
 			return v;
-		sleep_ms(1);
+		cl_sleep_ms(1);
 	}
 }
 
 static struct cl_vring_used_elem used_elem(struct rdev *x, unsigned vq, uint16_t idx)
 {
-	struct cl_vring_used_elem e;
-
-	memcpy(&e, &x->d.ring[vq].used->ring[idx % NUM], sizeof(e));
-	return e;
-}
-
-static size_t make_frame(uint8_t *f, size_t len, uint16_t ethertype, uint32_t seq)
-{
-	memcpy(f, mac_dst, 6);
-	memcpy(f + 6, mac_src, 6);
-	f[12] = (uint8_t)(ethertype >> 8);
-	f[13] = (uint8_t)ethertype;
-	for (size_t i = 14; i < len; i++)
-		f[i] = (uint8_t)(seq * 31 + i * 7 + (i >> 8));
-	memcpy(f + 14, &seq, sizeof(seq));
-	return len;
+	return cl_used_elem(&x->d.ring[vq], idx);
 }
 
 /* The daemon's CPU time (user + system) in ms, or -1 when unknown. */
@@ -338,7 +244,7 @@ static void check_daemon_idle(const char *tag, const char *when, unsigned ms)
 {
 	long a = daemon_cpu_ms(), b;
 
-	sleep_ms(ms);
+	cl_sleep_ms(ms);
 	b = daemon_cpu_ms();
 	if (a < 0 || b < 0)
 		return;
@@ -346,105 +252,27 @@ static void check_daemon_idle(const char *tag, const char *when, unsigned ms)
 		 tag, when, b - a, ms);
 }
 
-/* ---- the tap's host side ------------------------------------------------- */
-
-static void write_sysctl(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return; /* no IPv6 here: nothing to turn off */
-	if (write(fd, v, strlen(v)) < 0)
-		cl_print("# note: cannot write %s: %s", path, strerror(errno));
-	close(fd);
-}
+/* ---- the tap's host side ------------------------------------------------ */
 
 /* Names the tap, turns IPv6 off on it (no router solicitations or MLD
- * reports reaching the guest's RX ring), sets its MTU, brings it up, and
- * binds an AF_PACKET socket to it. */
+ * reports reaching the guest's RX ring), sets its MTU (room for the
+ * 9000-byte frame the RX case sends), brings it up, and binds an AF_PACKET
+ * socket to it. The kernel reuses tapN names (and the daemon its device
+ * handles): a name of our own tells this device's stats lines from those
+ * of devices closed before. */
 static bool tap_host_side(struct rdev *x)
 {
-	struct ifreq ifr;
-	struct sockaddr_ll sll;
-	char path[128];
-	int s;
-	bool ok = false;
+	char name[IFNAMSIZ];
+	struct cl_port_opts o = { .name = name, .mtu = BIG_FRAME, .no_ipv6 = true };
 
-	memset(&ifr, 0, sizeof(ifr));
-	if (ioctl(x->d.tap, TUNGETIFF, &ifr) < 0) {
-		cl_setup_fail("%s: TUNGETIFF", x->tag);
-		return false;
-	}
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		cl_setup_fail("%s: socket for interface ioctls", x->tag);
-		return false;
-	}
-	/* The kernel reuses tapN names (and the daemon its device handles):
-	 * a name of our own tells this device's stats lines from those of
-	 * devices closed before. Renaming needs the interface down, as it is. */
-	snprintf(ifr.ifr_newname, sizeof(ifr.ifr_newname), "rf%u", ++tap_names);
-	if (ioctl(s, SIOCSIFNAME, &ifr) < 0) {
-		cl_setup_fail("%s: rename %s to %s", x->tag, ifr.ifr_name, ifr.ifr_newname);
-		goto out;
-	}
-	snprintf(x->ifname, sizeof(x->ifname), "rf%u", tap_names);
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", x->ifname);
-	write_sysctl(path, "1");
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", x->ifname);
-	/* Room for the 9000-byte frame the RX case sends through it. */
-	ifr.ifr_mtu = BIG_FRAME;
-	if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
-		cl_setup_fail("%s: MTU %u on %s", x->tag, BIG_FRAME, x->ifname);
-		goto out;
-	}
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		cl_setup_fail("%s: SIOCGIFFLAGS %s", x->tag, x->ifname);
-		goto out;
-	}
-	ifr.ifr_flags |= IFF_UP;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-		cl_setup_fail("%s: bring %s up", x->tag, x->ifname);
-		goto out;
-	}
-	x->ifindex = (int)if_nametoindex(x->ifname);
-	x->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (x->pkt < 0) {
-		cl_setup_fail("%s: AF_PACKET socket", x->tag);
-		goto out;
-	}
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = x->ifindex;
-	if (bind(x->pkt, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		cl_setup_fail("%s: bind AF_PACKET to %s", x->tag, x->ifname);
-		goto out;
-	}
-	ok = true;
-out:
-	close(s);
-	return ok;
+	snprintf(name, sizeof(name), "rf%u", ++tap_names);
+	return cl_port_open(&x->port, x->d.tap, &o, x->tag);
 }
 
 /* Sends a frame out of the tap's interface: what the daemon reads. */
 static bool tap_send(struct rdev *x, const uint8_t *f, size_t len)
 {
-	struct sockaddr_ll sll;
-	ssize_t n;
-
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = x->ifindex;
-	sll.sll_halen = 6;
-	memcpy(sll.sll_addr, mac_dst, 6);
-	n = sendto(x->pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll));
-	if (n != (ssize_t)len) {
-		cl_setup_fail("%s: send %zu bytes on %s", x->tag, len, x->ifname);
-		return false;
-	}
-	return true;
+	return cl_port_send(&x->port, f, len, x->tag);
 }
 
 /* Receives the next frame of this ethertype the interface got (from the
@@ -452,35 +280,12 @@ static bool tap_send(struct rdev *x, const uint8_t *f, size_t len)
 static ssize_t tap_recv(struct rdev *x, uint16_t ethertype, uint8_t *buf, size_t cap,
 			unsigned ms)
 {
-	uint64_t end = now_ms() + ms;
-
-	for (;;) {
-		struct sockaddr_ll from;
-		socklen_t fl = sizeof(from);
-		struct pollfd p = { .fd = x->pkt, .events = POLLIN };
-		uint64_t now = now_ms();
-		ssize_t n;
-
-		if (now > end)
-			return -1;
-		if (poll(&p, 1, (int)(end - now)) <= 0)
-			continue;
-		n = recvfrom(x->pkt, buf, cap, MSG_TRUNC, (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			continue;
-		if (from.sll_pkttype == PACKET_OUTGOING || n < 14 ||
-		    buf[12] != (uint8_t)(ethertype >> 8) || buf[13] != (uint8_t)ethertype)
-			continue;
-		return n;
-	}
+	return cl_port_recv(&x->port, ethertype, 0, buf, cap, ms);
 }
 
 static void tap_drain(struct rdev *x)
 {
-	uint8_t b[64];
-
-	while (recv(x->pkt, b, sizeof(b), MSG_TRUNC) >= 0)
-		;
+	cl_port_drain(&x->port);
 }
 
 /* ---- devices ------------------------------------------------------------- */
@@ -489,9 +294,7 @@ static void rdev_close(struct rdev *x)
 {
 	if (!x->inited)
 		return;
-	if (x->pkt >= 0)
-		close(x->pkt);
-	x->pkt = -1;
+	cl_port_close(&x->port);
 	if (x->open)
 		cl_dev_close(&x->d);
 	x->open = false;
@@ -506,7 +309,7 @@ static bool rdev_open(struct rdev *x, const char *tag, enum cl_ram_kind kind)
 	memset(x, 0, sizeof(*x));
 	x->inited = true;
 	x->tag = tag;
-	x->pkt = -1;
+	x->port.pkt = -1;
 	x->ram_ok = cl_ram_init(&x->ram, kind, RAM_SIZE);
 	if (!x->ram_ok)
 		return false;
@@ -576,7 +379,7 @@ enum tx_layout { TX_ONE, TX_TWO, TX_INDIRECT };
  * returns its head. */
 static uint16_t tx_post(struct rdev *x, const uint8_t *frame, size_t len, enum tx_layout how)
 {
-	struct vdesc *t = desc_table(x, VQ_TX);
+	struct cl_vdesc *t = desc_table(x, VQ_TX);
 	size_t off = TX_AREA + (size_t)(x->tx_slot++ % TX_SLOTS) * TX_SLOT;
 	uint8_t *p = ram_at(x, off);
 	uint16_t head = (uint16_t)(x->tx_desc++ % NUM);
@@ -585,24 +388,24 @@ static uint16_t tx_post(struct rdev *x, const uint8_t *frame, size_t len, enum t
 	memcpy(p + VNET_HDR, frame, len);
 	switch (how) {
 	case TX_ONE:
-		put_desc(t, head, gpa_at(x, off), (uint32_t)(VNET_HDR + len), 0, 0);
+		cl_put_desc(t, head, gpa_at(x, off), (uint32_t)(VNET_HDR + len), 0, 0);
 		break;
 	case TX_TWO: {
 		uint16_t second = (uint16_t)(x->tx_desc++ % NUM);
 
-		put_desc(t, head, gpa_at(x, off), VNET_HDR, D_NEXT, second);
-		put_desc(t, second, gpa_at(x, off + VNET_HDR), (uint32_t)len, 0, 0);
+		cl_put_desc(t, head, gpa_at(x, off), VNET_HDR, CL_D_NEXT, second);
+		cl_put_desc(t, second, gpa_at(x, off + VNET_HDR), (uint32_t)len, 0, 0);
 		break;
 	}
 	case TX_INDIRECT: {
 		/* [header][first 20 bytes][the rest], the table after them. */
 		size_t toff = off + ((VNET_HDR + len + 15) & ~(size_t)15);
-		struct vdesc *ind = (struct vdesc *)ram_at(x, toff);
+		struct cl_vdesc *ind = (struct cl_vdesc *)ram_at(x, toff);
 
-		put_desc(ind, 0, gpa_at(x, off), VNET_HDR, D_NEXT, 1);
-		put_desc(ind, 1, gpa_at(x, off + VNET_HDR), 20, D_NEXT, 2);
-		put_desc(ind, 2, gpa_at(x, off + VNET_HDR + 20), (uint32_t)(len - 20), 0, 0);
-		put_desc(t, head, gpa_at(x, toff), 3 * sizeof(struct vdesc), D_INDIRECT, 0);
+		cl_put_desc(ind, 0, gpa_at(x, off), VNET_HDR, CL_D_NEXT, 1);
+		cl_put_desc(ind, 1, gpa_at(x, off + VNET_HDR), 20, CL_D_NEXT, 2);
+		cl_put_desc(ind, 2, gpa_at(x, off + VNET_HDR + 20), (uint32_t)(len - 20), 0, 0);
+		cl_put_desc(t, head, gpa_at(x, toff), 3 * sizeof(struct cl_vdesc), CL_D_INDIRECT, 0);
 		break;
 	}
 	}
@@ -626,20 +429,20 @@ static bool tx_one(struct rdev *x, size_t len, enum tx_layout how, bool signal,
 	ssize_t n;
 	bool ok = true, fired;
 
-	make_frame(frame, len, ETH_TX, seq);
-	eventfd_drain(x->d.call[VQ_TX]);
+	cl_make_frame(frame, len, ETH_TX, seq);
+	cl_efd_drain(x->d.call[VQ_TX]);
 	set_used_event(x, VQ_TX, signal ? x->used[VQ_TX] : (uint16_t)(x->used[VQ_TX] + 100));
 	head = tx_post(x, frame, len, how);
 	kick_as_driver(x, VQ_TX, old);
 
-	n = tap_recv(x, ETH_TX, got, sizeof(got), scaled(2000));
+	n = tap_recv(x, ETH_TX, got, sizeof(got), cl_scaled(2000));
 	ok &= cl_check(n == (ssize_t)len, "%s: TX %s: the tap delivered %zd bytes, expected %zu",
 		       x->tag, what, n, len);
 	if (n == (ssize_t)len)
 		ok &= cl_check(!memcmp(got, frame, len),
 			       "%s: TX %s: the frame from the tap has the guest's bytes",
 			       x->tag, what);
-	u = wait_used(x, VQ_TX, want, scaled(2000));
+	u = wait_used(x, VQ_TX, want, cl_scaled(2000));
 	ok &= cl_check(u == want, "%s: TX %s: used idx %u, expected %u", x->tag, what, u, want);
 	e = used_elem(x, VQ_TX, x->used[VQ_TX]);
 	ok &= cl_check(e.id == head && e.len == 0,
@@ -647,7 +450,7 @@ static bool tx_one(struct rdev *x, size_t len, enum tx_layout how, bool signal,
 		       what, e.id, e.len, head);
 	if (u == want)
 		x->used[VQ_TX] = want;
-	fired = eventfd_fired(x->d.call[VQ_TX], scaled(signal ? 2000 : 200), NULL);
+	fired = cl_efd_wait(x->d.call[VQ_TX], cl_scaled(signal ? 2000 : 200), NULL);
 	if (signal)
 		ok &= cl_check(fired, "%s: TX %s: call eventfd fired (used_event = %u)",
 			       x->tag, what, (uint16_t)(want - 1));
@@ -668,13 +471,13 @@ static size_t rx_buf_off(uint16_t head)
  * filled with 0xaa) available; head = their avail slot. */
 static void rx_post(struct rdev *x, unsigned n)
 {
-	struct vdesc *t = desc_table(x, VQ_RX);
+	struct cl_vdesc *t = desc_table(x, VQ_RX);
 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t head = (uint16_t)(x->avail[VQ_RX] % NUM);
 
 		memset(ram_at(x, rx_buf_off(head)), 0xaa, RX_BUF);
-		put_desc(t, head, gpa_at(x, rx_buf_off(head)), RX_BUF, D_WRITE, 0);
+		cl_put_desc(t, head, gpa_at(x, rx_buf_off(head)), RX_BUF, CL_D_WRITE, 0);
 		post(x, VQ_RX, head);
 		x->rx_posted++;
 	}
@@ -704,8 +507,8 @@ static bool rx_frame(struct rdev *x, size_t len, int early, const char *what)
 	uint16_t old = x->avail[VQ_RX];
 	bool ok = true, fired;
 
-	make_frame(frame, len, ETH_RX, seq);
-	eventfd_drain(x->d.call[VQ_RX]);
+	cl_make_frame(frame, len, ETH_RX, seq);
+	cl_efd_drain(x->d.call[VQ_RX]);
 	set_used_event(x, VQ_RX, first);
 	if (early >= 0) {
 		if (!cl_check(ready == 0 && (unsigned)early < need, "%s: RX %s: no buffer "
@@ -720,7 +523,7 @@ static bool rx_frame(struct rdev *x, size_t len, int early, const char *what)
 			char when[160];
 
 			snprintf(when, sizeof(when), "RX %s: the frame does not fit yet", what);
-			check_daemon_idle(x->tag, when, scaled(500));
+			check_daemon_idle(x->tag, when, cl_scaled(500));
 		}
 		u = used_idx(x, VQ_RX);
 		ok &= cl_check(u == first, "%s: RX %s: while the frame does not fit nothing "
@@ -739,7 +542,7 @@ static bool rx_frame(struct rdev *x, size_t len, int early, const char *what)
 		if (!tap_send(x, frame, len))
 			return false;
 	}
-	u = wait_used(x, VQ_RX, want, scaled(2000));
+	u = wait_used(x, VQ_RX, want, cl_scaled(2000));
 	ok &= cl_check(u == want, "%s: RX %s: used idx %u, expected %u (%u buffer%s)",
 		       x->tag, what, u, want, need, need == 1 ? "" : "s");
 	if (u != want)
@@ -777,7 +580,7 @@ static bool rx_frame(struct rdev *x, size_t len, int early, const char *what)
 		ok &= cl_check(!memcmp(got + VNET_HDR, frame, len),
 			       "%s: RX %s: the frame after the header has the bytes sent",
 			       x->tag, what);
-	fired = eventfd_fired(x->d.call[VQ_RX], scaled(2000), NULL);
+	fired = cl_efd_wait(x->d.call[VQ_RX], cl_scaled(2000), NULL);
 	ok &= cl_check(fired, "%s: RX %s: call eventfd fired (used_event = %u)", x->tag,
 		       what, first);
 	return ok;
@@ -810,7 +613,7 @@ static bool stats_line(struct rdev *x, unsigned vq, char *out, size_t n)
 	if (!stats_path || !(f = fopen(stats_path, "re")))
 		return false;
 	snprintf(want_vq, sizeof(want_vq), " vq=%u ", vq);
-	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", x->ifname);
+	snprintf(want_be, sizeof(want_be), " backend=tap:%s ", x->port.ifname);
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, want_vq) && strstr(line, want_be)) {
 			snprintf(out, n, "%s", line);
@@ -822,26 +625,12 @@ static bool stats_line(struct rdev *x, unsigned vq, char *out, size_t n)
 	return found;
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* The ring is reported stopped: state=broken in the stats file and
  * "dev H: vq N stopped" in the daemon's log (each checked when given). */
 static void check_reported_broken(struct rdev *x, unsigned vq)
 {
 	char line[512] = "", needle[64];
-	uint64_t end = now_ms() + scaled(5000);
+	uint64_t end = cl_now_ms() + cl_scaled(5000);
 	unsigned handle = 0;
 	bool broken = false, have = false;
 
@@ -856,8 +645,8 @@ static void check_reported_broken(struct rdev *x, unsigned vq)
 			have = stats_line(x, vq, line, sizeof(line));
 			broken = have && strstr(line, " state=broken ");
 			if (!broken)
-				sleep_ms(50);
-		} while (!broken && now_ms() < end);
+				cl_sleep_ms(50);
+		} while (!broken && cl_now_ms() < end);
 		cl_check(broken, "%s: vq %u: stats say state=broken (line: %s)", x->tag, vq,
 			 have ? line : "none for this tap");
 		if (have)
@@ -868,9 +657,9 @@ static void check_reported_broken(struct rdev *x, unsigned vq)
 			snprintf(needle, sizeof(needle), "dev %u: vq %u stopped", handle, vq);
 		else
 			snprintf(needle, sizeof(needle), "vq %u stopped", vq);
-		while (!file_has(log_path, needle) && now_ms() < end)
-			sleep_ms(50);
-		cl_check(file_has(log_path, needle), "%s: vq %u: the daemon log says \"%s\"",
+		while (!cl_file_has(log_path, needle) && cl_now_ms() < end)
+			cl_sleep_ms(50);
+		cl_check(cl_file_has(log_path, needle), "%s: vq %u: the daemon log says \"%s\"",
 			 x->tag, vq, needle);
 	}
 }
@@ -883,9 +672,9 @@ static void check_running(struct rdev *x, unsigned vq)
 	if (!stats_path)
 		return;
 	/* Rewritten every second: wait for a line of this tap first. */
-	for (uint64_t end = now_ms() + scaled(3000);
-	     !(have = stats_line(x, vq, line, sizeof(line))) && now_ms() < end;)
-		sleep_ms(50);
+	for (uint64_t end = cl_now_ms() + cl_scaled(3000);
+	     !(have = stats_line(x, vq, line, sizeof(line))) && cl_now_ms() < end;)
+		cl_sleep_ms(50);
 	cl_check(have && strstr(line, " state=running "),
 		 "%s: vq %u: stats say state=running (line: %s)", x->tag, vq,
 		 have ? line : "none for this tap");
@@ -895,7 +684,7 @@ static void check_running(struct rdev *x, unsigned vq)
 static void check_released(const char *tag, const char *ifname, uint64_t packets_tx)
 {
 	char line[512], want_be[64], *p;
-	uint64_t end = now_ms() + scaled(3000), released = 0;
+	uint64_t end = cl_now_ms() + cl_scaled(3000), released = 0;
 	bool listed = true;
 	FILE *f;
 
@@ -916,8 +705,8 @@ static void check_released(const char *tag, const char *ifname, uint64_t packets
 		}
 		fclose(f);
 		if (listed || released < packets_tx)
-			sleep_ms(100);
-	} while ((listed || released < packets_tx) && now_ms() < end);
+			cl_sleep_ms(100);
+	} while ((listed || released < packets_tx) && cl_now_ms() < end);
 	/* (usvhost once lost the datapath's per-device state at release:
 	 * device.c's vq_reset() cleared dp_priv before dev_free.) */
 	cl_check(!listed, "%s: closed: its rings left the stats file (tap %s)", tag, ifname);
@@ -1030,9 +819,9 @@ static void scenario_private_ram(void)
 	}
 	{
 		char ifname[IFNAMSIZ];
-		bool started = b.ifname[0] && consumed(&b, VQ_TX);
+		bool started = b.port.ifname[0] && consumed(&b, VQ_TX);
 
-		snprintf(ifname, sizeof(ifname), "%s", b.ifname);
+		snprintf(ifname, sizeof(ifname), "%s", b.port.ifname);
 		rdev_close(&b);
 		if (started)
 			check_released("device B", ifname, 2);
@@ -1059,7 +848,7 @@ static void corrupt(enum corruption c, const char *tag)
 {
 	unsigned vq = c == C_RX_HEAD ? VQ_RX : VQ_TX, other = vq == VQ_TX ? VQ_RX : VQ_TX;
 	const char *what = corruption_name[c];
-	struct vdesc *t;
+	struct cl_vdesc *t;
 	uint16_t stopped_at, want_base[USV_NET_NVQS];
 	uint64_t cnt = 0;
 	struct rdev x;
@@ -1076,7 +865,7 @@ static void corrupt(enum corruption c, const char *tag)
 		rx_post(&x, 1);
 		rx_one(&x, 100, "before the corruption");
 	}
-	cl_check(!eventfd_fired(x.d.init_err[vq], 0, NULL),
+	cl_check(!cl_efd_wait(x.d.init_err[vq], 0, NULL),
 		 "%s: ERR eventfd of vq %u quiet before the corruption", tag, vq);
 	stopped_at = x.avail[vq];
 	switch (c) {
@@ -1085,8 +874,8 @@ static void corrupt(enum corruption c, const char *tag)
 		post(&x, vq, NUM);
 		break;
 	case C_LOOP:
-		put_desc(t, 10, gpa_at(&x, TX_AREA), 64, D_NEXT, 11);
-		put_desc(t, 11, gpa_at(&x, TX_AREA), 64, D_NEXT, 10);
+		cl_put_desc(t, 10, gpa_at(&x, TX_AREA), 64, CL_D_NEXT, 11);
+		cl_put_desc(t, 11, gpa_at(&x, TX_AREA), 64, CL_D_NEXT, 10);
 		post(&x, vq, 10);
 		break;
 	case C_AVAIL_JUMP:
@@ -1095,17 +884,17 @@ static void corrupt(enum corruption c, const char *tag)
 		break;
 	case C_ADDR:
 		/* RAM is [0, 8 MiB) and [4 GiB, 4 GiB + 8 MiB). */
-		put_desc(t, 20, 0x300000000ULL, 128, 0, 0);
+		cl_put_desc(t, 20, 0x300000000ULL, 128, 0, 0);
 		post(&x, vq, 20);
 		break;
 	}
 	kick(&x, vq);
-	cl_check(eventfd_fired(x.d.init_err[vq], scaled(2000), &cnt),
+	cl_check(cl_efd_wait(x.d.init_err[vq], cl_scaled(2000), &cnt),
 		 "%s: %s: ERR eventfd of vq %u fired within %u ms", tag, what, vq,
-		 scaled(2000));
+		 cl_scaled(2000));
 	check_reported_broken(&x, vq);
-	check_daemon_idle(tag, "a ring broken", scaled(300));
-	cl_check(!eventfd_fired(x.d.init_err[other], 0, NULL),
+	check_daemon_idle(tag, "a ring broken", cl_scaled(300));
+	cl_check(!cl_efd_wait(x.d.init_err[other], 0, NULL),
 		 "%s: ERR eventfd of vq %u (the other ring) stays quiet", tag, other);
 
 	/* The broken ring takes nothing more, even a good chain. */
@@ -1118,14 +907,14 @@ static void corrupt(enum corruption c, const char *tag)
 		if (vq == VQ_TX) {
 			uint8_t f[100];
 
-			make_frame(f, sizeof(f), ETH_TX, 999);
+			cl_make_frame(f, sizeof(f), ETH_TX, 999);
 			tx_post(&x, f, sizeof(f), TX_ONE);
 		} else {
 			rx_post(&x, 2);
 			tap_send(&x, (const uint8_t[60]){ [12] = ETH_RX >> 8, [13] = ETH_RX & 0xff }, 60);
 		}
 		kick(&x, vq);
-		sleep_ms(scaled(300));
+		cl_sleep_ms(cl_scaled(300));
 		cl_check(used_idx(&x, vq) == u0, "%s: the stopped vq %u used nothing more "
 			 "(used idx %u, was %u)", tag, vq, used_idx(&x, vq), u0);
 		if (vq == VQ_TX) {
@@ -1134,7 +923,7 @@ static void corrupt(enum corruption c, const char *tag)
 			cl_check(tap_recv(&x, ETH_TX, b, sizeof(b), 0) < 0,
 				 "%s: the stopped TX ring sent nothing to the tap", tag);
 		}
-		cl_check(!eventfd_fired(x.d.init_err[vq], 0, NULL),
+		cl_check(!cl_efd_wait(x.d.init_err[vq], 0, NULL),
 			 "%s: ERR eventfd of vq %u fired once, not again", tag, vq);
 	}
 	/* The device's other ring still works. */
@@ -1201,7 +990,7 @@ static void scenario_vring_base(void)
 	/* RX buffers posted, nothing received: none consumed. */
 	rx_post(&g, 4);
 	kick(&g, VQ_RX);
-	sleep_ms(scaled(100));
+	cl_sleep_ms(cl_scaled(100));
 	cl_expect_base(g.d.fd, VQ_RX, base, "device G (RX running, no frame)");
 	rx_one(&g, 500, "one frame");
 	cl_expect_base(g.d.fd, VQ_RX, (uint16_t)(base + 1), "device G (RX running, 1 frame)");
@@ -1210,11 +999,11 @@ static void scenario_vring_base(void)
 	for (unsigned i = 0; i < 10; i++) {
 		uint8_t f[128];
 
-		make_frame(f, sizeof(f), ETH_TX, 1000 + i);
+		cl_make_frame(f, sizeof(f), ETH_TX, 1000 + i);
 		tx_post(&g, f, sizeof(f), i % 2 ? TX_TWO : TX_ONE);
 	}
 	kick(&g, VQ_TX);
-	u = wait_used(&g, VQ_TX, (uint16_t)(base + 10), scaled(2000));
+	u = wait_used(&g, VQ_TX, (uint16_t)(base + 10), cl_scaled(2000));
 	cl_check(u == (uint16_t)(base + 10), "device G: TX used idx %u after 10 packets, "
 		 "expected %u", u, (uint16_t)(base + 10));
 	cl_expect_base(g.d.fd, VQ_TX, (uint16_t)(base + 10), "device G (TX running, 10 used)");
@@ -1222,7 +1011,7 @@ static void scenario_vring_base(void)
 	for (unsigned i = 0; i < 20; i++) {
 		uint8_t f[128];
 
-		make_frame(f, sizeof(f), ETH_TX, 2000 + i);
+		cl_make_frame(f, sizeof(f), ETH_TX, 2000 + i);
 		tx_post(&g, f, sizeof(f), TX_ONE);
 	}
 	kick(&g, VQ_TX);
@@ -1248,15 +1037,15 @@ static void scenario_vring_base(void)
 		uint8_t b[256];
 		unsigned want = (uint16_t)(s.num - base);
 
-		while (frames < want && tap_recv(&g, ETH_TX, b, sizeof(b), scaled(1000)) > 0)
+		while (frames < want && tap_recv(&g, ETH_TX, b, sizeof(b), cl_scaled(1000)) > 0)
 			frames++;
-		while (tap_recv(&g, ETH_TX, b, sizeof(b), scaled(100)) > 0)
+		while (tap_recv(&g, ETH_TX, b, sizeof(b), cl_scaled(100)) > 0)
 			frames++;
 		cl_check(frames == want, "device G: %u packets reached the tap for %u chains "
 			 "consumed", frames, want);
 	}
 	/* A stopped ring stays where it is. */
-	sleep_ms(scaled(100));
+	cl_sleep_ms(cl_scaled(100));
 	cl_expect_base(g.d.fd, VQ_TX, s.num, "device G (TX stopped)");
 	cl_check(used_idx(&g, VQ_TX) == u, "device G: TX used idx stays %u while stopped", u);
 	/* RX too. */
@@ -1311,7 +1100,7 @@ static bool rdev_start_fresh(struct rdev *x, bool kick_set, unsigned tx_before)
 	for (unsigned i = 0; i < tx_before; i++) {
 		uint8_t f[100];
 
-		make_frame(f, sizeof(f), ETH_TX, ++x->seq);
+		cl_make_frame(f, sizeof(f), ETH_TX, ++x->seq);
 		tx_post(x, f, sizeof(f), TX_ONE);
 	}
 	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++)
@@ -1347,7 +1136,7 @@ static void *tx_reader_main(void *arg)
 	static uint8_t buf[2048];
 
 	while (!t->stop && t->got < t->want) {
-		struct pollfd p = { .fd = t->x->pkt, .events = POLLIN };
+		struct pollfd p = { .fd = t->x->port.pkt, .events = POLLIN };
 		struct sockaddr_ll from;
 		socklen_t fl = sizeof(from);
 		uint32_t seq;
@@ -1355,7 +1144,7 @@ static void *tx_reader_main(void *arg)
 
 		if (poll(&p, 1, 50) <= 0)
 			continue;
-		n = recvfrom(t->x->pkt, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		n = recvfrom(t->x->port.pkt, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
 		if (n < 18 || from.sll_pkttype == PACKET_OUTGOING || buf[12] != (ETH_TX >> 8) ||
 		    buf[13] != (ETH_TX & 0xff))
 			continue;
@@ -1374,7 +1163,7 @@ static void *tx_reader_main(void *arg)
 /* Waits at most ms for the call eventfd of vq; drains it. */
 static bool wait_call(struct rdev *x, unsigned vq, unsigned ms)
 {
-	return eventfd_fired(x->d.call[vq], ms, NULL);
+	return cl_efd_wait(x->d.call[vq], ms, NULL);
 }
 
 /*
@@ -1406,10 +1195,10 @@ static bool tx_stream(struct rdev *x, unsigned total, unsigned pace_us, bool exa
 	bool ok = true;
 	int big = 8 << 20;
 
-	if (setsockopt(x->pkt, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
-		setsockopt(x->pkt, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (setsockopt(x->port.pkt, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(x->port.pkt, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	tap_drain(x);
-	eventfd_drain(x->d.call[VQ_TX]);
+	cl_efd_drain(x->d.call[VQ_TX]);
 	if (pthread_create(&th, NULL, tx_reader_main, &rd)) {
 		cl_setup_fail("%s: TX reader thread", x->tag);
 		return false;
@@ -1442,29 +1231,29 @@ static bool tx_stream(struct rdev *x, unsigned total, unsigned pace_us, bool exa
 			for (unsigned i = 0; i < burst && sent < total &&
 			     (uint16_t)(x->avail[VQ_TX] - x->used[VQ_TX]) < NUM - 1; i++) {
 				static uint8_t f[1514];
-				struct vdesc *t = desc_table(x, VQ_TX);
+				struct cl_vdesc *t = desc_table(x, VQ_TX);
 				uint16_t head = (uint16_t)(x->avail[VQ_TX] % NUM);
 				size_t off = TX_AREA + (size_t)head * 2048;
 				size_t len = 60 + (size_t)((x->seq * 97u) % (sizeof(f) - 60));
 
-				make_frame(f, len, ETH_TX, ++x->seq);
+				cl_make_frame(f, len, ETH_TX, ++x->seq);
 				memset(ram_at(x, off), 0, VNET_HDR);
 				if (exact || x->seq % 5) {
 					memcpy(ram_at(x, off + VNET_HDR), f, len);
-					put_desc(t, head, gpa_at(x, off), (uint32_t)(VNET_HDR + len),
+					cl_put_desc(t, head, gpa_at(x, off), (uint32_t)(VNET_HDR + len),
 						 0, 0);
 				} else {
 					/* A GSO-sized packet: header and its first 18
 					 * bytes here, the rest from one shared 56 KiB
 					 * buffer, through an indirect table of 2. */
-					struct vdesc *ind = (struct vdesc *)ram_at(x, off + 1024);
+					struct cl_vdesc *ind = (struct cl_vdesc *)ram_at(x, off + 1024);
 					uint32_t rest = 20000 + (x->seq * 7919u) % 36000;
 
 					memcpy(ram_at(x, off + VNET_HDR), f, 18);
-					put_desc(ind, 0, gpa_at(x, off), VNET_HDR + 18, D_NEXT, 1);
-					put_desc(ind, 1, gpa_at(x, TX_BIG), rest, 0, 0);
-					put_desc(t, head, gpa_at(x, off + 1024), 2 * sizeof(*ind),
-						 D_INDIRECT, 0);
+					cl_put_desc(ind, 0, gpa_at(x, off), VNET_HDR + 18, CL_D_NEXT, 1);
+					cl_put_desc(ind, 1, gpa_at(x, TX_BIG), rest, 0, 0);
+					cl_put_desc(t, head, gpa_at(x, off + 1024), 2 * sizeof(*ind),
+						 CL_D_INDIRECT, 0);
 				}
 				post(x, VQ_TX, head);
 				sent++;
@@ -1489,7 +1278,7 @@ static bool tx_stream(struct rdev *x, unsigned total, unsigned pace_us, bool exa
 			if ((uint16_t)(used_idx(x, VQ_TX) - x->used[VQ_TX]) > bufs)
 				continue;
 			waits++;
-			if (!wait_call(x, VQ_TX, scaled(3000))) {
+			if (!wait_call(x, VQ_TX, cl_scaled(3000))) {
 				u = used_idx(x, VQ_TX);
 				cl_check(false, "%s: TX %s: stalled after %u of %u packets: avail idx "
 					 "%u, used idx %u, avail_event %u, used_event %u: %s", x->tag,
@@ -1506,13 +1295,13 @@ static bool tx_stream(struct rdev *x, unsigned total, unsigned pace_us, bool exa
 out:
 	/* The reader may lag behind the device: wait while it makes progress. */
 	for (unsigned last = rd.got, idle = 0;
-	     ok && rd.got + rd.missed < total && idle < scaled(3000);) {
-		sleep_ms(10);
+	     ok && rd.got + rd.missed < total && idle < cl_scaled(3000);) {
+		cl_sleep_ms(10);
 		idle = rd.got == last ? idle + 10 : 0;
 		last = rd.got;
 	}
 	rd.stop = true;
-	cl_join(th, scaled(5000), "TX reader");
+	cl_join(th, cl_scaled(5000), "TX reader");
 	ok &= cl_check(done == total, "%s: TX %s: %u of %u packets used (%u kicks, %u waits "
 		       "for an interrupt)", x->tag, what, done, total, kicks, waits);
 	/* With RX traffic at the same time the host's backlog may drop some of
@@ -1539,7 +1328,7 @@ static bool rx_stream(struct rdev *x, unsigned total, unsigned pace_us, const ch
 	uint32_t seq0 = x->rx_seq + 1;
 	bool ok = true;
 
-	eventfd_drain(x->d.call[VQ_RX]);
+	cl_efd_drain(x->d.call[VQ_RX]);
 	while (got < total) {
 		uint16_t u;
 		bool took;
@@ -1555,7 +1344,7 @@ static bool rx_stream(struct rdev *x, unsigned total, unsigned pace_us, const ch
 			uint8_t f[128];
 			size_t len = 60 + (sent % 7) * 10;
 
-			make_frame(f, len, ETH_RX, seq0 + sent);
+			cl_make_frame(f, len, ETH_RX, seq0 + sent);
 			if (!tap_send(x, f, len))
 				return false;
 			sent++;
@@ -1588,7 +1377,7 @@ static bool rx_stream(struct rdev *x, unsigned total, unsigned pace_us, const ch
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (used_idx(x, VQ_RX) != x->used[VQ_RX])
 			continue;
-		if (!wait_call(x, VQ_RX, scaled(3000))) {
+		if (!wait_call(x, VQ_RX, cl_scaled(3000))) {
 			u = used_idx(x, VQ_RX);
 			cl_check(false, "%s: RX %s: stalled after %u of %u frames (%u sent): avail "
 				 "idx %u, used idx %u, avail_event %u, used_event %u: %s", x->tag,
@@ -1620,8 +1409,8 @@ static bool masked_call(struct rdev *x, unsigned vq, const char *what)
 	uint16_t want = (uint16_t)(x->used[vq] + 1), u;
 	bool ok = true;
 
-	eventfd_drain(x->d.call[vq]);
-	eventfd_drain(x->d.init_call[vq]);
+	cl_efd_drain(x->d.call[vq]);
+	cl_efd_drain(x->d.init_call[vq]);
 	set_used_event(x, vq, x->used[vq]); /* an interrupt for the next entry */
 	ok &= cl_vring_file(x->d.fd, USV_VHOST_SET_VRING_CALL, vq, x->d.init_call[vq], 0,
 			    x->tag);
@@ -1629,7 +1418,7 @@ static bool masked_call(struct rdev *x, unsigned vq, const char *what)
 		uint8_t f[200];
 		uint16_t old = x->avail[VQ_TX];
 
-		make_frame(f, sizeof(f), ETH_TX, ++x->seq);
+		cl_make_frame(f, sizeof(f), ETH_TX, ++x->seq);
 		tx_post(x, f, sizeof(f), TX_ONE);
 		kick_as_driver(x, VQ_TX, old);
 	} else {
@@ -1640,16 +1429,16 @@ static bool masked_call(struct rdev *x, unsigned vq, const char *what)
 			rx_post(x, 1);
 			kick_as_driver(x, VQ_RX, old);
 		}
-		make_frame(f, sizeof(f), ETH_RX, ++x->rx_seq);
+		cl_make_frame(f, sizeof(f), ETH_RX, ++x->rx_seq);
 		tap_send(x, f, sizeof(f));
 	}
-	u = wait_used(x, vq, want, scaled(2000));
+	u = wait_used(x, vq, want, cl_scaled(2000));
 	ok &= cl_check(u == want, "%s: vq %u %s: used idx %u while the vector is masked, "
 		       "expected %u", x->tag, vq, what, u, want);
 	if (vq == VQ_TX) {
 		uint8_t b[256];
 
-		ok &= cl_check(tap_recv(x, ETH_TX, b, sizeof(b), scaled(2000)) == 200,
+		ok &= cl_check(tap_recv(x, ETH_TX, b, sizeof(b), cl_scaled(2000)) == 200,
 			       "%s: vq 1 %s: the packet sent while masked left the tap", x->tag,
 			       what);
 	}
@@ -1658,11 +1447,11 @@ static bool masked_call(struct rdev *x, unsigned vq, const char *what)
 	/* The go that published the used idx also signalled, and SET_VRING_CALL
 	 * is applied between goes: after the unmask below returns, that signal
 	 * must be on the masked notifier. The pause lets a misrouted one show. */
-	sleep_ms(scaled(20));
-	ok &= cl_check(!eventfd_fired(x->d.call[vq], 0, NULL), "%s: vq %u %s: the guest "
+	cl_sleep_ms(cl_scaled(20));
+	ok &= cl_check(!cl_efd_wait(x->d.call[vq], 0, NULL), "%s: vq %u %s: the guest "
 		       "notifier stays quiet while the vector is masked", x->tag, vq, what);
 	ok &= cl_vring_file(x->d.fd, USV_VHOST_SET_VRING_CALL, vq, x->d.call[vq], 0, x->tag);
-	ok &= cl_check(eventfd_fired(x->d.init_call[vq], 0, NULL), "%s: vq %u %s: the "
+	ok &= cl_check(cl_efd_wait(x->d.init_call[vq], 0, NULL), "%s: vq %u %s: the "
 		       "interrupt due while masked is pending on the masked notifier (used_event "
 		       "%u)", x->tag, vq, what, (uint16_t)(want - 1));
 	return ok;
@@ -1743,10 +1532,10 @@ static void txrx_stream(struct rdev *x, unsigned total, unsigned pace_us, bool m
 		masking = false;
 	}
 	tx_stream(x, total, pace_us, false, what);
-	cl_join(th, scaled(120000), "RX stream");
+	cl_join(th, cl_scaled(120000), "RX stream");
 	if (masking) {
 		m.stop = true;
-		cl_join(tm, scaled(10000), "masking");
+		cl_join(tm, cl_scaled(10000), "masking");
 		cl_check(m.pairs && !m.failed, "%s: %s: %u mask/unmask pairs (SET_VRING_CALL "
 			 "while running), %u failed", x->tag, what, m.pairs, m.failed);
 	}
@@ -1786,14 +1575,14 @@ static void tx_after_reload(enum cl_ram_kind kind, const char *tag)
 	/* Another reload; this time 4 packets wait in the new ring before the
 	 * backend is attached, and no kick is pending on the new eventfd. */
 	if (rdev_reload(&c, false, 4)) {
-		uint16_t u = wait_used(&c, VQ_TX, 4, scaled(2000));
+		uint16_t u = wait_used(&c, VQ_TX, 4, cl_scaled(2000));
 		unsigned frames = 0;
 		uint8_t b[256];
 
 		cl_check(u == 4, "%s: TX: the 4 packets available at NET_SET_BACKEND were used "
 			 "without a kick (used idx %u)", tag, u);
 		c.used[VQ_TX] = u;
-		while (frames < 4 && tap_recv(&c, ETH_TX, b, sizeof(b), scaled(1000)) == 100)
+		while (frames < 4 && tap_recv(&c, ETH_TX, b, sizeof(b), cl_scaled(1000)) == 100)
 			frames++;
 		cl_check(frames == 4, "%s: TX: the tap delivered %u of those 4 packets", tag,
 			 frames);
@@ -1892,8 +1681,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* No IPv6 traffic from taps made from now on (this is our namespace). */
-	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	cl_write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	cl_write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 
 	cl_print("# ring_faults against %s", dev_path);
 	for (size_t k = 0; k < N_SCENARIOS; k++) {

@@ -1,8 +1,9 @@
 # Unit tests (cmocka) of the core, the datapath's buffers and tracing: no
 # privileges, no kernel features. Cases that need a privilege (CAP_NET_RAW,
 # /dev/net/tun) skip with the reason.
-# unit.c is the shared fixture; with --wrap=syscall, tests/lib/pidfd_emul.c stands in for
-# pidfd_open/pidfd_getfd where they answer ENOSYS (valgrind < 3.20).
+# unit.c is the shared fixture; with --wrap=syscall, tests/lib/libpidfdemul
+# stands in for pidfd_open/pidfd_getfd where they answer ENOSYS (valgrind <
+# 3.20).
 if ENABLE_TESTS
 # The ioctls through usv_ioctl_dispatch(), one program per subject, sharing
 # ioctl_fixture.[ch].
@@ -22,10 +23,10 @@ UNIT_TESTS = \
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
-UNIT_COMMON_SRC = tests/unit/unit.c tests/unit/unit.h tests/lib/pidfd_emul.c
+UNIT_COMMON_SRC = tests/unit/unit.c tests/unit/unit.h
 UNIT_CC_FLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 UNIT_LINK_FLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
-UNIT_LIBS = src/libusvcore.la $(CMOCKA_LIBS)
+UNIT_LIBS = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)
 IOCTL_COMMON_SRC = tests/unit/ioctl_fixture.c tests/unit/ioctl_fixture.h $(UNIT_COMMON_SRC)
 
 tests_unit_test_devlist_SOURCES = tests/unit/test_devlist.c $(UNIT_COMMON_SRC)
@@ -85,10 +86,10 @@ endif
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test_vring
 TESTS += tests/unit/test_vring
-tests_unit_test_vring_SOURCES = tests/unit/test_vring.c tests/unit/unit.c tests/unit/unit.h tests/lib/pidfd_emul.c
+tests_unit_test_vring_SOURCES = tests/unit/test_vring.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_vring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_unit_test_vring_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
-tests_unit_test_vring_LDADD = src/libusvcore.la $(CMOCKA_LIBS)
+tests_unit_test_vring_LDADD = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)
 endif
 
 # test_dp_buffers: the datapath's ring buffers come all or none, through the
@@ -108,8 +109,9 @@ endif
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test_trace
 TESTS += tests/unit/test_trace
-tests_unit_test_trace_SOURCES = tests/unit/test_trace.c tests/lib/pidfd_emul.c
+tests_unit_test_trace_SOURCES = tests/unit/test_trace.c
 tests_unit_test_trace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS) -pthread
 tests_unit_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
-tests_unit_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la tests/lib/libpidfdemul.la \
+	$(JSONC_LIBS) $(CMOCKA_LIBS)
 endif

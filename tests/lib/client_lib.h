@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers for the integration client that plays QEMU 7.2 against a vhost-net
- * device file: checks that count and explain failures, child processes with
- * bounded waits, "guest RAM" with split rings inside it, taps, and the ioctl
- * sequences QEMU 7.2 sends (see docs/vhost-net-abi.md, "What QEMU 7.2 sends").
+ * The test clients' library (qemu_client, ring_faults, priv_client, hostile,
+ * vhost_conformance): it plays QEMU 7.2 against a vhost-net device file and
+ * the guest driver on its rings. Checks that count and explain failures,
+ * child processes with bounded waits, "guest RAM" with split rings inside it,
+ * taps, the ioctl sequences QEMU 7.2 sends (see docs/vhost-net-abi.md, "What
+ * QEMU 7.2 sends"): client_lib.c. Time, eventfds, frames, the driver's side
+ * of a ring and a tap's host side: client_driver.c.
  *
  * Every check goes through cl_check() or cl_ioctl(), so each one is counted and
  * a failing one prints what was expected and what came back.
@@ -11,6 +14,7 @@
 #ifndef USVHOST_TESTS_CLIENT_LIB_H
 #define USVHOST_TESTS_CLIENT_LIB_H
 
+#include <net/if.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -213,5 +217,79 @@ bool cl_expect_base(int fd, unsigned vq, uint32_t want, const char *tag);
 /* Sets one ring's NUM/BASE/ADDR(/KICK when kick >= 0) without attaching. */
 bool cl_setup_ring(int fd, unsigned vq, const struct cl_ring *r, uint16_t base,
 		   int kick, const char *tag);
+
+/* ---- time, eventfds, files (client_driver.c) ---------------------------- */
+
+uint64_t cl_now_us(void);
+uint64_t cl_now_ms(void);
+/* ms times cl_timeout_scale. */
+unsigned cl_scaled(unsigned ms);
+void cl_sleep_ms(unsigned ms);
+/* Waits at most ms for an eventfd to be readable and reads its counter. */
+bool cl_efd_wait(int fd, unsigned ms, uint64_t *count);
+void cl_efd_drain(int fd);
+/* A line of the file contains needle. */
+bool cl_file_has(const char *path, const char *needle);
+/* Best effort (a missing file is no error: no IPv6 here, say). */
+void cl_write_sysctl(const char *path, const char *v);
+
+/* ---- the guest driver's side of a ring (client_driver.c) ---------------- */
+
+/* struct vring_desc as the guest driver writes it (little-endian host). */
+struct cl_vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+#define CL_D_NEXT 1
+#define CL_D_WRITE 2
+#define CL_D_INDIRECT 4
+
+void cl_put_desc(struct cl_vdesc *t, unsigned i, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next);
+/* Makes head available after *avail and publishes the new avail idx. */
+void cl_post(struct cl_ring *r, uint16_t *avail, uint16_t head);
+/* used_event (EVENT_IDX): interrupt me once the used idx passes v. */
+void cl_set_used_event(struct cl_ring *r, uint16_t v);
+uint16_t cl_used_idx(const struct cl_ring *r);
+struct cl_vring_used_elem cl_used_elem(const struct cl_ring *r, uint16_t idx);
+/* Signals a kick eventfd; a failure is a set-up failure named by tag. */
+void cl_kick(int efd, const char *tag, unsigned vq);
+
+/* ---- frames and a tap's host side (client_driver.c) --------------------- */
+
+/* Ethernet frame of len bytes from 02:..:01 to 02:..:02 with this ethertype:
+ * seq in the 4 bytes after the header, then a pattern derived from seq. */
+size_t cl_make_frame(uint8_t *f, size_t len, uint16_t type, uint32_t seq);
+
+/* A tap seen from the host: its interface and an AF_PACKET socket bound to
+ * it. A frame the daemon writes to the tap fd arrives on the socket; a frame
+ * sent on the socket is what the daemon reads from the tap fd. */
+struct cl_port {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int pkt; /* -1 when closed */
+};
+
+struct cl_port_opts {
+	const char *name;  /* the interface's new name (unique: the kernel reuses tapN) */
+	unsigned mtu;
+	int rcvbuf;        /* SO_RCVBUFFORCE bytes, 0 to keep the default */
+	bool no_ipv6;      /* nothing but our frames moves (no RS, no MLD) */
+};
+
+/* Renames the tap's interface (it is down), sets its MTU, brings it up and
+ * binds p->pkt to it. */
+bool cl_port_open(struct cl_port *p, int tap, const struct cl_port_opts *o, const char *tag);
+void cl_port_close(struct cl_port *p);
+/* Sends a frame out of the interface: what the daemon reads. */
+bool cl_port_send(struct cl_port *p, const uint8_t *f, size_t len, const char *tag);
+/* The next frame of this ethertype (and this sequence number, unless seq
+ * is 0) the daemon wrote to the tap, at most ms: its length, or -1. */
+ssize_t cl_port_recv(struct cl_port *p, uint16_t type, uint32_t seq, uint8_t *buf, size_t cap,
+		     unsigned ms);
+void cl_port_drain(struct cl_port *p);
 
 #endif

@@ -1,0 +1,13 @@
+# What the tests of several kinds share, built only for 'make check'.
+# libusvtestclient: the test clients' library (client_lib.h): QEMU 7.2's side
+# of a vhost-net device file, the guest driver's side of its rings, and a
+# tap's host side. Used by the integration clients and the conformance table.
+# libpidfdemul: with -Wl,--wrap=syscall, pidfd_open/pidfd_getfd where they
+# answer ENOSYS (valgrind < 3.20); link it after the core.
+check_LTLIBRARIES += tests/lib/libusvtestclient.la tests/lib/libpidfdemul.la
+tests_lib_libusvtestclient_la_SOURCES = \
+	tests/lib/client_lib.c tests/lib/client_lib.h \
+	tests/lib/client_driver.c
+tests_lib_libusvtestclient_la_CFLAGS = $(AM_CFLAGS) -pthread
+tests_lib_libpidfdemul_la_SOURCES = tests/lib/pidfd_emul.c
+
