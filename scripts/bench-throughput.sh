@@ -72,7 +72,7 @@ export USVHOST_E2E_REQUIRE=1 # for a user, a missing prerequisite is an error
 # The guest holds SIZE MiB in its tmpfs (at most half its RAM).
 export E2E_MEM=$((2 * size + 256))M
 export E2E_QEMU_TIMEOUT=$((2 * xfer_timeout + 120))
-. "$srcdir/tests/e2e/lib.sh"
+. "$srcdir/tests/lib/e2e-lib.sh"
 e2e_require_host
 e2e_guest_kernel
 ns_args=(--size="$size" --ram="$ram" --timeout="$xfer_timeout" --build-dir="$builddir")

@@ -120,7 +120,7 @@ fi
 
 export top_srcdir=$srcdir top_builddir=$builddir E2E_NAME=$prog
 export USVHOST_E2E_REQUIRE=1 # for a user, a missing prerequisite is an error
-. "$srcdir/tests/e2e/lib.sh"
+. "$srcdir/tests/lib/e2e-lib.sh"
 e2e_require_host
 e2e_guest_kernel
 # Re-run this script in the namespaces, with the options resolved here.

@@ -181,7 +181,7 @@ if [ "$refresh" = 1 ] || [ ! -s "$vm_initrd" ]; then
 fi
 
 nested_script=$srcdir/tests/vm/nested-guest.sh
-guest_lib=$srcdir/tests/e2e/guest-lib.sh
+guest_lib=$srcdir/tests/lib/guest-lib.sh
 [ -f "$nested_script" ] || die "$nested_script missing"
 nested_key=$({ echo "$USVHOST_KVER"; cat "$busybox" "$nested_script" "$guest_lib" \
 	"$here/mkinitramfs.sh"; } | sha256sum | cut -c1-16)

@@ -15,7 +15,7 @@ set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 E2E_NAME=conformance-fuse
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 
 client=$top_builddir/tests/conformance/vhost_conformance
 [ "$(id -u)" = 0 ] || e2e_skip "needs root (FUSE mount, taps, packet sockets)"

@@ -1,5 +1,6 @@
 # End-to-end tests: unmodified QEMU against usvhostd (need root, /dev/fuse,
-# /dev/net/tun and qemu-system-x86; they skip loudly otherwise).
+# /dev/net/tun and qemu-system-x86; they skip loudly otherwise), on
+# tests/lib/e2e-lib.sh and, in the guest, tests/lib/guest-lib.sh.
 # traffic-*: packets through usvhostd's datapath (E2E_VHOST=off runs their
 # guest scripting against QEMU's own virtio-net instead).
 # qemu-sigkill: QEMU killed mid-traffic 20 times; every device released, the
@@ -21,7 +22,4 @@ EXTRA_DIST += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
-	tests/e2e/trace-qemu.sh \
-	tests/e2e/tap-queues.py \
-	tests/e2e/lib.sh \
-	tests/e2e/guest-lib.sh
+	tests/e2e/trace-qemu.sh

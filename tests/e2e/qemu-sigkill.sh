@@ -15,7 +15,7 @@ set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${E2E_QEMU_TIMEOUT:=60}" # s, one guest run (it is killed long before)
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${E2E_KILLS:=20}"
 : "${E2E_FD_SLACK:=2}"
 : "${E2E_RSS_SLACK_KIB:=4096}"

@@ -17,7 +17,7 @@
 set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${TRACE_TOOL:=$top_builddir/src/usvhost-trace}"
 
 e2e_require_host

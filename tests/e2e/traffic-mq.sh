@@ -14,11 +14,11 @@ set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${E2E_QEMU_TIMEOUT:=150}" # s, one guest run: boot, data, transfers
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${E2E_XFER_MIB:=32}"
 
 e2e_require_host
-command -v "$PYTHON" >/dev/null 2>&1 || e2e_die "$PYTHON missing: the multiqueue tap is opened by tests/e2e/tap-queues.py"
+command -v "$PYTHON" >/dev/null 2>&1 || e2e_die "$PYTHON missing: the multiqueue tap is opened by tests/lib/tap-queues.py"
 e2e_guest_kernel
 e2e_enter_namespaces "$@"
 e2e_setup

@@ -9,7 +9,7 @@ set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${E2E_QEMU_TIMEOUT:=120}" # s, one guest run: boot, data, transfers
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${E2E_XFER_MIB:=16}"
 
 e2e_require_host

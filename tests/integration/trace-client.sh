@@ -8,8 +8,8 @@
 set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
-. "$top_srcdir/tests/e2e/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/e2e-lib.sh
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${TRACE_TOOL:=$top_builddir/src/usvhost-trace}"
 CLIENT=$top_builddir/tests/integration/qemu_client
 

@@ -28,7 +28,7 @@ e2e_log "guest run took $((SECONDS - t0)) s"
 
 e2e_log "--- control plane: bring-up through the CUSE node"
 vm_guest_check_up u
-# QEMU's ioctl sequence, each answered 0 (tests/e2e/lib.sh reads
+# QEMU's ioctl sequence, each answered 0 (tests/lib/e2e-lib.sh reads
 # $E2E_RUN_DIR/daemon.log).
 E2E_RUN_DIR=$VM_WORK/seq
 mkdir -p "$E2E_RUN_DIR"

@@ -6,13 +6,13 @@
 #
 #   . "$top_srcdir/tests/vm/vm-lib.sh" NAME
 #
-# Logs go to $VM_OUT (RESULTS/NAME/ on the host). Checks use tests/e2e/lib.sh
+# Logs go to $VM_OUT (RESULTS/NAME/ on the host). Checks use tests/lib/e2e-lib.sh
 # (e2e_pass, e2e_fail, e2e_finish...). Every wait is bounded.
 
 VM_TEST=${1:?vm-lib.sh needs the test name}
 E2E_NAME=vm:$VM_TEST
-# shellcheck source=../e2e/lib.sh
-. "$top_srcdir/tests/e2e/lib.sh"
+# shellcheck source=../lib/e2e-lib.sh
+. "$top_srcdir/tests/lib/e2e-lib.sh"
 
 VM_CACHE=$VM_ROOT/cache
 VM_KROOT=$VM_CACHE/$VM_KROOT_REL

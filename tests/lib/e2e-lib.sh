@@ -4,7 +4,7 @@
 # check what happened, and clean up on every exit path without ever hanging.
 #
 # Sourced by bash scripts running with `set -eu`. Typical use:
-#   . "$top_srcdir/tests/e2e/lib.sh"
+#   . "$top_srcdir/tests/lib/e2e-lib.sh"
 #   e2e_require_host               # root, /dev/fuse, /dev/net/tun, qemu (else skip)
 #   e2e_guest_kernel               # may download: before leaving the host network
 #   e2e_enter_namespaces "$@"      # re-exec in private mount + network namespaces
@@ -116,7 +116,7 @@ e2e_mkinitramfs() { # OUT GUEST-SCRIPT [mkinitramfs options]
 	local out=$1 script=$2
 	shift 2
 	"$top_srcdir/scripts/mkinitramfs.sh" --quiet --output="$out" --script="$script" \
-		--add="$top_srcdir/tests/e2e/guest-lib.sh:/usvhost/guest-lib.sh" "$@" ||
+		--add="$top_srcdir/tests/lib/guest-lib.sh:/usvhost/guest-lib.sh" "$@" ||
 		e2e_die "scripts/mkinitramfs.sh failed"
 }
 
@@ -311,7 +311,7 @@ e2e_boot_guest() {
 		device="$device,mq=on,vectors=$((2 * queues + 2))"
 		# This helper opens the tap queues (fds 10...) and the vhost devices
 		# (fds 20...), then execs QEMU: same pid, so QEMU is the opener.
-		launcher=("$PYTHON" "$top_srcdir/tests/e2e/tap-queues.py" --tap="$tap"
+		launcher=("$PYTHON" "$top_srcdir/tests/lib/tap-queues.py" --tap="$tap"
 			--queues="$queues" --tap-fd=10)
 		[ "$vhost" = off ] || launcher+=(--vhost="$E2E_MNT/vhost-net" --vhost-fd=20)
 		launcher+=(--)

@@ -1,5 +1,5 @@
 # Guest-side helpers (busybox ash, not bash), copied into the initramfs as
-# /usvhost/guest-lib.sh by tests/e2e/lib.sh and scripts/run-guest.sh.
+# /usvhost/guest-lib.sh by tests/lib/e2e-lib.sh and scripts/run-guest.sh.
 # Every function prints a "guest:" line saying what went wrong and returns 1.
 
 # virtio status bits (virtio spec 2.1)
@@ -77,7 +77,7 @@ guest_show_status() { # SYSFS-DEV IFACE
 
 # ---- traffic (tests/e2e/traffic-*.sh, scripts/bench-throughput.sh) ----------
 # Flows are TCP connections to the host side of the tap, one port each, served
-# by the host's busybox nc (tests/e2e/lib.sh e2e_flow_g2h / e2e_flow_h2g).
+# by the host's busybox nc (tests/lib/e2e-lib.sh e2e_flow_g2h / e2e_flow_h2g).
 # Each ends with a console line the host checks:
 #   USVHOST_XFER port=PORT dir=g2h|h2g bytes=N sha256=HEX csecs=CENTISECONDS
 
