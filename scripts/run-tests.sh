@@ -13,7 +13,7 @@ Runs, from a fresh clone, as root:
   2. ./autogen.sh, then an out-of-tree build in build/ and 'make check':
      cmocka unit tests, the integration client against the FUSE front, and
      the end-to-end tests booting unmodified QEMU (TCG) against usvhostd
-  3. build-asan/: the unit, integration, trace and main e2e tests with ASan
+  3. build-asan/: the unit, integration, conformance and main e2e tests with ASan
      and UBSan
   4. build-fuzz/ (CC=clang --enable-fuzzing): the libFuzzer targets replay
      their regression inputs, then run FUZZ_SECONDS (default 60) each
