@@ -17,8 +17,8 @@ src_libusvcore_la_SOURCES = \
 	src/core/vhost_net.c \
 	src/core/vhost_ops.h \
 	src/core/vhost_vring.c \
-	src/core/vring.c src/core/vring.h \
-	include/usvhost/datapath.h \
+	src/core/vringh.c include/usvhost/vringh.h \
+	include/usvhost/dp_seam.h \
 	include/usvhost/vhost_abi.h
 src_libusvcore_la_LIBADD = -lpthread
 
@@ -41,7 +41,7 @@ src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvcore.la $(URIN
 # The datapath: io_uring workers moving packets between rings and taps.
 noinst_LTLIBRARIES += src/libusvdp.la
 src_libusvdp_la_SOURCES = \
-	src/datapath/datapath.h src/datapath/dp.h \
+	src/datapath/uring_dp.h src/datapath/dp_internal.h \
 	src/datapath/dev.c \
 	src/datapath/net_rx.c \
 	src/datapath/net_tx.c \

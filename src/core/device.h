@@ -13,7 +13,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
-#include "usvhost/datapath.h"
+#include "usvhost/dp_seam.h"
 #include "usvhost/vhost_abi.h"
 
 struct usv_profile;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static int memory_node(const struct usv_dev *dev)
 {

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 #define NUM_BUFFERS_OFF 10 /* in struct virtio_net_hdr_mrg_rxbuf */
 #define RX_FIRST_GUESS 1536

@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 /* The chain's readable part from byte skip on, as iovecs into our mapping.
  * Returns the count, or 0 when a piece is not mapped here. */

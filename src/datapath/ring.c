@@ -13,7 +13,7 @@
 
 #include "core/log.h"
 #include "core/observer.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 #define POLL_KICK (1u << USV_TAG_KICK)
 #define POLL_TAP (1u << USV_TAG_TAP)

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static void sig_done(struct usv_dp_op *op, const struct io_uring_cqe *cqe)
 {

@@ -19,7 +19,7 @@
 #include <numa.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static uint64_t tag(const void *p, unsigned t)
 {

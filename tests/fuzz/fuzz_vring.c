@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: the split ring's host side (core/vring.h) against a guest
+ * libFuzzer target: the split ring's host side (usvhost/vringh.h) against a guest
  * that writes anything into its rings, descriptor tables, indirect tables and
  * indexes.
  *
@@ -48,7 +48,7 @@
 
 #include "core/guestmem.h"
 #include "core/log.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "fuzz.h"
 
 #define PAGE 4096u

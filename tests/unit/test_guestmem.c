@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/guestmem.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "unit.h"
 
 #define PAGE 4096

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host side of the split ring (core/vring.c) against guest memory built
+ * The host side of the split ring (core/vringh.c) against guest memory built
  * here: a buffer described by a two-region table, rings laid out in it as a
  * virtio driver lays them out (little-endian; the tests run on x86), and this
  * test playing the driver.
@@ -29,7 +29,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "unit.h"
 
 #define KiB 1024ULL

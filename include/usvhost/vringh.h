@@ -13,16 +13,21 @@
  * Ring memory is reached through our own mapping when QEMU's RAM is mapped
  * here, else through QEMU's /proc/<pid>/mem pinned at SET_OWNER, at QEMU's
  * virtual addresses (core/guestmem.h); so is the dirty log.
+ *
+ * Named after the kernel's host-side ring helpers (drivers/vhost/vringh.c),
+ * apart from vhost_vring.c (the VHOST_*_VRING_* ioctls). Part of the
+ * datapath seam: any datapath walks guest rings with it.
  */
-#ifndef USV_CORE_VRING_H
-#define USV_CORE_VRING_H
+#ifndef USVHOST_VRINGH_H
+#define USVHOST_VRINGH_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "core/guestmem.h"
+/* The memory table (core/guestmem.h): read only through these calls. */
+struct usv_guestmem;
 
 /* Most iovec entries one chain may produce (UIO_MAXIOV, as the kernel). */
 #define USV_VRING_MAX_SEGS 1024

@@ -10,8 +10,8 @@
  * so GET_VRING_BASE is exact; after ring_update() returns, the datapath no
  * longer uses the fds or memory table that the core is about to close/free.
  */
-#ifndef USVHOST_DATAPATH_H
-#define USVHOST_DATAPATH_H
+#ifndef USVHOST_DP_SEAM_H
+#define USVHOST_DP_SEAM_H
 
 struct usv_dev;
 

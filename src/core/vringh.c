@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/caller.h"
+#include "core/guestmem.h"
 #include "usvhost/vhost_abi.h"
 
 /* Split ring layout (virtio 1.x 2.7): offsets from each part's start. */

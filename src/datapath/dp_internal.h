@@ -14,8 +14,8 @@
  * Each device has its own worker thread ("usv-devN", as the kernel's
  * "vhost-PID"): a device that blocks or spins stalls only itself.
  */
-#ifndef USV_DATAPATH_DP_H
-#define USV_DATAPATH_DP_H
+#ifndef USV_DATAPATH_DP_INTERNAL_H
+#define USV_DATAPATH_DP_INTERNAL_H
 
 #include <liburing.h>
 #include <pthread.h>
@@ -24,8 +24,8 @@
 #include <sys/uio.h>
 
 #include "core/device.h"
-#include "core/vring.h"
-#include "datapath/datapath.h"
+#include "usvhost/vringh.h"
+#include "datapath/uring_dp.h"
 
 /* Fairness, as vhost_exceeds_weight(): a ring yields after this much work in
  * one go. Descriptor reads count too (ring and indirect entries): a walk
