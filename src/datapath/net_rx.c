@@ -215,10 +215,10 @@ static bool rx_read_failed(struct usv_dp_ring *r, ssize_t n)
 	r->read_err_logged = true;
 	if (n == -EMSGSIZE)
 		usv_warn("dev %u: vq %u: tap frame longer than %u bytes: dropped "
-			 "(counted in drops; logged once)", r->dev->handle, r->idx,
+			 "(counted in drops; logged once)", r->devno, r->idx,
 			 USV_DP_FRAME_MAX);
 	else
-		usv_warn("dev %u: vq %u: tap read: %s%s (logged once)", r->dev->handle,
+		usv_warn("dev %u: vq %u: tap read: %s%s (logged once)", r->devno,
 			 r->idx, strerror((int)-n), dropped ? ": frame dropped" : "");
 	return dropped;
 }

@@ -216,7 +216,7 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 				/* As a fault in tun's copy: the packet is lost. */
 				if (!r->read_err_logged)
 					usv_warn("dev %u: vq %u: cannot read TX buffer of head %u; "
-						 "packet dropped (logged once)", r->dev->handle,
+						 "packet dropped (logged once)", r->devno,
 						 r->idx, c->head);
 				r->read_err_logged = true;
 				continue;
