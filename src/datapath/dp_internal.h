@@ -118,7 +118,7 @@ struct usv_dp_ring {
 	unsigned polls; /* multishot polls armed: 1 << USV_TAG_KICK, 1 << USV_TAG_TAP */
 	unsigned cancelling; /* polls (1 << tag) whose cancel is in flight: never re-armed */
 	uint64_t kick_tag, tap_tag; /* user_data of those polls */
-	struct usv_vring vr;
+	struct usv_vringh vr;
 	int kick_fd, backend_fd; /* owned by the core */
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;

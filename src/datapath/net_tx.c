@@ -178,7 +178,7 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 
 		c->seg = r->segs + segs_used;
 		c->max_segs = USV_VRING_MAX_SEGS;
-		ret = usv_vring_pop(&r->vr, c);
+		ret = usv_vringh_pop(&r->vr, c);
 		*descs += c->ndesc;
 		if (ret == -EAGAIN)
 			break;
@@ -260,7 +260,7 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 	uint64_t bytes = 0, descs = 0;
 	unsigned pkts = 0;
 
-	usv_vring_disable_notify(&r->vr);
+	usv_vringh_disable_notify(&r->vr);
 	for (;;) {
 		if (r->tx.inflight) {
 			usv_dp_reap(r->w);
@@ -288,8 +288,8 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 		case USV_DP_BUSY_NONE:
 			break;
 		}
-		if (usv_vring_enable_notify(&r->vr)) {
-			usv_vring_disable_notify(&r->vr);
+		if (usv_vringh_enable_notify(&r->vr)) {
+			usv_vringh_disable_notify(&r->vr);
 			continue;
 		}
 		return false;

@@ -45,14 +45,14 @@ int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n)
 
 	if (!*n)
 		return 0;
-	ret = usv_vring_push(&r->vr, r->heads, r->lens, *n);
+	ret = usv_vringh_push(&r->vr, r->heads, r->lens, *n);
 	*n = 0;
 	if (ret) {
 		usv_dp_ring_error(r, "%s", r->vr.err[0] ? r->vr.err : "guest memory fault");
 		return -EFAULT;
 	}
 	usv_dp_signal_log(r);
-	if (usv_vring_need_signal(&r->vr))
+	if (usv_vringh_need_signal(&r->vr))
 		usv_dp_signal(r);
 	return 0;
 }
@@ -94,7 +94,7 @@ enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 	do {
 		/* Our own work first: its arrival also posts a completion. */
 		if (r->idx == USV_VQ_TX) {
-			if (usv_vring_has_avail(&r->vr))
+			if (usv_vringh_has_avail(&r->vr))
 				return USV_DP_BUSY_FOUND;
 		} else {
 			struct pollfd pfd = { .fd = r->backend_fd, .events = POLLIN };
@@ -114,8 +114,8 @@ enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 static void load_ring(struct usv_dp_ring *r, unsigned what, const struct usv_ring_config *cfg)
 {
 	if (what & (USV_RING_ADDR | USV_RING_FEATURES)) {
-		usv_vring_setup(&r->vr, cfg->mem, cfg->num, cfg->desc, cfg->avail, cfg->used,
-				cfg->features);
+		usv_vringh_setup(&r->vr, cfg->mem, cfg->num, cfg->desc, cfg->avail, cfg->used,
+				 cfg->features);
 		r->vr.log_used = cfg->log_used;
 		r->vr.log_addr = cfg->log_addr;
 		r->vhost_hlen = cfg->vhost_hlen;
@@ -123,7 +123,7 @@ static void load_ring(struct usv_dp_ring *r, unsigned what, const struct usv_rin
 		r->mergeable = (cfg->features >> USV_F_NET_MRG_RXBUF) & 1;
 	}
 	if (what & USV_RING_MEM)
-		usv_vring_remap(&r->vr, cfg->mem);
+		usv_vringh_remap(&r->vr, cfg->mem);
 	if (what & USV_RING_CALL)
 		usv_dp_sig_set(&r->call, cfg->call_fd);
 	if (what & USV_RING_ERR)
@@ -203,7 +203,7 @@ void usv_dp_ring_stop(struct usv_dp_ring *r, struct usv_ring_base *base)
 	/* After a stall this says who waits for whom: a guest that posted
 	 * past an avail_event it was never kicked for, or a device past
 	 * used_event without an interrupt. */
-	usv_vring_describe(&r->vr, line, sizeof(line));
+	usv_vringh_describe(&r->vr, line, sizeof(line));
 	usv_info("dev %u: vq %u ring at stop: %s", r->devno, r->idx, line);
 }
 
