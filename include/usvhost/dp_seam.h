@@ -32,9 +32,14 @@
  *  - Copy what it keeps from a snapshot: the snapshot itself lives only for
  *    the call. It may keep the fds and the memory pointer (borrowed, never
  *    closed or freed by it) under the rule above.
- *  - Never block the caller's thread on the guest or the owner for long,
- *    nor call back into the core with the device lock held, but for
- *    usv_ring_report_error(), which takes no lock.
+ *  - Answer even when the guest or the owner misbehaves: the caller's
+ *    thread holds the device lock while it waits (usvhostd's datapath
+ *    interrupts a worker stuck in a system call after 5 s).
+ *  - Never take a device lock nor call into the core from its own threads,
+ *    but for usv_ring_report_error(), which takes no lock.
+ *  - Keep docs/security.md's guarantees: bounded copies and chains (the
+ *    ring walker's limits), guest memory only through the memory table and
+ *    the owner's pinned memfd, signals that never block.
  */
 #ifndef USVHOST_DP_SEAM_H
 #define USVHOST_DP_SEAM_H
