@@ -2,11 +2,13 @@
 /* Device lifetime: creation, the kernel's vq reset, RESET_OWNER and release. */
 #include "core/device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/observer.h"
 
 uint64_t usv_vring_desc_size(uint32_t num)
 {
@@ -37,10 +39,7 @@ static void close_fd(int *fd)
 /* The state vhost_vq_reset() leaves: what a fresh open or RESET_OWNER sees. */
 static void vq_reset(struct usv_vq *vq, unsigned index)
 {
-	void *dp_priv = vq->dp_priv; /* the datapath's, freed by dev_free */
-
 	memset(vq, 0, sizeof(*vq));
-	vq->dp_priv = dp_priv;
 	vq->index = index;
 	vq->num = 1;
 	vq->log_addr = UINT64_MAX;
@@ -94,6 +93,109 @@ void usv_dev_put_backend(struct usv_dev *dev, unsigned idx, int fd)
 		close(fd);
 }
 
+void usv_dev_ring_config(const struct usv_dev *dev, unsigned idx,
+			 struct usv_ring_config *cfg)
+{
+	const struct usv_vq *vq = &dev->vqs[idx];
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handle = dev->handle;
+	cfg->index = idx;
+	cfg->num = vq->num;
+	cfg->desc = vq->desc;
+	cfg->avail = vq->avail;
+	cfg->used = vq->used;
+	cfg->log_used = vq->log_used;
+	cfg->log_addr = vq->log_addr;
+	cfg->log_base = vq->log_base;
+	cfg->log_fd = dev->log_fd;
+	cfg->kick_fd = vq->kick_fd;
+	cfg->call_fd = vq->call_fd;
+	cfg->err_fd = vq->err_fd;
+	cfg->backend_fd = vq->backend_fd;
+	cfg->backend_packet = vq->backend.kind == USV_FD_PACKET;
+	snprintf(cfg->backend_name, sizeof(cfg->backend_name), "%s%s%s",
+		 usv_fd_kind_name(vq->backend.kind), vq->backend.ifname[0] ? ":" : "",
+		 vq->backend.ifname);
+	cfg->features = dev->acked_features[0];
+	cfg->backend_features = dev->acked_backend_features;
+	cfg->vhost_hlen = vq->vhost_hlen;
+	cfg->sock_hlen = vq->sock_hlen;
+	cfg->busyloop_us = vq->busyloop_timeout;
+	cfg->mem = dev->mem;
+	cfg->owner_memfd = dev->owner.memfd;
+	cfg->owner_tgid = dev->owner.tgid;
+	usv_dev_ring_base(dev, idx, &cfg->base);
+}
+
+void usv_dev_ring_base(const struct usv_dev *dev, unsigned idx, struct usv_ring_base *b)
+{
+	const struct usv_vq *vq = &dev->vqs[idx];
+
+	b->last_avail_idx = vq->last_avail_idx;
+	b->avail_idx = vq->avail_idx;
+	b->last_used_idx = vq->last_used_idx;
+	b->used_flags = vq->used_flags;
+}
+
+/* The datapath's indexes back into the ring (sync and stop). */
+static void ring_base_put(struct usv_dev *dev, unsigned idx, const struct usv_ring_base *b)
+{
+	struct usv_vq *vq = &dev->vqs[idx];
+
+	vq->last_avail_idx = b->last_avail_idx;
+	vq->avail_idx = b->avail_idx;
+	vq->last_used_idx = b->last_used_idx;
+	vq->used_flags = b->used_flags;
+}
+
+int usv_dev_dp_start(struct usv_dev *dev, unsigned idx)
+{
+	struct usv_ring_config cfg;
+
+	if (!dev->dp || !dev->dp->ring_start)
+		return 0;
+	usv_dev_ring_config(dev, idx, &cfg);
+	return dev->dp->ring_start(dev->dp_ctx, dev, &cfg);
+}
+
+void usv_dev_dp_stop(struct usv_dev *dev, unsigned idx)
+{
+	struct usv_ring_base b;
+
+	if (!dev->dp || !dev->dp->ring_stop)
+		return;
+	usv_dev_ring_base(dev, idx, &b);
+	dev->dp->ring_stop(dev->dp_ctx, dev, idx, &b);
+	ring_base_put(dev, idx, &b);
+}
+
+void usv_dev_dp_sync(struct usv_dev *dev, unsigned idx)
+{
+	struct usv_ring_base b;
+
+	if (!usv_vq_running(&dev->vqs[idx]) || !dev->dp || !dev->dp->ring_sync)
+		return;
+	usv_dev_ring_base(dev, idx, &b);
+	dev->dp->ring_sync(dev->dp_ctx, dev, idx, &b);
+	ring_base_put(dev, idx, &b);
+}
+
+void usv_dev_dp_update(struct usv_dev *dev, unsigned idx, unsigned what)
+{
+	struct usv_ring_config cfg;
+
+	if (!usv_vq_running(&dev->vqs[idx]) || !dev->dp || !dev->dp->ring_update)
+		return;
+	usv_dev_ring_config(dev, idx, &cfg);
+	dev->dp->ring_update(dev->dp_ctx, dev, what, &cfg);
+}
+
+void usv_ring_report_error(struct usv_dev *dev, unsigned idx, const char *why)
+{
+	usv_dev_observe_ring_error(dev, idx, why);
+}
+
 void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx)
 {
 	struct usv_vq *vq = &dev->vqs[idx];
@@ -101,8 +203,7 @@ void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx)
 
 	if (!usv_vq_running(vq))
 		return;
-	if (dev->dp && dev->dp->ring_stop)
-		dev->dp->ring_stop(dev->dp_ctx, dev, idx);
+	usv_dev_dp_stop(dev, idx);
 	usv_info("dev %u: vq %u detached from %s%s%s", dev->handle, idx,
 		 usv_fd_kind_name(vq->backend.kind),
 		 vq->backend.ifname[0] ? " " : "", vq->backend.ifname);

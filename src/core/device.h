@@ -13,7 +13,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
-#include "usvhost/datapath.h"
+#include "usvhost/dp_seam.h"
 #include "usvhost/vhost_abi.h"
 
 struct usv_profile;
@@ -38,7 +38,6 @@ struct usv_vq {
 	int backend_fd;
 	struct usv_fd_info backend;
 	uint32_t vhost_hlen, sock_hlen;
-	void *dp_priv; /* the datapath's per-ring state */
 };
 
 struct usv_dev {
@@ -98,5 +97,17 @@ void usv_dev_reset_owner(struct usv_dev *dev, struct usv_guestmem *empty);
 void usv_dev_free(struct usv_dev *dev);
 /* Detaches ring idx from its backend: tells the datapath, drops the fd. */
 void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx);
+
+/* The datapath seam's core side (usvhost/dp_seam.h): the snapshot of ring
+ * idx as it stands, its indexes, and the calls that hand them over. start
+ * answers the datapath's 0 or -errno (0 without a datapath); stop and sync
+ * take the indexes back; update and sync do nothing for a stopped ring. */
+void usv_dev_ring_config(const struct usv_dev *dev, unsigned idx,
+			 struct usv_ring_config *cfg);
+void usv_dev_ring_base(const struct usv_dev *dev, unsigned idx, struct usv_ring_base *b);
+int usv_dev_dp_start(struct usv_dev *dev, unsigned idx);
+void usv_dev_dp_stop(struct usv_dev *dev, unsigned idx);
+void usv_dev_dp_sync(struct usv_dev *dev, unsigned idx);
+void usv_dev_dp_update(struct usv_dev *dev, unsigned idx, unsigned what);
 
 #endif

@@ -21,5 +21,5 @@ src_libusvcore_la_SOURCES = \
 	src/core/vhost_net.c \
 	src/core/vhost_ops.h \
 	src/core/vhost_vring.c \
-	src/core/vring.c src/core/vring.h
+	src/core/vringh.c
 src_libusvcore_la_LIBADD = -lpthread

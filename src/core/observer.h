@@ -65,8 +65,8 @@ static inline void usv_dev_observe(struct usv_dev *dev, const struct usv_obs_eve
 		dev->obs->event(dev->obs_ctx, dev, ev);
 }
 
-/* A ring error (the datapath stopped ring idx): one line for the datapath,
- * e.g. in usv_dp_ring_broken(): usv_dev_observe_ring_error(r->dev, r->idx, why). */
+/* A ring error (the datapath stopped ring idx), as the datapath reports it
+ * through usv_ring_report_error() (usvhost/dp_seam.h). */
 static inline void usv_dev_observe_ring_error(struct usv_dev *dev, unsigned idx,
 					      const char *reason)
 {

@@ -125,8 +125,7 @@ int usv_import_eventfd(struct usv_dev *dev, int remote_fd, int *local)
 
 void usv_ring_update(struct usv_dev *dev, unsigned idx, unsigned what)
 {
-	if (usv_vq_running(&dev->vqs[idx]) && dev->dp && dev->dp->ring_update)
-		dev->dp->ring_update(dev->dp_ctx, dev, idx, what);
+	usv_dev_dp_update(dev, idx, what);
 }
 
 bool usv_same_file(int a, int b)

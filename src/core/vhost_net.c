@@ -296,8 +296,8 @@ static int start_ring(struct usv_dev *dev, struct usv_vq *vq, int fd,
 	vq->backend_fd = fd;
 	vq->backend = *info;
 	ret = vq_init_access(dev, vq);
-	if (!ret && dev->dp && dev->dp->ring_start)
-		ret = dev->dp->ring_start(dev->dp_ctx, dev, vq->index);
+	if (!ret)
+		ret = usv_dev_dp_start(dev, vq->index);
 	if (ret) {
 		vq->backend_fd = -1;
 		memset(&vq->backend, 0, sizeof(vq->backend));
@@ -337,8 +337,8 @@ int usv_op_net_set_backend(struct usv_dev *dev, struct usv_req *req)
 	 * one runs again, as the kernel restores its socket. */
 	old_fd = vq->backend_fd;
 	old_info = vq->backend;
-	if (old_fd >= 0 && dev->dp && dev->dp->ring_stop)
-		dev->dp->ring_stop(dev->dp_ctx, dev, vq->index);
+	if (old_fd >= 0)
+		usv_dev_dp_stop(dev, vq->index);
 	vq->backend_fd = -1;
 	if (fd >= 0) {
 		ret = start_ring(dev, vq, fd, &info);

@@ -81,8 +81,7 @@ int usv_op_get_vring_base(struct usv_dev *dev, struct usv_vq *vq, struct usv_req
 	struct usv_vhost_vring_state s = { .index = vq->index };
 
 	/* A running ring's position lives in the datapath: fetch it. */
-	if (usv_vq_running(vq) && dev->dp && dev->dp->ring_sync)
-		dev->dp->ring_sync(dev->dp_ctx, dev, vq->index);
+	usv_dev_dp_sync(dev, vq->index);
 	s.num = vq->last_avail_idx;
 
 	return usv_req_write(req, req->arg, &s, sizeof(s));

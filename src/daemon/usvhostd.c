@@ -15,7 +15,7 @@
 #include "core/profile.h"
 #include "daemon/options.h"
 #include "daemon/privileges.h"
-#include "datapath/datapath.h"
+#include "datapath/uring_dp.h"
 #include "front/front.h"
 #include "trace/recorder.h"
 

@@ -11,15 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guestmem.h"
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
-static int memory_node(const struct usv_dev *dev)
+static int memory_node(const struct usv_guestmem *mem)
 {
 	int node = -1;
 
-	for (uint32_t i = 0; dev->mem && i < dev->mem->nregions; i++) {
-		const struct usv_mem_region *reg = &dev->mem->regions[i];
+	for (uint32_t i = 0; mem && i < mem->nregions; i++) {
+		const struct usv_mem_region *reg = &mem->regions[i];
 
 		if (reg->local &&
 		    get_mempolicy(&node, NULL, 0, reg->local, MPOL_F_NODE | MPOL_F_ADDR) == 0)
@@ -38,17 +39,30 @@ static void dp_dev_release(struct usv_dp_dev *d)
 		free(d);
 }
 
-/* The device's state and worker, made at its first ring start. */
-static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev, struct usv_dp_dev **out)
+/* The state the datapath keeps for the core's device dev, or NULL. */
+static struct usv_dp_dev *dp_dev_find(struct usv_dp *dp, const struct usv_dev *dev)
 {
-	struct usv_dp_dev *d = dev->vqs[0].dp_priv;
+	struct usv_dp_dev *d;
+
+	pthread_mutex_lock(&dp->lock);
+	for (d = dp->devs; d && d->key != dev; d = d->next)
+		;
+	pthread_mutex_unlock(&dp->lock);
+	return d;
+}
+
+/* The device's state and worker, made at its first ring start. */
+static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev,
+		      const struct usv_ring_config *cfg, struct usv_dp_dev **out)
+{
+	struct usv_dp_dev *d = dp_dev_find(dp, dev);
 	int node, ret;
 
 	if (d) {
 		*out = d;
 		return 0;
 	}
-	node = dp->numa ? memory_node(dev) : -1;
+	node = dp->numa ? memory_node(cfg->mem) : -1;
 	if (node >= 0) {
 		d = numa_alloc_onnode(sizeof(*d), node);
 		if (d) {
@@ -61,24 +75,26 @@ static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev, struct usv_dp_dev 
 		if (!d)
 			return -ENOMEM;
 	}
+	d->key = dev;
 	d->dp = dp;
 	d->node = node;
-	d->handle = dev->handle;
+	d->handle = cfg->handle;
 	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
 		struct usv_dp_ring *r = &d->ring[i];
 
 		r->w = &d->w;
 		r->dp = dp;
 		r->dev = dev;
+		r->devno = cfg->handle;
 		r->idx = i;
 		r->kick_fd = r->backend_fd = -1;
 		usv_dp_sig_init(&r->call, r);
 		usv_dp_sig_init(&r->err, r);
 		usv_dp_sig_init(&r->log, r);
 	}
-	ret = usv_dp_worker_start(&d->w, dev->handle, node);
+	ret = usv_dp_worker_start(&d->w, d->handle, node);
 	if (ret) {
-		usv_err("dev %u: cannot start its worker: %s", dev->handle, strerror(-ret));
+		usv_err("dev %u: cannot start its worker: %s", d->handle, strerror(-ret));
 		dp_dev_release(d);
 		return ret;
 	}
@@ -86,8 +102,6 @@ static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev, struct usv_dp_dev 
 	d->next = dp->devs;
 	dp->devs = d;
 	pthread_mutex_unlock(&dp->lock);
-	dev->vqs[0].dp_priv = d; /* both rings point at the device's state */
-	dev->vqs[1].dp_priv = d;
 	*out = d;
 	return 0;
 }
@@ -169,65 +183,120 @@ int usv_dp_ring_alloc(struct usv_dp_ring *r, void *(*zalloc)(size_t, size_t))
 	return 0;
 }
 
-static int op_ring_start(void *ctx, struct usv_dev *dev, unsigned idx)
+/* A control-plane call, run in the device's worker (usv_dp_send). */
+struct ring_call {
+	struct usv_dp_ring *r;
+	unsigned what;
+	const struct usv_ring_config *cfg;
+	struct usv_ring_base *base;
+};
+
+static void call_start(void *arg)
 {
+	struct ring_call *c = arg;
+
+	usv_dp_ring_start(c->r, c->cfg);
+}
+
+static void call_stop(void *arg)
+{
+	struct ring_call *c = arg;
+
+	usv_dp_ring_stop(c->r, c->base);
+}
+
+static void call_update(void *arg)
+{
+	struct ring_call *c = arg;
+
+	usv_dp_ring_update(c->r, c->what, c->cfg);
+}
+
+static void call_sync(void *arg)
+{
+	struct ring_call *c = arg;
+
+	usv_dp_ring_sync(c->r, c->base);
+}
+
+/* Ring idx of dev, if it runs here. */
+static struct usv_dp_ring *running_ring(struct usv_dp *dp, const struct usv_dev *dev,
+					unsigned idx)
+{
+	struct usv_dp_dev *d = dp_dev_find(dp, dev);
+
+	return d && idx < USV_NET_NVQS && d->ring[idx].running ? &d->ring[idx] : NULL;
+}
+
+static int op_ring_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config *cfg)
+{
+	struct ring_call c = { .cfg = cfg };
+	unsigned idx = cfg->index;
 	struct usv_dp_dev *d;
 	struct usv_dp_ring *r;
 	int ret;
 
-	ret = dp_dev_get(ctx, dev, &d);
+	if (idx >= USV_NET_NVQS)
+		return -EINVAL;
+	ret = dp_dev_get(ctx, dev, cfg, &d);
 	if (ret)
 		return ret;
 	r = &d->ring[idx];
 	ret = usv_dp_ring_alloc(r, calloc);
 	if (ret) {
-		usv_err("dev %u: vq %u: no memory for its buffers", dev->handle, idx);
+		usv_err("dev %u: vq %u: no memory for its buffers", cfg->handle, idx);
 		return ret;
 	}
 	/* The owner's log lock: the owner stays while the ring runs
 	 * (RESET_OWNER stops it first); the stop lets it go. */
-	r->loglock = usv_dp_loglock_get(ctx, dev->owner.tgid);
+	r->loglock = usv_dp_loglock_get(ctx, cfg->owner_tgid);
 	if (!r->loglock)
 		return -ENOMEM;
 	/* The device's handlers (vq->handle_kick), set while the ring is
 	 * stopped; the message orders them before the worker's reads. */
 	r->handle = idx == USV_VQ_TX ? usv_dp_handle_tx : usv_dp_handle_rx;
 	r->quiesce = idx == USV_VQ_TX ? usv_dp_tx_quiesce : NULL;
-	usv_dp_send(&d->w, USV_DP_START, r, 0);
+	c.r = r;
+	usv_dp_send(&d->w, call_start, &c);
 	return 0;
 }
 
-static void op_ring_stop(void *ctx, struct usv_dev *dev, unsigned idx)
+static void op_ring_stop(void *ctx, struct usv_dev *dev, unsigned idx,
+			 struct usv_ring_base *base)
 {
-	struct usv_dp_dev *d = dev->vqs[0].dp_priv;
+	struct ring_call c = { .r = running_ring(ctx, dev, idx), .base = base };
 
-	(void)ctx;
-	if (d && d->ring[idx].running)
-		usv_dp_send(&d->w, USV_DP_STOP, &d->ring[idx], 0);
+	if (!c.r)
+		return;
+	usv_dp_send(c.r->w, call_stop, &c);
+	/* The worker is done with the ring: its log lock can go. */
+	usv_dp_loglock_put(ctx, c.r->loglock);
+	c.r->loglock = NULL;
 }
 
-static void op_ring_update(void *ctx, struct usv_dev *dev, unsigned idx, unsigned what)
+static void op_ring_update(void *ctx, struct usv_dev *dev, unsigned what,
+			   const struct usv_ring_config *cfg)
 {
-	struct usv_dp_dev *d = dev->vqs[0].dp_priv;
+	struct ring_call c = { .r = running_ring(ctx, dev, cfg->index), .what = what,
+			       .cfg = cfg };
 
-	(void)ctx;
-	if (d && d->ring[idx].running)
-		usv_dp_send(&d->w, USV_DP_UPDATE, &d->ring[idx], what);
+	if (c.r)
+		usv_dp_send(c.r->w, call_update, &c);
 }
 
-static void op_ring_sync(void *ctx, struct usv_dev *dev, unsigned idx)
+static void op_ring_sync(void *ctx, struct usv_dev *dev, unsigned idx,
+			 struct usv_ring_base *base)
 {
-	struct usv_dp_dev *d = dev->vqs[0].dp_priv;
+	struct ring_call c = { .r = running_ring(ctx, dev, idx), .base = base };
 
-	(void)ctx;
-	if (d && d->ring[idx].running)
-		usv_dp_send(&d->w, USV_DP_SYNC, &d->ring[idx], 0);
+	if (c.r)
+		usv_dp_send(c.r->w, call_sync, &c);
 }
 
 static void op_dev_free(void *ctx, struct usv_dev *dev)
 {
 	struct usv_dp *dp = ctx;
-	struct usv_dp_dev *d = dev->vqs[0].dp_priv, **p;
+	struct usv_dp_dev *d = dp_dev_find(dp, dev), **p;
 
 	if (!d)
 		return;
@@ -251,8 +320,6 @@ static void op_dev_free(void *ctx, struct usv_dev *dev)
 		t->errors += s->errors;
 	}
 	pthread_mutex_unlock(&dp->lock);
-	dev->vqs[0].dp_priv = NULL;
-	dev->vqs[1].dp_priv = NULL;
 	dp_dev_release(d);
 }
 

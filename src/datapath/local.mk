@@ -2,7 +2,7 @@
 # with io_uring. Programs link src/libusvcore.la after it.
 noinst_LTLIBRARIES += src/libusvdp.la
 src_libusvdp_la_SOURCES = \
-	src/datapath/datapath.h src/datapath/dp.h \
+	src/datapath/uring_dp.h src/datapath/dp_internal.h \
 	src/datapath/dev.c \
 	src/datapath/net_rx.c \
 	src/datapath/net_tx.c \

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 #define NUM_BUFFERS_OFF 10 /* in struct virtio_net_hdr_mrg_rxbuf */
 #define RX_FIRST_GUESS 1536
@@ -59,7 +59,7 @@ static int get_rx_bufs(struct usv_dp_ring *r, struct rx_state *s, uint64_t want,
 		c = &r->chains[s->k];
 		c->seg = r->segs + s->segs;
 		c->max_segs = USV_VRING_MAX_SEGS;
-		ret = usv_vring_pop(&r->vr, c);
+		ret = usv_vringh_pop(&r->vr, c);
 		*descs += c->ndesc;
 		if (ret == -EAGAIN)
 			return ret;
@@ -215,10 +215,10 @@ static bool rx_read_failed(struct usv_dp_ring *r, ssize_t n)
 	r->read_err_logged = true;
 	if (n == -EMSGSIZE)
 		usv_warn("dev %u: vq %u: tap frame longer than %u bytes: dropped "
-			 "(counted in drops; logged once)", r->dev->handle, r->idx,
+			 "(counted in drops; logged once)", r->devno, r->idx,
 			 USV_DP_FRAME_MAX);
 	else
-		usv_warn("dev %u: vq %u: tap read: %s%s (logged once)", r->dev->handle,
+		usv_warn("dev %u: vq %u: tap read: %s%s (logged once)", r->devno,
 			 r->idx, strerror((int)-n), dropped ? ": frame dropped" : "");
 	return dropped;
 }
@@ -259,12 +259,12 @@ static int rx_complete(struct usv_dp_ring *r, const struct rx_state *s, uint32_t
 
 		r->heads[*used] = c->head;
 		r->lens[*used] = l;
-		usv_vring_log_chain(&r->vr, c, l);
+		usv_vringh_log_chain(&r->vr, c, l);
 		left -= l;
 		k_used++;
 		(*used)++;
 	}
-	usv_vring_unpop(&r->vr, s->k - k_used);
+	usv_vringh_unpop(&r->vr, s->k - k_used);
 	nb = (uint16_t)k_used;
 	if (hlen) {
 		uint8_t hdr[12] = { 0 };
@@ -287,7 +287,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 	unsigned used = 0, pkts = 0, delivered = 0;
 	bool more = false;
 
-	usv_vring_disable_notify(&r->vr);
+	usv_vringh_disable_notify(&r->vr);
 	while (!r->broken) {
 		struct rx_state s = { 0 };
 		uint32_t frame, placed = 0;
@@ -302,12 +302,12 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		ret = get_rx_bufs(r, &s, r->pending_len ? hlen + r->pending_len : RX_FIRST_GUESS,
 				  &descs);
 		if (ret && ret != -EAGAIN) {
-			usv_vring_unpop(&r->vr, s.k);
+			usv_vringh_unpop(&r->vr, s.k);
 			break;
 		}
 		if (s.k == 0) {
-			if (usv_vring_enable_notify(&r->vr)) {
-				usv_vring_disable_notify(&r->vr);
+			if (usv_vringh_enable_notify(&r->vr)) {
+				usv_vringh_disable_notify(&r->vr);
 				continue;
 			}
 			break;
@@ -328,7 +328,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 					more = true; /* poll again after the others */
 			}
 			if (n <= 0) {
-				usv_vring_unpop(&r->vr, s.k);
+				usv_vringh_unpop(&r->vr, s.k);
 				if (n < 0 && rx_read_failed(r, n)) {
 					pkts++;
 					continue;
@@ -342,12 +342,12 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		if (r->mergeable && s.cap < (uint64_t)hlen + frame) {
 			ret = get_rx_bufs(r, &s, (uint64_t)hlen + frame, &descs);
 			if (ret && ret != -EAGAIN) {
-				usv_vring_unpop(&r->vr, s.k);
+				usv_vringh_unpop(&r->vr, s.k);
 				break;
 			}
 		}
 		if (s.cap < (uint64_t)hlen + frame) {
-			usv_vring_unpop(&r->vr, s.k);
+			usv_vringh_unpop(&r->vr, s.k);
 			if (!r->mergeable || s.limited) {
 				/* The kernel discards such a frame too. */
 				usv_dp_count(&r->st.drops, 1);
@@ -358,8 +358,8 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 			/* Hold the frame until the guest adds buffers. */
 			if (!r->pending_len && rx_hold(r, &s, hlen, frame, placed))
 				break;
-			if (usv_vring_enable_notify(&r->vr)) {
-				usv_vring_disable_notify(&r->vr);
+			if (usv_vringh_enable_notify(&r->vr)) {
+				usv_vringh_disable_notify(&r->vr);
 				continue;
 			}
 			break;

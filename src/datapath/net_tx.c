@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 /* The chain's readable part from byte skip on, as iovecs into our mapping.
  * Returns the count, or 0 when a piece is not mapped here. */
@@ -178,7 +178,7 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 
 		c->seg = r->segs + segs_used;
 		c->max_segs = USV_VRING_MAX_SEGS;
-		ret = usv_vring_pop(&r->vr, c);
+		ret = usv_vringh_pop(&r->vr, c);
 		*descs += c->ndesc;
 		if (ret == -EAGAIN)
 			break;
@@ -216,7 +216,7 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 				/* As a fault in tun's copy: the packet is lost. */
 				if (!r->read_err_logged)
 					usv_warn("dev %u: vq %u: cannot read TX buffer of head %u; "
-						 "packet dropped (logged once)", r->dev->handle,
+						 "packet dropped (logged once)", r->devno,
 						 r->idx, c->head);
 				r->read_err_logged = true;
 				continue;
@@ -260,7 +260,7 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 	uint64_t bytes = 0, descs = 0;
 	unsigned pkts = 0;
 
-	usv_vring_disable_notify(&r->vr);
+	usv_vringh_disable_notify(&r->vr);
 	for (;;) {
 		if (r->tx.inflight) {
 			usv_dp_reap(r->w);
@@ -288,8 +288,8 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 		case USV_DP_BUSY_NONE:
 			break;
 		}
-		if (usv_vring_enable_notify(&r->vr)) {
-			usv_vring_disable_notify(&r->vr);
+		if (usv_vringh_enable_notify(&r->vr)) {
+			usv_vringh_disable_notify(&r->vr);
 			continue;
 		}
 		return false;

@@ -12,8 +12,7 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "core/observer.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 #define POLL_KICK (1u << USV_TAG_KICK)
 #define POLL_TAP (1u << USV_TAG_TAP)
@@ -35,9 +34,9 @@ void usv_dp_ring_error(struct usv_dp_ring *r, const char *fmt, ...)
 	usv_dp_poll_cancel(r, USV_TAG_KICK);
 	usv_dp_poll_cancel(r, USV_TAG_TAP);
 	signalled = usv_dp_sig_raise(&r->err);
-	usv_warn("dev %u: vq %u stopped: %s (ERR eventfd %s)", r->dev->handle, r->idx,
+	usv_warn("dev %u: vq %u stopped: %s (ERR eventfd %s)", r->devno, r->idx,
 		 why, signalled ? "signalled" : r->err.fd >= 0 ? "not signalled" : "not set");
-	usv_dev_observe_ring_error(r->dev, r->idx, why);
+	usv_ring_report_error(r->dev, r->idx, why);
 }
 
 int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n)
@@ -46,14 +45,14 @@ int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n)
 
 	if (!*n)
 		return 0;
-	ret = usv_vring_push(&r->vr, r->heads, r->lens, *n);
+	ret = usv_vringh_push(&r->vr, r->heads, r->lens, *n);
 	*n = 0;
 	if (ret) {
 		usv_dp_ring_error(r, "%s", r->vr.err[0] ? r->vr.err : "guest memory fault");
 		return -EFAULT;
 	}
 	usv_dp_signal_log(r);
-	if (usv_vring_need_signal(&r->vr))
+	if (usv_vringh_need_signal(&r->vr))
 		usv_dp_signal(r);
 	return 0;
 }
@@ -95,7 +94,7 @@ enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 	do {
 		/* Our own work first: its arrival also posts a completion. */
 		if (r->idx == USV_VQ_TX) {
-			if (usv_vring_has_avail(&r->vr))
+			if (usv_vringh_has_avail(&r->vr))
 				return USV_DP_BUSY_FOUND;
 		} else {
 			struct pollfd pfd = { .fd = r->backend_fd, .events = POLLIN };
@@ -112,49 +111,44 @@ enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 }
 
 /* Copies what the control plane set into the ring (worker context). */
-static void load_ring(struct usv_dp_ring *r, unsigned what)
+static void load_ring(struct usv_dp_ring *r, unsigned what, const struct usv_ring_config *cfg)
 {
-	struct usv_dev *dev = r->dev;
-	struct usv_vq *vq = &dev->vqs[r->idx];
-
 	if (what & (USV_RING_ADDR | USV_RING_FEATURES)) {
-		usv_vring_setup(&r->vr, dev->mem, vq->num, vq->desc, vq->avail, vq->used,
-				dev->acked_features[0]);
-		r->vr.log_used = vq->log_used;
-		r->vr.log_addr = vq->log_addr;
-		r->vhost_hlen = vq->vhost_hlen;
-		r->sock_hlen = vq->sock_hlen;
-		r->mergeable = usv_dev_has_feature(dev, USV_F_NET_MRG_RXBUF);
+		usv_vringh_setup(&r->vr, cfg->mem, cfg->num, cfg->desc, cfg->avail, cfg->used,
+				 cfg->features);
+		r->vr.log_used = cfg->log_used;
+		r->vr.log_addr = cfg->log_addr;
+		r->vhost_hlen = cfg->vhost_hlen;
+		r->sock_hlen = cfg->sock_hlen;
+		r->mergeable = (cfg->features >> USV_F_NET_MRG_RXBUF) & 1;
 	}
 	if (what & USV_RING_MEM)
-		usv_vring_remap(&r->vr, dev->mem);
+		usv_vringh_remap(&r->vr, cfg->mem);
 	if (what & USV_RING_CALL)
-		usv_dp_sig_set(&r->call, vq->call_fd);
+		usv_dp_sig_set(&r->call, cfg->call_fd);
 	if (what & USV_RING_ERR)
-		usv_dp_sig_set(&r->err, vq->err_fd);
+		usv_dp_sig_set(&r->err, cfg->err_fd);
 	if (what & USV_RING_LOG) {
-		r->vr.log.base = vq->log_base;
-		r->vr.log.fd = dev->log_fd;
-		r->vr.log.memfd = dev->owner.memfd;
+		r->vr.log.base = cfg->log_base;
+		r->vr.log.fd = cfg->log_fd;
+		r->vr.log.memfd = cfg->owner_memfd;
 		r->vr.log.lock = &r->loglock->lock;
-		usv_dp_sig_set(&r->log, dev->log_fd);
+		usv_dp_sig_set(&r->log, cfg->log_fd);
 	}
 	if (what & USV_RING_BUSYLOOP)
-		r->busyloop_us = vq->busyloop_timeout;
+		r->busyloop_us = cfg->busyloop_us;
 }
 
-void usv_dp_ring_start(struct usv_dp_ring *r)
+void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg)
 {
-	struct usv_vq *vq = &r->dev->vqs[r->idx];
-
 	memset(&r->vr, 0, sizeof(r->vr));
-	r->kick_fd = vq->kick_fd;
-	r->backend_fd = vq->backend_fd;
-	r->backend_sock = vq->backend.kind == USV_FD_PACKET;
-	load_ring(r, ~0u);
-	r->vr.last_avail_idx = r->vr.avail_idx = vq->last_avail_idx;
-	r->vr.last_used_idx = vq->last_used_idx;
-	r->vr.used_flags = vq->used_flags;
+	r->kick_fd = cfg->kick_fd;
+	r->backend_fd = cfg->backend_fd;
+	r->backend_sock = cfg->backend_packet;
+	load_ring(r, ~0u, cfg);
+	r->vr.last_avail_idx = r->vr.avail_idx = cfg->base.last_avail_idx;
+	r->vr.last_used_idx = cfg->base.last_used_idx;
+	r->vr.used_flags = cfg->base.used_flags;
 	r->broken = false;
 	r->running = true;
 	r->nowait_unsupported = false;
@@ -164,9 +158,7 @@ void usv_dp_ring_start(struct usv_dp_ring *r)
 	r->tx.arena_used = 0;
 	r->tx_linked = false;
 	pthread_mutex_lock(&r->dp->lock);
-	snprintf(r->backend_name, sizeof(r->backend_name), "%s%s%s",
-		 usv_fd_kind_name(vq->backend.kind), vq->backend.ifname[0] ? ":" : "",
-		 vq->backend.ifname);
+	snprintf(r->backend_name, sizeof(r->backend_name), "%s", cfg->backend_name);
 	pthread_mutex_unlock(&r->dp->lock);
 	if (r->kick_fd >= 0)
 		usv_dp_poll_arm(r, USV_TAG_KICK);
@@ -176,17 +168,15 @@ void usv_dp_ring_start(struct usv_dp_ring *r)
 	usv_dp_queue(r);
 }
 
-void usv_dp_ring_sync(struct usv_dp_ring *r)
+void usv_dp_ring_sync(struct usv_dp_ring *r, struct usv_ring_base *base)
 {
-	struct usv_vq *vq = &r->dev->vqs[r->idx];
-
-	vq->last_avail_idx = r->vr.last_avail_idx;
-	vq->avail_idx = r->vr.avail_idx;
-	vq->last_used_idx = r->vr.last_used_idx;
-	vq->used_flags = r->vr.used_flags;
+	base->last_avail_idx = r->vr.last_avail_idx;
+	base->avail_idx = r->vr.avail_idx;
+	base->last_used_idx = r->vr.last_used_idx;
+	base->used_flags = r->vr.used_flags;
 }
 
-void usv_dp_ring_stop(struct usv_dp_ring *r)
+void usv_dp_ring_stop(struct usv_dp_ring *r, struct usv_ring_base *base)
 {
 	char line[256];
 
@@ -205,34 +195,32 @@ void usv_dp_ring_stop(struct usv_dp_ring *r)
 		usv_dp_count(&r->st.drops, 1); /* read from the tap, never delivered */
 		r->pending_len = 0;
 	}
-	usv_dp_ring_sync(r);
-	usv_dp_loglock_put(r->dp, r->loglock);
-	r->loglock = NULL;
+	usv_dp_ring_sync(r, base);
+	usv_dp_unqueue(r);
 	usv_dp_stats_line(r, line, sizeof(line));
-	usv_info("dev %u: vq %u %s: %s", r->dev->handle, r->idx,
+	usv_info("dev %u: vq %u %s: %s", r->devno, r->idx,
 		 r->idx == USV_VQ_RX ? "rx" : "tx", line);
 	/* After a stall this says who waits for whom: a guest that posted
 	 * past an avail_event it was never kicked for, or a device past
 	 * used_event without an interrupt. */
-	usv_vring_describe(&r->vr, line, sizeof(line));
-	usv_info("dev %u: vq %u ring at stop: %s", r->dev->handle, r->idx, line);
+	usv_vringh_describe(&r->vr, line, sizeof(line));
+	usv_info("dev %u: vq %u ring at stop: %s", r->devno, r->idx, line);
 }
 
-void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what)
+void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what,
+			const struct usv_ring_config *cfg)
 {
 	/* Nothing in flight may use the memory or ring being replaced: the
 	 * core frees them when we return. */
 	if ((what & (USV_RING_MEM | USV_RING_ADDR | USV_RING_FEATURES)) && r->quiesce)
 		r->quiesce(r);
 	if (what & USV_RING_KICK) {
-		struct usv_vq *vq = &r->dev->vqs[r->idx];
-
 		usv_dp_poll_cancel(r, USV_TAG_KICK);
 		usv_dp_poll_drain(r, POLL_KICK);
-		r->kick_fd = vq->kick_fd;
+		r->kick_fd = cfg->kick_fd;
 		if (r->kick_fd >= 0 && !r->broken)
 			usv_dp_poll_arm(r, USV_TAG_KICK);
 	}
-	load_ring(r, what);
+	load_ring(r, what, cfg);
 	usv_dp_queue(r); /* a new address or fd may have work behind it */
 }

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static void sig_done(struct usv_dp_op *op, const struct io_uring_cqe *cqe)
 {
@@ -34,7 +34,7 @@ static void sig_done(struct usv_dp_op *op, const struct io_uring_cqe *cqe)
 
 	s->inflight = false;
 	if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR)
-		usv_dbg("dev %u: vq %u: eventfd write: %s", s->ring->dev->handle,
+		usv_dbg("dev %u: vq %u: eventfd write: %s", s->ring->devno,
 			s->ring->idx, strerror(-cqe->res));
 }
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static uint64_t ld(const uint64_t *v)
 {

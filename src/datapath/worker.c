@@ -19,7 +19,7 @@
 #include <numa.h>
 
 #include "core/log.h"
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static uint64_t tag(const void *p, unsigned t)
 {
@@ -64,7 +64,7 @@ void usv_dp_poll_arm(struct usv_dp_ring *r, unsigned t)
 
 	if (!sqe) {
 		usv_err("dev %u: vq %u: io_uring full, cannot poll fd %d",
-			r->dev->handle, r->idx, fd);
+			r->devno, r->idx, fd);
 		return;
 	}
 	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
@@ -98,8 +98,9 @@ void usv_dp_queue(struct usv_dp_ring *r)
 	w->work_tail = &r->next_work;
 }
 
-static void unqueue(struct usv_worker *w, struct usv_dp_ring *r)
+void usv_dp_unqueue(struct usv_dp_ring *r)
 {
+	struct usv_worker *w = r->w;
 	struct usv_dp_ring **p;
 
 	if (!r->queued)
@@ -130,7 +131,7 @@ static void route_poll(struct usv_dp_ring *r, unsigned t, const struct io_uring_
 			return;
 		}
 		if (cqe->res < 0 && cqe->res != -ECANCELED)
-			usv_warn("dev %u: vq %u: %s poll failed: %s", r->dev->handle,
+			usv_warn("dev %u: vq %u: %s poll failed: %s", r->devno,
 				 r->idx, t == USV_TAG_KICK ? "kick" : "tap",
 				 strerror(-cqe->res));
 		else if (cqe->res >= 0 && r->running && !r->broken)
@@ -277,24 +278,7 @@ static void apply_messages(struct usv_worker *w)
 		pthread_mutex_unlock(&w->mlock);
 		if (!m)
 			return;
-		switch (m->type) {
-		case USV_DP_START:
-			usv_dp_ring_start(m->ring);
-			break;
-		case USV_DP_STOP:
-			usv_dp_ring_stop(m->ring);
-			unqueue(w, m->ring);
-			break;
-		case USV_DP_UPDATE:
-			usv_dp_ring_update(m->ring, m->what);
-			break;
-		case USV_DP_SYNC:
-			usv_dp_ring_sync(m->ring);
-			break;
-		case USV_DP_QUIT:
-			w->quit = true;
-			break;
-		}
+		m->fn(m->arg);
 		pthread_mutex_lock(&w->mlock);
 		m->done = true;
 		pthread_cond_broadcast(&w->mcond);
@@ -323,10 +307,9 @@ int usv_dp_kick_setup(void)
 	return sigaction(KICK_SIGNAL, &sa, NULL) ? -errno : 0;
 }
 
-void usv_dp_send(struct usv_worker *w, enum usv_dp_msg_type type,
-		 struct usv_dp_ring *r, unsigned what)
+void usv_dp_send(struct usv_worker *w, void (*fn)(void *arg), void *arg)
 {
-	struct usv_dp_msg m = { .type = type, .ring = r, .what = what };
+	struct usv_dp_msg m = { .fn = fn, .arg = arg };
 	uint64_t one = 1;
 	bool warned = false;
 
@@ -468,11 +451,16 @@ err_ctl:
 	return ret;
 }
 
+static void quit(void *arg)
+{
+	((struct usv_worker *)arg)->quit = true;
+}
+
 void usv_dp_worker_stop(struct usv_worker *w)
 {
 	if (!w->thread_started)
 		return;
-	usv_dp_send(w, USV_DP_QUIT, NULL, 0);
+	usv_dp_send(w, quit, w);
 	pthread_join(w->thread, NULL);
 	/* Cancels what is left (pending eventfd writes) and waits for it. */
 	io_uring_queue_exit(&w->uring);

@@ -137,30 +137,32 @@ static const struct usv_uaccess ufake_ops = {
 
 /* ---- a datapath that does nothing -------------------------------------------- */
 
-static int dp_start(void *ctx, struct usv_dev *dev, unsigned idx)
+static int dp_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config *cfg)
 {
 	(void)ctx;
 	(void)dev;
-	(void)idx;
+	(void)cfg;
 	if (!fz->fail_start)
 		return 0;
 	fz->fail_start = false;
 	return -EIO;
 }
 
-static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx)
+static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx, struct usv_ring_base *base)
 {
 	(void)ctx;
 	(void)dev;
 	(void)idx;
+	(void)base;
 }
 
-static void dp_update(void *ctx, struct usv_dev *dev, unsigned idx, unsigned what)
+static void dp_update(void *ctx, struct usv_dev *dev, unsigned what,
+		      const struct usv_ring_config *cfg)
 {
 	(void)ctx;
 	(void)dev;
-	(void)idx;
 	(void)what;
+	(void)cfg;
 }
 
 static const struct usv_datapath_ops fake_dp = {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: the split ring's host side (core/vring.h) against a guest
+ * libFuzzer target: the split ring's host side (usvhost/vringh.h) against a guest
  * that writes anything into its rings, descriptor tables, indirect tables and
  * indexes.
  *
@@ -48,7 +48,7 @@
 
 #include "core/guestmem.h"
 #include "core/log.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "fuzz.h"
 
 #define PAGE 4096u
@@ -70,7 +70,7 @@ struct fz {
 	uint8_t *local[NREGIONS];   /* each region's bytes */
 	struct usv_guestmem *mem;
 	pthread_mutex_t log_lock;
-	struct usv_vring vr;
+	struct usv_vringh vr;
 	struct usv_chain c;
 	struct usv_seg segs[USV_VRING_MAX_SEGS];
 	uint32_t num;
@@ -233,7 +233,7 @@ static void check_chain(void)
 		    "write past the writable part");
 	FUZZ_ASSERT(chain_rd_in(c, c->in_len - n, fz->scratch, n) == 0, "read back of %u", n);
 	/* LOG_ALL without a log base logs nothing and never fails. */
-	FUZZ_ASSERT(usv_vring_log_chain(&fz->vr, c, c->in_len) == 0, "dirty log");
+	FUZZ_ASSERT(usv_vringh_log_chain(&fz->vr, c, c->in_len) == 0, "dirty log");
 }
 
 /* Pops up to n chains; false when the ring broke. */
@@ -245,7 +245,7 @@ static bool pop_some(unsigned n)
 
 		fz->c.seg = fz->segs;
 		fz->vr.err[0] = '\0';
-		ret = usv_vring_pop(&fz->vr, &fz->c);
+		ret = usv_vringh_pop(&fz->vr, &fz->c);
 		fz->pops++;
 		if (fz->verbose)
 			fprintf(stderr, "fuzz_vring: pop at %u -> %d: head %u, %u out (%u bytes), "
@@ -288,7 +288,7 @@ static void push_pending(struct fin *in)
 	}
 	memmove(fz->pending, fz->pending + n, (fz->npending - n) * sizeof(fz->pending[0]));
 	fz->npending -= n;
-	usv_vring_push(&fz->vr, heads, lens, n);
+	usv_vringh_push(&fz->vr, heads, lens, n);
 }
 
 static void push_raw(struct fin *in)
@@ -300,7 +300,7 @@ static void push_raw(struct fin *in)
 		heads[i] = fin_u32(in);
 		lens[i] = fin_u32(in);
 	}
-	usv_vring_push(&fz->vr, heads, lens, n);
+	usv_vringh_push(&fz->vr, heads, lens, n);
 }
 
 static void setup(struct fin *in)
@@ -326,10 +326,10 @@ static void setup(struct fin *in)
 	fz->avail_gpa = gpa_field(in) & ~1ULL;
 	fz->used_gpa = gpa_field(in) & ~3ULL;
 	memset(&fz->vr, 0, sizeof(fz->vr));
-	usv_vring_setup(&fz->vr, fz->mem, fz->num, ring_uva(fz->desc_gpa, 1),
-			ring_uva(fz->avail_gpa, 2), ring_uva(fz->used_gpa, 4), features);
+	usv_vringh_setup(&fz->vr, fz->mem, fz->num, ring_uva(fz->desc_gpa, 1),
+			 ring_uva(fz->avail_gpa, 2), ring_uva(fz->used_gpa, 4), features);
 	/* No dirty log: its bitmap lives in the owner, not in guest memory. */
-	fz->vr.log = (struct usv_vring_log){ .lock = &fz->log_lock, .memfd = -1, .fd = -1 };
+	fz->vr.log = (struct usv_vringh_log){ .lock = &fz->log_lock, .memfd = -1, .fd = -1 };
 	fz->vr.last_avail_idx = fz->vr.avail_idx = fin_u16(in);
 	fz->drv_avail_idx = fz->vr.last_avail_idx;
 	put16(fz->avail_gpa + 2, fz->drv_avail_idx);
@@ -396,28 +396,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			push_raw(&in);
 			break;
 		case 9:
-			usv_vring_need_signal(&fz->vr);
+			usv_vringh_need_signal(&fz->vr);
 			break;
 		case 10:
-			usv_vring_enable_notify(&fz->vr);
+			usv_vringh_enable_notify(&fz->vr);
 			break;
 		case 11:
-			usv_vring_disable_notify(&fz->vr);
+			usv_vringh_disable_notify(&fz->vr);
 			break;
 		case 12:
-			usv_vring_has_avail(&fz->vr);
+			usv_vringh_has_avail(&fz->vr);
 			break;
 		case 13:
 			/* Only chains actually popped and not yet used can go back. */
 			n = fin_u8(&in);
 			if (n > fz->npending)
 				n = fz->npending;
-			usv_vring_unpop(&fz->vr, n);
+			usv_vringh_unpop(&fz->vr, n);
 			fz->npending -= n;
 			break;
 		case 14:
-			usv_vring_remap(&fz->vr, fz->mem);
-			usv_vring_write_used_flags(&fz->vr);
+			usv_vringh_remap(&fz->vr, fz->mem);
+			usv_vringh_write_used_flags(&fz->vr);
 			break;
 		}
 	}

@@ -81,7 +81,7 @@ tests_unit_test_access_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_access_LDADD = $(UNIT_LIBS)
 endif
 
-# test_vring: the split ring's host side (core/vring.c) against guest memory
+# test_vring: the split ring's host side (core/vringh.c) against guest memory
 # built in the test; self-contained so that it does not depend on the rules above.
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test_vring

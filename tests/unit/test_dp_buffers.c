@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "datapath/dp.h"
+#include "datapath/dp_internal.h"
 
 static unsigned calls, fail_at; /* the failing allocator's state */
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/guestmem.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "unit.h"
 
 #define PAGE 4096
@@ -827,7 +827,7 @@ static void a_buffer_wrapping_past_2_64_is_efault(void **state)
 	uint16_t avail[2 + 4] = { 0 };
 	struct usv_seg segs[8];
 	struct usv_chain c = { .seg = segs, .max_segs = 8 };
-	struct usv_vring vr;
+	struct usv_vringh vr;
 
 	assert_non_null(low);
 	assert_non_null(top);
@@ -848,22 +848,22 @@ static void a_buffer_wrapping_past_2_64_is_efault(void **state)
 	avail[2] = 0, avail[3] = 1, avail[4] = 3;
 	memcpy(low + 0x100, avail, sizeof(avail));
 	memset(&vr, 0, sizeof(vr));
-	usv_vring_setup(&vr, g->m, 4, (uintptr_t)low, (uintptr_t)low + 0x100,
-			(uintptr_t)low + 0x200, 0);
+	usv_vringh_setup(&vr, g->m, 4, (uintptr_t)low, (uintptr_t)low + 0x100,
+			 (uintptr_t)low + 0x200, 0);
 
-	assert_int_equal(usv_vring_pop(&vr, &c), 0);
+	assert_int_equal(usv_vringh_pop(&vr, &c), 0);
 	assert_int_equal(c.nout, 1);
 	assert_ptr_equal(c.seg[0].local, top + PAGE - 0x10);
 	/* translate_desc() finds no mapping for [addr, addr+len-1] when it
 	 * wraps: EFAULT, and no segment at the guest's address 0. */
-	assert_int_equal(usv_vring_pop(&vr, &c), -EFAULT);
+	assert_int_equal(usv_vringh_pop(&vr, &c), -EFAULT);
 	assert_int_equal(c.nout + c.nin, 0);
 	assert_non_null(strstr(vr.err, "translation failure"));
 	/* The same as the second descriptor of a chain: nothing after the
 	 * first descriptor's segment. (A failed pop does not consume the
 	 * entry: step past it by hand.) */
 	vr.last_avail_idx++;
-	assert_int_equal(usv_vring_pop(&vr, &c), -EFAULT);
+	assert_int_equal(usv_vringh_pop(&vr, &c), -EFAULT);
 	assert_int_equal(c.nout, 1);
 	assert_int_equal(c.nin, 0);
 	drop_table(g);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host side of the split ring (core/vring.c) against guest memory built
+ * The host side of the split ring (core/vringh.c) against guest memory built
  * here: a buffer described by a two-region table, rings laid out in it as a
  * virtio driver lays them out (little-endian; the tests run on x86), and this
  * test playing the driver.
@@ -29,7 +29,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 #include "unit.h"
 
 #define KiB 1024ULL
@@ -76,7 +76,7 @@ struct vt {
 	bool mapped;
 	uint8_t *buf;
 	struct usv_guestmem *m;
-	struct usv_vring vr;
+	struct usv_vringh vr;
 	struct usv_chain c;
 	struct usv_seg segs[USV_VRING_MAX_SEGS];
 	uint32_t num;
@@ -205,9 +205,9 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 	memset(t->desc, 0, (size_t)(used + 4 + 8ULL * num + 2 - desc));
 	t->drv_avail_idx = 0;
 	memset(&t->vr, 0, sizeof(t->vr));
-	usv_vring_setup(&t->vr, t->m, num, uva_of(t, desc), uva_of(t, avail),
-			uva_of(t, used), features);
-	t->vr.log = (struct usv_vring_log){ .lock = &t->log_lock, .memfd = t->m->memfd,
+	usv_vringh_setup(&t->vr, t->m, num, uva_of(t, desc), uva_of(t, avail),
+			 uva_of(t, used), features);
+	t->vr.log = (struct usv_vringh_log){ .lock = &t->log_lock, .memfd = t->m->memfd,
 					    .base = 0, .fd = -1 };
 	if (t->mapped) {
 		assert_ptr_equal(t->vr.ldesc, t->desc);
@@ -318,7 +318,7 @@ static int pop(struct vt *t)
 {
 	t->c.seg = t->segs;
 	t->c.max_segs = USV_VRING_MAX_SEGS;
-	return usv_vring_pop(&t->vr, &t->c);
+	return usv_vringh_pop(&t->vr, &t->c);
 }
 
 /* Segment k of the last chain is [gpa, gpa+len), reachable the strategy's way. */
@@ -389,7 +389,7 @@ static void pop_on_an_empty_ring_is_eagain(void **state)
 	ring(t, 256, 0);
 	assert_int_equal(pop(t), -EAGAIN);
 	assert_int_equal(t->vr.last_avail_idx, 0);
-	assert_false(usv_vring_has_avail(&t->vr));
+	assert_false(usv_vringh_has_avail(&t->vr));
 	base_set(t, 0xfff0);
 	assert_int_equal(pop(t), -EAGAIN);
 	assert_int_equal(t->vr.last_avail_idx, 0xfff0);
@@ -404,7 +404,7 @@ static void simple_chain(void **state)
 	fill(t, DATA_GPA, 100, 1);
 	desc(t, 5, DATA_GPA, 100, 0, 0);
 	avail_add(t, 5);
-	assert_true(usv_vring_has_avail(&t->vr));
+	assert_true(usv_vringh_has_avail(&t->vr));
 	assert_int_equal(pop(t), 0);
 	chain_is(t, 5, 1, 100, 0, 0);
 	seg_is(t, 0, DATA_GPA, 100);
@@ -776,7 +776,7 @@ static void err_avail_idx_moved_by_more_than_num(void **state)
 	 * (Linux >= 6.11 answers -EINVAL there). */
 	avail_idx_set(t, 257);
 	pop_fails(t, -EFAULT, "avail index");
-	assert_false(usv_vring_has_avail(&t->vr));
+	assert_false(usv_vringh_has_avail(&t->vr));
 	/* Behind last_avail_idx is the same as far ahead. */
 	base_set(t, 100);
 	avail_idx_set(t, 99);
@@ -1006,7 +1006,7 @@ static void unpop_gives_chains_back(void **state)
 		assert_int_equal(t->c.head, 10 + i);
 	}
 	assert_int_equal(t->vr.last_avail_idx, 3);
-	usv_vring_unpop(&t->vr, 2);
+	usv_vringh_unpop(&t->vr, 2);
 	assert_int_equal(t->vr.last_avail_idx, 1);
 	assert_int_equal(pop(t), 0);
 	assert_int_equal(t->c.head, 11);
@@ -1015,7 +1015,7 @@ static void unpop_gives_chains_back(void **state)
 	assert_int_equal(pop(t), 0);
 	assert_int_equal(t->c.head, 13);
 	assert_int_equal(pop(t), -EAGAIN);
-	usv_vring_unpop(&t->vr, 0);
+	usv_vringh_unpop(&t->vr, 0);
 	assert_int_equal(t->vr.last_avail_idx, 4);
 
 	/* Back across the 16-bit wrap. */
@@ -1029,7 +1029,7 @@ static void unpop_gives_chains_back(void **state)
 	assert_int_equal(pop(t), 0);
 	assert_int_equal(t->c.head, 2);
 	assert_int_equal(t->vr.last_avail_idx, 1);
-	usv_vring_unpop(&t->vr, 2);
+	usv_vringh_unpop(&t->vr, 2);
 	assert_int_equal(t->vr.last_avail_idx, 0xffff);
 	assert_int_equal(pop(t), 0);
 	assert_int_equal(t->c.head, 1);
@@ -1041,7 +1041,7 @@ static void push_one(void **state)
 	uint32_t head = 17, len = 1234, id, l;
 
 	ring(t, 256, 0);
-	assert_int_equal(usv_vring_push(&t->vr, &head, &len, 1), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, &head, &len, 1), 0);
 	assert_int_equal(used_idx(t), 1);
 	assert_int_equal(t->vr.last_used_idx, 1);
 	used_elem(t, 0, &id, &l);
@@ -1053,7 +1053,7 @@ static void push_one(void **state)
 	assert_int_equal(l, 0);
 	assert_int_equal(used_flags(t), 0);
 	/* Zero entries publish nothing new. */
-	assert_int_equal(usv_vring_push(&t->vr, &head, &len, 0), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, &head, &len, 0), 0);
 	assert_int_equal(used_idx(t), 1);
 }
 
@@ -1065,7 +1065,7 @@ static void push_wraps_at_the_ring_end(void **state)
 
 	ring(t, 256, 0);
 	t->vr.last_used_idx = 254;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 5), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 5), 0);
 	assert_int_equal(used_idx(t), 259);
 	assert_int_equal(t->vr.last_used_idx, 259);
 	for (unsigned i = 0; i < 5; i++) {
@@ -1077,7 +1077,7 @@ static void push_wraps_at_the_ring_end(void **state)
 	assert_int_equal(id, 0);
 	/* The 16-bit index wraps too. */
 	t->vr.last_used_idx = 0xfffe;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 4), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 4), 0);
 	assert_int_equal(used_idx(t), 2);
 	used_elem(t, 0xfffe % 256, &id, &l);
 	assert_int_equal(id, 1);
@@ -1098,7 +1098,7 @@ static void push_batches_larger_than_64(void **state)
 	}
 	/* 200 entries from slot 100: 156 to the end, 44 from the start. */
 	t->vr.last_used_idx = 100;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 200), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 200), 0);
 	assert_int_equal(used_idx(t), 300);
 	for (unsigned i = 0; i < 200; i++) {
 		used_elem(t, (100 + i) % 256, &id, &l);
@@ -1108,7 +1108,7 @@ static void push_batches_larger_than_64(void **state)
 	used_elem(t, 44, &id, &l);
 	assert_int_equal(id, 0);
 	/* A whole ring at once. */
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 256), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 256), 0);
 	assert_int_equal(used_idx(t), 556);
 	for (unsigned i = 0; i < 256; i++) {
 		used_elem(t, (300 + i) % 256, &id, &l);
@@ -1136,7 +1136,7 @@ static void push_logs_the_used_ring(void **state)
 	/* Slots 10, 11 and the index: pages 0x20 (entries) and 0x1f (idx). */
 	memset(t->bitmap, 0, sizeof(t->bitmap));
 	t->vr.last_used_idx = 10;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 2), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 2), 0);
 	memset(want, 0, sizeof(want));
 	want_pages(want, log_addr + 4 + 8 * 10, 16);
 	want_pages(want, log_addr + 2, 2);
@@ -1147,7 +1147,7 @@ static void push_logs_the_used_ring(void **state)
 	/* Slots 255 and 0 across the ring's end, with the index. */
 	memset(t->bitmap, 0, sizeof(t->bitmap));
 	t->vr.last_used_idx = 255;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 2), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 2), 0);
 	memset(want, 0, sizeof(want));
 	want_pages(want, log_addr + 4 + 8 * 255, 8);
 	want_pages(want, log_addr + 4, 8);
@@ -1157,15 +1157,15 @@ static void push_logs_the_used_ring(void **state)
 	/* Only slot 0 (page 0x1f): page 0x20 stays clear. */
 	memset(t->bitmap, 0, sizeof(t->bitmap));
 	t->vr.last_used_idx = 256;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 1), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 1), 0);
 	memset(want, 0, sizeof(want));
 	want_pages(want, log_addr, 12);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 
-	/* usv_vring_write_used_flags() logs the flags. */
+	/* usv_vringh_write_used_flags() logs the flags. */
 	memset(t->bitmap, 0, sizeof(t->bitmap));
 	t->vr.log_addr = 0x30000 - 2; /* flags in page 0x2f */
-	assert_int_equal(usv_vring_write_used_flags(&t->vr), 0);
+	assert_int_equal(usv_vringh_write_used_flags(&t->vr), 0);
 	memset(want, 0, sizeof(want));
 	want_pages(want, 0x30000 - 2, 2);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
@@ -1173,8 +1173,8 @@ static void push_logs_the_used_ring(void **state)
 	/* Without VHOST_VRING_F_LOG nothing is logged. */
 	memset(t->bitmap, 0, sizeof(t->bitmap));
 	t->vr.log_used = false;
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, 3), 0);
-	assert_int_equal(usv_vring_write_used_flags(&t->vr), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 3), 0);
+	assert_int_equal(usv_vringh_write_used_flags(&t->vr), 0);
 	memset(want, 0, sizeof(want));
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 }
@@ -1186,7 +1186,7 @@ static void push_n(struct vt *t, unsigned n)
 	uint32_t heads[64] = { 0 }, lens[64] = { 0 };
 
 	assert_true(n <= 64);
-	assert_int_equal(usv_vring_push(&t->vr, heads, lens, n), 0);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, n), 0);
 }
 
 static void need_signal_without_event_idx(void **state)
@@ -1195,15 +1195,15 @@ static void need_signal_without_event_idx(void **state)
 
 	ring(t, 256, 0);
 	push_n(t, 1);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	avail_flags_set(t, USV_VRING_AVAIL_F_NO_INTERRUPT);
 	push_n(t, 1);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 	/* used_event means nothing without EVENT_IDX. */
 	used_event_set(t, 1);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 	avail_flags_set(t, 0);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 }
 
 static void need_signal_notify_on_empty(void **state)
@@ -1219,24 +1219,24 @@ static void need_signal_notify_on_empty(void **state)
 	avail_add(t, 0);
 	assert_int_equal(pop(t), 0);
 	push_n(t, 1);
-	assert_false(usv_vring_need_signal(&t->vr)); /* one still available */
+	assert_false(usv_vringh_need_signal(&t->vr)); /* one still available */
 	assert_int_equal(pop(t), 0);
 	push_n(t, 1);
-	assert_true(usv_vring_need_signal(&t->vr)); /* empty */
+	assert_true(usv_vringh_need_signal(&t->vr)); /* empty */
 	/* With EVENT_IDX too: empty overrides used_event. */
 	ring(t, 256, F_NOTIFY_ON_EMPTY | F_EVENT_IDX);
 	push_n(t, 1);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	used_event_set(t, 100);
 	push_n(t, 1);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	/* Without NOTIFY_ON_EMPTY the same state is not signalled. */
 	ring(t, 256, F_EVENT_IDX);
 	push_n(t, 1);
-	assert_true(usv_vring_need_signal(&t->vr)); /* first: nothing signalled yet */
+	assert_true(usv_vringh_need_signal(&t->vr)); /* first: nothing signalled yet */
 	used_event_set(t, 100);
 	push_n(t, 1);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 }
 
 static void need_signal_with_event_idx(void **state)
@@ -1249,33 +1249,33 @@ static void need_signal_with_event_idx(void **state)
 	used_event_set(t, 0xffff);
 	push_n(t, 1);
 	/* Nothing signalled yet (signalled_used not valid): signal. */
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	assert_int_equal(t->vr.signalled_used, 1);
 	assert_true(t->vr.signalled_used_valid);
 	/* old 1, new 2: used_event 1 is crossed, 2 is not. */
 	push_n(t, 1);
 	used_event_set(t, 2);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 	assert_int_equal(t->vr.signalled_used, 2);
 	push_n(t, 1); /* old 2, new 3 */
 	used_event_set(t, 2);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	/* old 3, new 6: events 3, 4 and 5 are crossed, 6 and 2 are not. */
 	push_n(t, 3);
 	used_event_set(t, 6);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 	t->vr.signalled_used = 3;
 	used_event_set(t, 5);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	t->vr.signalled_used = 3;
 	used_event_set(t, 3);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	t->vr.signalled_used = 3;
 	used_event_set(t, 2);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 	/* No new entries since the last signal: no signal. */
 	used_event_set(t, 5);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 }
 
 static void need_signal_event_idx_wraps(void **state)
@@ -1305,7 +1305,7 @@ static void need_signal_event_idx_wraps(void **state)
 		push_n(t, 6);
 		assert_int_equal(t->vr.last_used_idx, 2);
 		used_event_set(t, cases[i].event);
-		if (usv_vring_need_signal(&t->vr) != cases[i].signal)
+		if (usv_vringh_need_signal(&t->vr) != cases[i].signal)
 			fail_msg("used_event 0x%x, old 0xfffc, new 2: expected %s",
 				 cases[i].event, cases[i].signal ? "a signal" : "none");
 	}
@@ -1324,14 +1324,14 @@ static void need_signal_forgets_after_a_full_wrap(void **state)
 	used_event_set(t, 0x8000); /* would say "no" */
 	push_n(t, 10);             /* 5 -> 15 passes 10 */
 	assert_false(t->vr.signalled_used_valid);
-	assert_true(usv_vring_need_signal(&t->vr));
+	assert_true(usv_vringh_need_signal(&t->vr));
 	/* Not passing it keeps it. */
 	t->vr.last_used_idx = 5;
 	t->vr.signalled_used = 3;
 	t->vr.signalled_used_valid = true;
 	push_n(t, 10);
 	assert_true(t->vr.signalled_used_valid);
-	assert_false(usv_vring_need_signal(&t->vr));
+	assert_false(usv_vringh_need_signal(&t->vr));
 }
 
 static void notify_control_without_event_idx(void **state)
@@ -1340,34 +1340,34 @@ static void notify_control_without_event_idx(void **state)
 
 	ring(t, 256, 0);
 	st16(t->used, 0);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(used_flags(t), USV_VRING_USED_F_NO_NOTIFY);
 	assert_true(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
 	/* Already disabled: nothing written again. */
 	st16(t->used, 0x5a5a);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(used_flags(t), 0x5a5a);
 	st16(t->used, USV_VRING_USED_F_NO_NOTIFY);
 	/* Enable with nothing new: flags cleared, false. */
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0);
 	assert_false(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
 	assert_int_equal(avail_event(t), 0); /* no EVENT_IDX: never written */
 	/* Already enabled: false, nothing written. */
 	st16(t->used, 0x5a5a);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0x5a5a);
 	st16(t->used, 0);
 	/* A buffer slipped in while notifications were off. */
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	desc(t, 0, DATA_GPA, 8, 0, 0);
 	avail_add(t, 0);
-	assert_true(usv_vring_enable_notify(&t->vr));
+	assert_true(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0);
 	/* ... and is taken. */
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(pop(t), 0);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0);
 }
 
@@ -1377,7 +1377,7 @@ static void notify_control_with_event_idx(void **state)
 
 	ring(t, 256, F_EVENT_IDX);
 	desc(t, 0, DATA_GPA, 8, 0, 0);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	/* With EVENT_IDX the flags are never written. */
 	assert_int_equal(used_flags(t), 0);
 	assert_true(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
@@ -1386,22 +1386,22 @@ static void notify_control_with_event_idx(void **state)
 		avail_add(t, 0);
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(pop(t), 0);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 3);
 	assert_int_equal(used_flags(t), 0);
 	assert_false(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
 	/* Disable does not touch avail_event. */
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(avail_event(t), 3);
 	assert_int_equal(used_flags(t), 0);
 	/* Buffers slipped in: true, avail_event is still the old index (the
 	 * caller goes on taking buffers and enables again later). */
 	avail_add(t, 0);
-	assert_true(usv_vring_enable_notify(&t->vr));
+	assert_true(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 3);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(pop(t), 0);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 4);
 	/* Buffers we saw but have not taken (or gave back) did not slip in:
 	 * Linux 6.1's vhost_enable_notify() compares the avail index with the
@@ -1410,26 +1410,26 @@ static void notify_control_with_event_idx(void **state)
 	 * cached index. */
 	avail_add(t, 0);
 	avail_add(t, 0);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(pop(t), 0);
-	usv_vring_unpop(&t->vr, 1);
+	usv_vringh_unpop(&t->vr, 1);
 	assert_int_equal(t->vr.last_avail_idx, 4);
 	assert_int_equal(t->vr.avail_idx, 6);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 6);
 	/* Across the wrap. */
 	ring(t, 256, F_EVENT_IDX);
 	desc(t, 0, DATA_GPA, 8, 0, 0);
 	base_set(t, 0xfffe);
 	avail_add(t, 0);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(pop(t), 0);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 0xffff);
-	usv_vring_disable_notify(&t->vr);
+	usv_vringh_disable_notify(&t->vr);
 	avail_add(t, 0);
 	assert_int_equal(pop(t), 0);
-	assert_false(usv_vring_enable_notify(&t->vr));
+	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(avail_event(t), 0);
 }
 
@@ -1440,10 +1440,10 @@ static void write_used_flags_publishes_them(void **state)
 	ring(t, 256, 0);
 	st16(t->used, 0xffff);
 	t->vr.used_flags = 0;
-	assert_int_equal(usv_vring_write_used_flags(&t->vr), 0);
+	assert_int_equal(usv_vringh_write_used_flags(&t->vr), 0);
 	assert_int_equal(used_flags(t), 0);
 	t->vr.used_flags = USV_VRING_USED_F_NO_NOTIFY;
-	assert_int_equal(usv_vring_write_used_flags(&t->vr), 0);
+	assert_int_equal(usv_vringh_write_used_flags(&t->vr), 0);
 	assert_int_equal(used_flags(t), 1);
 }
 
@@ -1463,30 +1463,30 @@ static void log_write_sets_the_page_bits(void **state)
 
 	log_setup(t, F_LOG_ALL);
 	/* One byte of page 3: bit 3 of byte 0. */
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 1), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x3000, 1), 0);
 	want[0] = 0x08;
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* Two bytes across pages 7 and 8: bit 7 of byte 0, bit 0 of byte 1. */
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x7fff, 2), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x7fff, 2), 0);
 	want[0] |= 0x80;
 	want[1] |= 0x01;
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* Exactly one page, page-aligned: page 16 only. */
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x10000, 0x1000), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x10000, 0x1000), 0);
 	want[2] |= 0x01;
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* Zero bytes: nothing. */
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x20000, 0), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x20000, 0), 0);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* Bits already set (by us or anyone) stay set. */
 	t->bitmap[100] = 0xa5;
 	want[100] = 0xa5;
-	assert_int_equal(usv_vring_log_write(&t->vr, 100 * 8 * 4096ULL + 4096, 1), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 100 * 8 * 4096ULL + 4096, 1), 0);
 	want[100] |= 0x02;
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* No log base: nothing is written anywhere. */
 	t->vr.log.base = 0;
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 4096), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x3000, 4096), 0);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 }
 
@@ -1507,7 +1507,7 @@ static void log_write_long_ranges(void **state)
 		log_setup(t, F_LOG_ALL);
 		memset(want, 0, sizeof(want));
 		want_pages(want, cases[i].gpa, cases[i].len);
-		assert_int_equal(usv_vring_log_write(&t->vr, cases[i].gpa, cases[i].len), 0);
+		assert_int_equal(usv_vringh_log_write(&t->vr, cases[i].gpa, cases[i].len), 0);
 		if (memcmp(t->bitmap, want, sizeof(want))) {
 			for (unsigned b = 0; b < sizeof(want); b++)
 				if (t->bitmap[b] != want[b])
@@ -1518,7 +1518,7 @@ static void log_write_long_ranges(void **state)
 	}
 	/* A range wrapping the 64-bit space is refused. */
 	log_setup(t, F_LOG_ALL);
-	assert_int_equal(usv_vring_log_write(&t->vr, UINT64_MAX - 10, 20), -EFAULT);
+	assert_int_equal(usv_vringh_log_write(&t->vr, UINT64_MAX - 10, 20), -EFAULT);
 }
 
 static void log_write_marks_the_log_for_its_eventfd(void **state)
@@ -1531,7 +1531,7 @@ static void log_write_marks_the_log_for_its_eventfd(void **state)
 	assert_true(t->noaccess != MAP_FAILED);
 	log_setup(t, F_LOG_ALL);
 	assert_false(t->vr.log.written);
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 1), 0);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x3000, 1), 0);
 	assert_true(t->vr.log.written);
 	/* A bitmap the owner does not have (an unmapped page): -EFAULT, and
 	 * a failed log write asks for no signal. (A PROT_NONE page would be
@@ -1540,7 +1540,7 @@ static void log_write_marks_the_log_for_its_eventfd(void **state)
 	assert_int_equal(munmap(t->noaccess, 4096), 0);
 	t->vr.log.base = (uintptr_t)t->noaccess;
 	t->noaccess = NULL;
-	assert_int_equal(usv_vring_log_write(&t->vr, 0x3000, 1), -EFAULT);
+	assert_int_equal(usv_vringh_log_write(&t->vr, 0x3000, 1), -EFAULT);
 	assert_false(t->vr.log.written);
 }
 
@@ -1557,11 +1557,11 @@ static void log_chain_logs_the_written_part(void **state)
 	avail_add(t, 0);
 	assert_int_equal(pop(t), 0);
 	/* 15 bytes written: pages 0x50 and 0x51 only. */
-	assert_int_equal(usv_vring_log_chain(&t->vr, &t->c, 15), 0);
+	assert_int_equal(usv_vringh_log_chain(&t->vr, &t->c, 15), 0);
 	want_pages(want, 0x51000 - 10, 15);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* 21 bytes: the third descriptor's page too. */
-	assert_int_equal(usv_vring_log_chain(&t->vr, &t->c, 21), 0);
+	assert_int_equal(usv_vringh_log_chain(&t->vr, &t->c, 21), 0);
 	want_pages(want, 0x60000, 1);
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 	/* Without LOG_ALL nothing is logged. */
@@ -1569,7 +1569,7 @@ static void log_chain_logs_the_written_part(void **state)
 	desc(t, 0, 0x60000, 4096, D_WRITE, 0);
 	avail_add(t, 0);
 	assert_int_equal(pop(t), 0);
-	assert_int_equal(usv_vring_log_chain(&t->vr, &t->c, 4096), 0);
+	assert_int_equal(usv_vringh_log_chain(&t->vr, &t->c, 4096), 0);
 	memset(want, 0, sizeof(want));
 	assert_memory_equal(t->bitmap, want, sizeof(want));
 }

@@ -63,59 +63,68 @@ const struct usv_uaccess ufake_ops = {
 
 /* ---- a datapath that records ------------------------------------------- */
 
+/* Records a call as it saw the ring: from the snapshot the core handed over
+ * (start, update), else from the device. */
 static void dp_record(struct fake_dp *dp, enum dp_kind kind, struct usv_dev *dev,
-		      unsigned idx, unsigned what)
+		      unsigned idx, unsigned what, const struct usv_ring_config *cfg)
 {
+	struct usv_ring_config now;
 	struct dp_event *ev;
 
 	if (dp->n >= DP_MAX_EVENTS)
 		return;
+	if (!cfg) {
+		usv_dev_ring_config(dev, idx, &now);
+		cfg = &now;
+	}
 	ev = &dp->ev[dp->n++];
 	ev->kind = kind;
 	ev->idx = idx;
 	ev->what = what;
 	ev->watch_open = dp->watch_fd >= 0 && fd_is_open(dp->watch_fd);
-	ev->backend_fd = dev->vqs[idx].backend_fd;
-	ev->kick_fd = dev->vqs[idx].kick_fd;
-	ev->call_fd = dev->vqs[idx].call_fd;
-	ev->err_fd = dev->vqs[idx].err_fd;
-	ev->log_fd = dev->log_fd;
-	ev->mem_nregions = dev->mem ? dev->mem->nregions : UINT32_MAX;
-	ev->last_used_idx = dev->vqs[idx].last_used_idx;
+	ev->backend_fd = cfg->backend_fd;
+	ev->kick_fd = cfg->kick_fd;
+	ev->call_fd = cfg->call_fd;
+	ev->err_fd = cfg->err_fd;
+	ev->log_fd = cfg->log_fd;
+	ev->mem_nregions = cfg->mem ? cfg->mem->nregions : UINT32_MAX;
+	ev->last_used_idx = cfg->base.last_used_idx;
 }
 
-static int dp_start(void *ctx, struct usv_dev *dev, unsigned idx)
+static int dp_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config *cfg)
 {
 	struct fake_dp *dp = ctx;
 	int ret = dp->fail_next_start;
 
-	dp_record(dp, DP_START, dev, idx, 0);
+	dp_record(dp, DP_START, dev, cfg->index, 0, cfg);
 	dp->fail_next_start = 0;
 	return ret;
 }
 
-static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx)
+static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx, struct usv_ring_base *base)
 {
-	dp_record(ctx, DP_STOP, dev, idx, 0);
+	(void)base;
+	dp_record(ctx, DP_STOP, dev, idx, 0, NULL);
 }
 
-static void dp_update(void *ctx, struct usv_dev *dev, unsigned idx, unsigned what)
+static void dp_update(void *ctx, struct usv_dev *dev, unsigned what,
+		      const struct usv_ring_config *cfg)
 {
-	dp_record(ctx, DP_UPDATE, dev, idx, what);
+	dp_record(ctx, DP_UPDATE, dev, cfg->index, what, cfg);
 }
 
-static void dp_sync(void *ctx, struct usv_dev *dev, unsigned idx)
+static void dp_sync(void *ctx, struct usv_dev *dev, unsigned idx, struct usv_ring_base *base)
 {
 	struct fake_dp *dp = ctx;
 
-	dp_record(dp, DP_SYNC, dev, idx, 0);
+	dp_record(dp, DP_SYNC, dev, idx, 0, NULL);
 	if (dp->sync_avail >= 0)
-		dev->vqs[idx].last_avail_idx = (uint16_t)dp->sync_avail;
+		base->last_avail_idx = (uint16_t)dp->sync_avail;
 }
 
 static void dp_dev_free(void *ctx, struct usv_dev *dev)
 {
-	dp_record(ctx, DP_FREE, dev, 0, 0);
+	dp_record(ctx, DP_FREE, dev, 0, 0, NULL);
 }
 
 const struct usv_datapath_ops fake_dp_ops = {

@@ -21,7 +21,7 @@
 #include "core/ioctl_table.h"
 #include "core/profile.h"
 #include "core/request.h"
-#include "usvhost/datapath.h"
+#include "usvhost/dp_seam.h"
 #include "usvhost/vhost_abi.h"
 
 /* ---- the caller's memory ------------------------------------------------ */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The datapath the daemon wires into the core: an io_uring worker per device. */
-#ifndef USV_DATAPATH_DATAPATH_H
-#define USV_DATAPATH_DATAPATH_H
+#ifndef USV_DATAPATH_URING_DP_H
+#define USV_DATAPATH_URING_DP_H
 
-#include "usvhost/datapath.h"
+#include "usvhost/dp_seam.h"
 
 struct usv_dp;
 

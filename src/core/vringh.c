@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/vring.h"
+#include "usvhost/vringh.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/caller.h"
+#include "core/guestmem.h"
 #include "usvhost/vhost_abi.h"
 
 /* Split ring layout (virtio 1.x 2.7): offsets from each part's start. */
@@ -26,9 +27,9 @@ struct vdesc {
 	uint16_t next;
 };
 
-static int ring_err(struct usv_vring *vr, int err, const char *fmt, ...)
+static int ring_err(struct usv_vringh *vr, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int ring_err(struct usv_vring *vr, int err, const char *fmt, ...)
+static int ring_err(struct usv_vringh *vr, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,17 +39,17 @@ static int ring_err(struct usv_vring *vr, int err, const char *fmt, ...)
 	return err;
 }
 
-static uint64_t avail_size(const struct usv_vring *vr)
+static uint64_t avail_size(const struct usv_vringh *vr)
 {
 	return AVAIL_RING + 2ULL * vr->num + (vr->event_idx ? 2 : 0);
 }
 
-static uint64_t used_size(const struct usv_vring *vr)
+static uint64_t used_size(const struct usv_vringh *vr)
 {
 	return USED_RING + (uint64_t)USED_ELEM * vr->num + (vr->event_idx ? 2 : 0);
 }
 
-void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem)
+void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 {
 	vr->mem = mem;
 	vr->ldesc = usv_uva_local(mem, vr->desc, (size_t)USV_VRING_DESC_SIZE * vr->num);
@@ -56,8 +57,8 @@ void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem)
 	vr->lused = usv_uva_local(mem, vr->used, used_size(vr));
 }
 
-void usv_vring_setup(struct usv_vring *vr, const struct usv_guestmem *mem,
-		     uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
+void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
+		      uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
 		     uint64_t features)
 {
 	vr->num = num;
@@ -69,12 +70,12 @@ void usv_vring_setup(struct usv_vring *vr, const struct usv_guestmem *mem,
 	vr->notify_on_empty = features & USV_BIT(USV_F_NOTIFY_ON_EMPTY);
 	vr->log_all = features & USV_BIT(USV_F_LOG_ALL);
 	vr->signalled_used_valid = false;
-	usv_vring_remap(vr, mem);
+	usv_vringh_remap(vr, mem);
 }
 
 /* Ring accesses: ours when mapped, else QEMU's address space. Indexes are
  * 16-bit and naturally aligned (the control plane checked alignment). */
-static int get16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+static int get16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t off,
 		 uint16_t *v)
 {
 	if (local) {
@@ -84,7 +85,7 @@ static int get16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t of
 	return usv_uva_read(vr->mem, uva + off, v, sizeof(*v));
 }
 
-static int put16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+static int put16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t off,
 		 uint16_t v)
 {
 	if (local) {
@@ -94,21 +95,21 @@ static int put16(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t of
 	return usv_uva_write(vr->mem, uva + off, &v, sizeof(v));
 }
 
-static int log_used(struct usv_vring *vr, uint64_t off, uint64_t len)
+static int log_used(struct usv_vringh *vr, uint64_t off, uint64_t len)
 {
 	if (!vr->log_used)
 		return 0;
-	return usv_vring_log_write(vr, vr->log_addr + off, len);
+	return usv_vringh_log_write(vr, vr->log_addr + off, len);
 }
 
-int usv_vring_write_used_flags(struct usv_vring *vr)
+int usv_vringh_write_used_flags(struct usv_vringh *vr)
 {
 	if (put16(vr, vr->lused, vr->used, USED_FLAGS, vr->used_flags))
 		return -EFAULT;
 	return log_used(vr, USED_FLAGS, 2);
 }
 
-static int refresh_avail(struct usv_vring *vr)
+static int refresh_avail(struct usv_vringh *vr)
 {
 	uint16_t idx;
 
@@ -122,7 +123,7 @@ static int refresh_avail(struct usv_vring *vr)
 	return 0;
 }
 
-bool usv_vring_has_avail(struct usv_vring *vr)
+bool usv_vringh_has_avail(struct usv_vringh *vr)
 {
 	if (vr->avail_idx != vr->last_avail_idx)
 		return true;
@@ -130,7 +131,7 @@ bool usv_vring_has_avail(struct usv_vring *vr)
 }
 
 /* Appends the segments of guest buffer [gpa, gpa+len) to the chain. */
-static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
+static int translate(struct usv_vringh *vr, struct usv_chain *c, uint64_t gpa,
 		     uint32_t len, bool write)
 {
 	/* A buffer that wraps past the top of the guest address space is no
@@ -175,7 +176,7 @@ static int translate(struct usv_vring *vr, struct usv_chain *c, uint64_t gpa,
 	return 0;
 }
 
-static int add_desc(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *d,
+static int add_desc(struct usv_vringh *vr, struct usv_chain *c, const struct vdesc *d,
 		    const char *where, unsigned i)
 {
 	bool write = d->flags & USV_VRING_DESC_F_WRITE;
@@ -196,7 +197,7 @@ static int add_desc(struct usv_vring *vr, struct usv_chain *c, const struct vdes
 }
 
 /* The most descriptor reads one chain may cost (see USV_VRING_MIN_CHAIN_DESCS). */
-static unsigned chain_desc_limit(const struct usv_vring *vr)
+static unsigned chain_desc_limit(const struct usv_vringh *vr)
 {
 	return vr->num > USV_VRING_MIN_CHAIN_DESCS ? vr->num : USV_VRING_MIN_CHAIN_DESCS;
 }
@@ -205,7 +206,7 @@ static unsigned chain_desc_limit(const struct usv_vring *vr)
  * in place of the descriptor pointing at it (ptrs of c->ndesc). Checked
  * after a descriptor was taken, so that a chain the kernel refuses gets the
  * kernel's error first. */
-static int charge_desc(struct usv_vring *vr, const struct usv_chain *c, unsigned ptrs)
+static int charge_desc(struct usv_vringh *vr, const struct usv_chain *c, unsigned ptrs)
 {
 	if (c->ndesc - ptrs > chain_desc_limit(vr))
 		return ring_err(vr, -EINVAL, "chain longer than %u descriptors, head %u",
@@ -213,7 +214,7 @@ static int charge_desc(struct usv_vring *vr, const struct usv_chain *c, unsigned
 	return 0;
 }
 
-static int read_desc(struct usv_vring *vr, struct usv_chain *c, unsigned i, struct vdesc *d)
+static int read_desc(struct usv_vringh *vr, struct usv_chain *c, unsigned i, struct vdesc *d)
 {
 	c->ndesc++;
 	if (vr->ldesc) {
@@ -229,7 +230,7 @@ static int read_desc(struct usv_vring *vr, struct usv_chain *c, unsigned i, stru
 #define IND_BULK 16
 
 /* get_indirect(): the table is read in order; NEXT only says "more". */
-static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct vdesc *ind,
+static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struct vdesc *ind,
 			 unsigned ptrs)
 {
 	uint64_t count = ind->len / USV_VRING_DESC_SIZE;
@@ -289,7 +290,7 @@ static int walk_indirect(struct usv_vring *vr, struct usv_chain *c, const struct
 	return 0;
 }
 
-int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c)
+int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 {
 	uint16_t head;
 	unsigned i, found = 0, ptrs = 0; /* ptrs: indirect descriptors read */
@@ -339,12 +340,12 @@ int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c)
 	return 0;
 }
 
-void usv_vring_unpop(struct usv_vring *vr, unsigned n)
+void usv_vringh_unpop(struct usv_vringh *vr, unsigned n)
 {
 	vr->last_avail_idx -= (uint16_t)n;
 }
 
-static int write_used_elems(struct usv_vring *vr, uint16_t start, const uint32_t *heads,
+static int write_used_elems(struct usv_vringh *vr, uint16_t start, const uint32_t *heads,
 			    const uint32_t *lens, unsigned n)
 {
 	unsigned slot = start & (vr->num - 1);
@@ -362,8 +363,8 @@ static int write_used_elems(struct usv_vring *vr, uint16_t start, const uint32_t
 	return log_used(vr, off, (uint64_t)n * USED_ELEM);
 }
 
-int usv_vring_push(struct usv_vring *vr, const uint32_t *heads, const uint32_t *lens,
-		   unsigned n)
+int usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads, const uint32_t *lens,
+		    unsigned n)
 {
 	uint16_t old = vr->last_used_idx, new;
 	unsigned done = 0;
@@ -395,7 +396,7 @@ int usv_vring_push(struct usv_vring *vr, const uint32_t *heads, const uint32_t *
 	return 0;
 }
 
-bool usv_vring_need_signal(struct usv_vring *vr)
+bool usv_vringh_need_signal(struct usv_vringh *vr)
 {
 	uint16_t old, new, event, flags;
 	bool valid;
@@ -421,7 +422,7 @@ bool usv_vring_need_signal(struct usv_vring *vr)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
-bool usv_vring_enable_notify(struct usv_vring *vr)
+bool usv_vringh_enable_notify(struct usv_vringh *vr)
 {
 	uint16_t idx;
 
@@ -429,7 +430,7 @@ bool usv_vring_enable_notify(struct usv_vring *vr)
 		return false;
 	vr->used_flags &= (uint16_t)~USV_VRING_USED_F_NO_NOTIFY;
 	if (!vr->event_idx) {
-		if (usv_vring_write_used_flags(vr))
+		if (usv_vringh_write_used_flags(vr))
 			return false;
 	} else {
 		uint64_t off = USED_RING + (uint64_t)USED_ELEM * vr->num;
@@ -445,17 +446,17 @@ bool usv_vring_enable_notify(struct usv_vring *vr)
 	return idx != vr->avail_idx;
 }
 
-void usv_vring_disable_notify(struct usv_vring *vr)
+void usv_vringh_disable_notify(struct usv_vringh *vr)
 {
 	if (vr->used_flags & USV_VRING_USED_F_NO_NOTIFY)
 		return;
 	vr->used_flags |= USV_VRING_USED_F_NO_NOTIFY;
 	if (!vr->event_idx)
-		usv_vring_write_used_flags(vr);
+		usv_vringh_write_used_flags(vr);
 }
 
-/* One guest word for usv_vring_describe(): its value, or "?" if unreadable. */
-static const char *word(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint64_t off,
+/* One guest word for usv_vringh_describe(): its value, or "?" if unreadable. */
+static const char *word(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t off,
 			char *buf, size_t n)
 {
 	uint16_t v;
@@ -467,7 +468,7 @@ static const char *word(struct usv_vring *vr, uint8_t *local, uint64_t uva, uint
 	return buf;
 }
 
-void usv_vring_describe(struct usv_vring *vr, char *buf, size_t n)
+void usv_vringh_describe(struct usv_vringh *vr, char *buf, size_t n)
 {
 	char a[8], u[8], ev[8], f[8];
 
@@ -541,7 +542,7 @@ int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
 	return chain_copy(c, c->nout, c->nin, off, buf, len, m, false);
 }
 
-int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
+int usv_vringh_log_write(struct usv_vringh *vr, uint64_t gpa, uint64_t len)
 {
 	uint64_t first, last, lo, hi;
 	uint8_t bytes[64];
@@ -576,13 +577,13 @@ int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len)
 	return ret;
 }
 
-int usv_vring_log_chain(struct usv_vring *vr, const struct usv_chain *c, uint32_t len)
+int usv_vringh_log_chain(struct usv_vringh *vr, const struct usv_chain *c, uint32_t len)
 {
 	if (!vr->log_all)
 		return 0;
 	for (unsigned i = c->nout; i < c->nout + c->nin && len; i++) {
 		uint32_t n = c->seg[i].len < len ? c->seg[i].len : len;
-		int ret = usv_vring_log_write(vr, c->seg[i].gpa, n);
+		int ret = usv_vringh_log_write(vr, c->seg[i].gpa, n);
 
 		if (ret)
 			return ret;

@@ -13,16 +13,21 @@
  * Ring memory is reached through our own mapping when QEMU's RAM is mapped
  * here, else through QEMU's /proc/<pid>/mem pinned at SET_OWNER, at QEMU's
  * virtual addresses (core/guestmem.h); so is the dirty log.
+ *
+ * Named after the kernel's host-side ring helpers (drivers/vhost/vringh.c),
+ * apart from vhost_vring.c (the VHOST_*_VRING_* ioctls). Part of the
+ * datapath seam: any datapath walks guest rings with it.
  */
-#ifndef USV_CORE_VRING_H
-#define USV_CORE_VRING_H
+#ifndef USVHOST_VRINGH_H
+#define USVHOST_VRINGH_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "core/guestmem.h"
+/* The memory table (core/guestmem.h): read only through these calls. */
+struct usv_guestmem;
 
 /* Most iovec entries one chain may produce (UIO_MAXIOV, as the kernel). */
 #define USV_VRING_MAX_SEGS 1024
@@ -59,7 +64,7 @@ struct usv_chain {
  * num * 65536 reads. */
 #define USV_VRING_MIN_CHAIN_DESCS 1024
 
-struct usv_vring_log {
+struct usv_vringh_log {
 	pthread_mutex_t *lock; /* one writer at a time over QEMU's bitmap */
 	int memfd;             /* the owner's pinned /proc/<pid>/mem */
 	uint64_t base;         /* QEMU virtual address of the bitmap */
@@ -68,7 +73,7 @@ struct usv_vring_log {
 				* signals fd (without blocking) and clears it */
 };
 
-struct usv_vring {
+struct usv_vringh {
 	const struct usv_guestmem *mem;
 	uint32_t num;
 	uint64_t desc, avail, used;    /* QEMU virtual addresses */
@@ -82,16 +87,16 @@ struct usv_vring {
 	bool event_idx, indirect, notify_on_empty, log_all;
 	bool log_used;                 /* VHOST_VRING_F_LOG */
 	uint64_t log_addr;             /* guest address of the used ring */
-	struct usv_vring_log log;
+	struct usv_vringh_log log;
 	char err[128];                 /* why the ring broke, for the log */
 };
 
-/* Fills the ring from the control plane's view (see usv_dev/usv_vq). */
-void usv_vring_setup(struct usv_vring *vr, const struct usv_guestmem *mem,
-		     uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
+/* Fills the ring from the control plane's view (usvhost/dp_seam.h). */
+void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
+		      uint32_t num, uint64_t desc, uint64_t avail, uint64_t used,
 		     uint64_t features);
 /* Recomputes our pointers after the memory table or addresses changed. */
-void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem);
+void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem);
 
 /*
  * Takes the next available chain. 0 and *c filled; -EAGAIN when the guest
@@ -101,26 +106,26 @@ void usv_vring_remap(struct usv_vring *vr, const struct usv_guestmem *mem);
  * the caller can charge the walk; a chain reading more than
  * max(num, USV_VRING_MIN_CHAIN_DESCS) descriptors is -EINVAL.
  */
-int usv_vring_pop(struct usv_vring *vr, struct usv_chain *c);
+int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c);
 /* Gives back the last n popped chains (vhost_discard_vq_desc). */
-void usv_vring_unpop(struct usv_vring *vr, unsigned n);
+void usv_vringh_unpop(struct usv_vringh *vr, unsigned n);
 /* Writes used entries {head, len} at the used ring's tail and then publishes
  * the new used index (with the dirty log when asked). 0 or -EFAULT. */
-int usv_vring_push(struct usv_vring *vr, const uint32_t *heads,
-		   const uint32_t *lens, unsigned n);
+int usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
+		    const uint32_t *lens, unsigned n);
 /* Should the guest be interrupted now (vhost_notify)? */
-bool usv_vring_need_signal(struct usv_vring *vr);
+bool usv_vringh_need_signal(struct usv_vringh *vr);
 /* Notification control (vhost_enable_notify/vhost_disable_notify).
  * enable returns true when the guest added buffers meanwhile. */
-bool usv_vring_enable_notify(struct usv_vring *vr);
-void usv_vring_disable_notify(struct usv_vring *vr);
+bool usv_vringh_enable_notify(struct usv_vringh *vr);
+void usv_vringh_disable_notify(struct usv_vringh *vr);
 /* Are there chains we have not taken (re-reads avail->idx)? */
-bool usv_vring_has_avail(struct usv_vring *vr);
+bool usv_vringh_has_avail(struct usv_vringh *vr);
 /* Publishes used_flags once, as at attach (vhost_vq_init_access). */
-int usv_vring_write_used_flags(struct usv_vring *vr);
+int usv_vringh_write_used_flags(struct usv_vringh *vr);
 /* Where the device is and what the guest's ring says (indexes, EVENT_IDX
  * words), for a log line: tells a missed kick from a missed interrupt. */
-void usv_vring_describe(struct usv_vring *vr, char *buf, size_t n);
+void usv_vringh_describe(struct usv_vringh *vr, char *buf, size_t n);
 
 /* Copies between a chain's segments and a flat buffer. The readable part for
  * TX, the writable part for RX; off counts from the part's start. Pieces not
@@ -133,8 +138,8 @@ int usv_chain_write(const struct usv_chain *c, uint32_t off, const void *buf,
 int usv_chain_read_in(const struct usv_chain *c, uint32_t off, void *buf,
 		      uint32_t len, const struct usv_guestmem *m);
 /* Marks guest pages [gpa, gpa+len) dirty when LOG_ALL is on. */
-int usv_vring_log_write(struct usv_vring *vr, uint64_t gpa, uint64_t len);
+int usv_vringh_log_write(struct usv_vringh *vr, uint64_t gpa, uint64_t len);
 /* Logs the written part of a chain (the first len bytes of its in part). */
-int usv_vring_log_chain(struct usv_vring *vr, const struct usv_chain *c, uint32_t len);
+int usv_vringh_log_chain(struct usv_vringh *vr, const struct usv_chain *c, uint32_t len);
 
 #endif

@@ -8,14 +8,20 @@
  *
  * Ownership: while a ring runs, only its worker touches its usv_dp_ring. The
  * control plane changes it only through a message the worker applies
- * (start, stop, update, sync), waiting for the answer with the device lock
- * held; so the worker may read usv_dev/usv_vq fields while applying one.
+ * (start, stop, update, sync: a function dev.c sends with the core's ring
+ * snapshot, usvhost/dp_seam.h), waiting for the answer with the device lock
+ * held. The datapath never reads the core's device structs.
+ *
+ * Calls flow one way: dev.c (the ops) -> ring.c (ring helpers) -> signal.c
+ * (eventfds) -> worker.c (the generic loop); the net handlers (net_tx.c,
+ * net_rx.c) use ring.c, signal.c and worker.c, and reach the worker only as
+ * the ring's handle function pointer.
  *
  * Each device has its own worker thread ("usv-devN", as the kernel's
  * "vhost-PID"): a device that blocks or spins stalls only itself.
  */
-#ifndef USV_DATAPATH_DP_H
-#define USV_DATAPATH_DP_H
+#ifndef USV_DATAPATH_DP_INTERNAL_H
+#define USV_DATAPATH_DP_INTERNAL_H
 
 #include <liburing.h>
 #include <pthread.h>
@@ -23,9 +29,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "core/device.h"
-#include "core/vring.h"
-#include "datapath/datapath.h"
+#include "datapath/uring_dp.h"
+#include "usvhost/dp_seam.h"
+#include "usvhost/vhost_abi.h"
+#include "usvhost/vringh.h"
 
 /* Fairness, as vhost_exceeds_weight(): a ring yields after this much work in
  * one go. Descriptor reads count too (ring and indirect entries): a walk
@@ -99,7 +106,8 @@ struct usv_dp_ring {
 	struct usv_dp_ring *next_work;
 	struct usv_worker *w;
 	struct usv_dp *dp;
-	struct usv_dev *dev;
+	struct usv_dev *dev; /* the core's, opaque: named in error reports */
+	unsigned devno;      /* the device's number (handle), for logs */
 	unsigned idx;
 	/* The device's handler (vq->handle_kick): one go at the ring, true
 	 * when work is left; and what finishes its I/O in flight at a stop or
@@ -110,7 +118,7 @@ struct usv_dp_ring {
 	unsigned polls; /* multishot polls armed: 1 << USV_TAG_KICK, 1 << USV_TAG_TAP */
 	unsigned cancelling; /* polls (1 << tag) whose cancel is in flight: never re-armed */
 	uint64_t kick_tag, tap_tag; /* user_data of those polls */
-	struct usv_vring vr;
+	struct usv_vringh vr;
 	int kick_fd, backend_fd; /* owned by the core */
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;
@@ -136,19 +144,12 @@ struct usv_dp_ring {
 	struct usv_dp_tx tx;
 };
 
-enum usv_dp_msg_type {
-	USV_DP_START,
-	USV_DP_STOP,
-	USV_DP_UPDATE,
-	USV_DP_SYNC,
-	USV_DP_QUIT,
-};
-
+/* A message from the control plane: fn(arg) runs in the worker, between two
+ * goes at the rings; the sender waits until it has. */
 struct usv_dp_msg {
 	struct usv_dp_msg *next;
-	enum usv_dp_msg_type type;
-	struct usv_dp_ring *ring;
-	unsigned what;
+	void (*fn)(void *arg);
+	void *arg;
 	bool done;
 };
 
@@ -171,7 +172,8 @@ struct usv_worker {
 
 /* Per device: its worker, its two rings, on the node of its memory. */
 struct usv_dp_dev {
-	struct usv_dp_dev *next; /* the datapath's list, for stats */
+	struct usv_dp_dev *next; /* the datapath's list, for lookup and stats */
+	const struct usv_dev *key; /* the core's device this state is for */
 	struct usv_dp *dp;
 	unsigned handle;
 	int node;
@@ -217,11 +219,12 @@ void usv_dp_worker_stop(struct usv_worker *w);
 /* Installs the handler of the signal that interrupts a stuck worker's
  * system call (once per process). */
 int usv_dp_kick_setup(void);
-/* Posts a message and waits until the worker applied it (control plane). */
-void usv_dp_send(struct usv_worker *w, enum usv_dp_msg_type type,
-		 struct usv_dp_ring *r, unsigned what);
-/* Puts r at the back of its worker's queue (worker context). */
+/* Runs fn(arg) in the worker and waits until it has (control plane). */
+void usv_dp_send(struct usv_worker *w, void (*fn)(void *arg), void *arg);
+/* Puts r at the back of its worker's queue, or takes it off (worker
+ * context). */
 void usv_dp_queue(struct usv_dp_ring *r);
+void usv_dp_unqueue(struct usv_dp_ring *r);
 /* A free submission entry (submitting what is queued if the ring is full),
  * or NULL. */
 struct io_uring_sqe *usv_dp_get_sqe(struct usv_worker *w);
@@ -247,11 +250,14 @@ void usv_dp_poll_drain(struct usv_dp_ring *r, unsigned tag_bits);
  * queued rings, control messages)? For busy polling. */
 bool usv_dp_worker_has_work(struct usv_worker *w);
 
-/* ring.c: the ring helpers (vhost.c's share of a vq). */
-void usv_dp_ring_start(struct usv_dp_ring *r);
-void usv_dp_ring_stop(struct usv_dp_ring *r);
-void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what);
-void usv_dp_ring_sync(struct usv_dp_ring *r);
+/* ring.c: the ring helpers (vhost.c's share of a vq), in worker context.
+ * start and update copy what they keep of cfg; stop and sync write the
+ * indexes into *base; stop also takes r off the worker's queue. */
+void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg);
+void usv_dp_ring_stop(struct usv_dp_ring *r, struct usv_ring_base *base);
+void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what,
+			const struct usv_ring_config *cfg);
+void usv_dp_ring_sync(struct usv_dp_ring *r, struct usv_ring_base *base);
 /* vq_err(): logs (device, vq, reason), signals ERR, stops the ring. */
 void usv_dp_ring_error(struct usv_dp_ring *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -280,7 +286,7 @@ void usv_dp_signal(struct usv_dp_ring *r);
 /* The dirty log's eventfd, when the ring logged since the last time. */
 void usv_dp_signal_log(struct usv_dp_ring *r);
 
-/* dev.c */
+/* dev.c: per-device state and the ops table. */
 /* The ring's buffers for its direction, all or none: on failure nothing is
  * kept and every pointer is NULL, so a later start retries. zalloc is
  * calloc's shape (a seam for tests). 0 or -ENOMEM. */
