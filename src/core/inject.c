@@ -23,22 +23,6 @@ void usv_inject_destroy(struct usv_inject *inj)
 	pthread_mutex_destroy(&inj->lock);
 }
 
-const char *usv_errno_name(int err)
-{
-	return err > 0 ? strerrorname_np(err) : NULL;
-}
-
-int usv_errno_from_name(const char *name)
-{
-	for (int e = 1; e < 4096; e++) {
-		const char *n = strerrorname_np(e);
-
-		if (n && !strcasecmp(n, name))
-			return e;
-	}
-	return 0;
-}
-
 /*
  * What Linux's vhost-net can answer, per ioctl, read from drivers/vhost
  * (net.c, vhost.c): the generic checks of the dev/vring paths, each

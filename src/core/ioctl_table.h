@@ -49,14 +49,6 @@ const struct usv_ioctl_desc *usv_ioctl_lookup(uint32_t cmd);
 /* Every row, for docs and tests. */
 const struct usv_ioctl_desc *usv_ioctl_rows(unsigned *count);
 
-/*
- * Serves one request on dev with the device lock held: 0 or -errno as the
- * kernel would answer, or -USV_ERETRY (the transport must fetch memory and
- * call again). A caller.tgid of 0 is resolved from caller.tid first.
- * Logs the answer at debug level (not for -USV_ERETRY).
- */
-int usv_ioctl_dispatch(struct usv_dev *dev, struct usv_req *req);
-
 /* "NAME args" for logs and traces; the name is "0x%08x" for unknown numbers. */
 void usv_ioctl_describe(const struct usv_req *req, char *buf, size_t n);
 

@@ -37,6 +37,7 @@
 #include <linux/if_tun.h>
 
 #include "core/bytes.h"
+#include "core/errno_name.h"
 #include "core/ioctl_table.h"
 #include "tools/tool.h"
 #include "usvhost/vhost_abi.h"
@@ -473,7 +474,7 @@ static void answer_str(int ret, int err, char *buf, size_t len)
 	if (!ret)
 		snprintf(buf, len, "0");
 	else
-		snprintf(buf, len, "-1 %s", strerrorname_np(err) ? strerrorname_np(err) : "E?");
+		snprintf(buf, len, "-1 %s", usv_errno_name(err) ? usv_errno_name(err) : "E?");
 }
 
 /* Compares what the call wrote with what was recorded. */
@@ -592,8 +593,8 @@ static void replay_ioctl(struct replay *rp, const struct rec *r, uint8_t *buf)
 	    usv_tj_i64(r->in, "index", &idx) && idx >= 0 && idx < USV_NET_NVQS)
 		dev->ran[idx] = false;
 	if ((ans.ret ? -1 : 0) != r->ret ||
-	    (ans.ret && (!r->err || !strerrorname_np(ans.err) ||
-			 strcmp(r->err, strerrorname_np(ans.err))))) {
+	    (ans.ret && (!r->err || !usv_errno_name(ans.err) ||
+			 strcmp(r->err, usv_errno_name(ans.err))))) {
 		answer_str((int)r->ret, 0, a, sizeof(a));
 		if (r->ret)
 			snprintf(a, sizeof(a), "-1 %s", r->err ? r->err : "?");

@@ -51,6 +51,7 @@
 
 #include "core/devlist.h"
 #include "core/inject.h"
+#include "core/dispatch.h"
 #include "core/ioctl_table.h"
 #include "core/log.h"
 #include "core/observer.h"

@@ -19,6 +19,7 @@
 #include "core/device.h"
 #include "core/devlist.h"
 #include "core/inject.h"
+#include "core/dispatch.h"
 #include "core/ioctl_table.h"
 #include "core/observer.h"
 #include "core/profile.h"
