@@ -9,6 +9,7 @@ src_libusvcore_la_SOURCES = \
 	src/core/errno_name.c src/core/errno_name.h \
 	src/core/guestmem.c src/core/guestmem.h \
 	src/core/ioctl_table.c src/core/ioctl_table.h \
+	src/core/ioctl_schema.c \
 	src/core/log.c src/core/log.h \
 	src/core/procmaps.c src/core/procmaps.h \
 	src/core/profile.c src/core/profile.h \

@@ -39,20 +39,10 @@ static int inject_answer(struct usv_req *req, const struct usv_ioctl_desc *d,
 	uint64_t more = 0;
 	int ret = n ? usv_req_read(req, req->arg, buf, n) : 0;
 
-	if (!ret && d && n >= 8 && d->cmd == USV_VHOST_SET_MEM_TABLE) {
-		uint32_t nr;
-
-		memcpy(&nr, buf, sizeof(nr));
-		more = (uint64_t)nr * sizeof(struct usv_vhost_memory_region);
-	} else if (!ret && d && n >= 8 && (d->cmd == USV_VHOST_SET_FEATURES_ARRAY ||
-					   d->cmd == USV_VHOST_GET_FEATURES_ARRAY)) {
-		memcpy(&more, buf, sizeof(more));
-		more = more < USV_FEATURES_DWORDS ? more * 8 : USV_FEATURES_DWORDS * 8;
-		if (d->cmd == USV_VHOST_GET_FEATURES_ARRAY)
-			more = 0; /* that one writes them */
-	}
-	if (more > sizeof(buf) - n)
-		more = (sizeof(buf) - n) / 32 * 32;
+	if (!ret && d)
+		more = usv_ioctl_tail_bytes(d, buf, n);
+	if (more > sizeof(buf) - n) /* whole elements that fit the capture */
+		more = (sizeof(buf) - n) / d->in.array->elem_size * d->in.array->elem_size;
 	if (more)
 		ret = usv_req_read(req, req->arg + n, buf + n, (size_t)more);
 	if (ret == -USV_ERETRY)
@@ -202,8 +192,8 @@ int usv_ioctl_dispatch(struct usv_dev *dev, struct usv_req *req)
 	if (!usv_log_enabled(USV_LOG_DEBUG))
 		return ret;
 	usv_ioctl_describe(req, what, sizeof(what));
-	if (!ret && d && d->decode_out && req->out.len)
-		d->decode_out(req->out.buf, req->out.len, out, sizeof(out));
+	if (!ret)
+		usv_ioctl_describe_out(req, out, sizeof(out));
 	usv_dbg("dev %u: %s -> %s%s%s%s%s%s%s (tid %d pid %d)", dev->handle, what,
 		ret ? "-" : "0", ret ? usv_errname(ret, ebuf, sizeof(ebuf)) : "",
 		delivered ? " [injected]" : "",
