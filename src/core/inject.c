@@ -53,23 +53,19 @@ static bool parse_u64(const char *s, uint64_t *v)
 
 static bool parse_cmd(const char *s, uint32_t *cmd, const char **name)
 {
-	const struct usv_ioctl_desc *rows;
-	unsigned n;
+	const struct usv_ioctl_desc *d;
 	uint64_t v;
 
 	if (!strncasecmp(s, "VHOST_", 6))
 		s += 6;
-	rows = usv_ioctl_rows(&n);
-	for (unsigned i = 0; i < n; i++) {
-		if (!strcasecmp(rows[i].name, s)) {
-			*cmd = rows[i].cmd;
-			*name = rows[i].name;
-			return true;
-		}
+	d = usv_ioctl_lookup_name(s);
+	if (d) {
+		*cmd = d->cmd;
+		*name = d->name;
+		return true;
 	}
 	if (!strncasecmp(s, "0x", 2) && parse_u64(s, &v) && v <= UINT32_MAX) {
-		const struct usv_ioctl_desc *d = usv_ioctl_lookup((uint32_t)v);
-
+		d = usv_ioctl_lookup((uint32_t)v);
 		*cmd = (uint32_t)v;
 		*name = d ? d->name : NULL;
 		return true;

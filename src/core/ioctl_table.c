@@ -7,6 +7,7 @@
 #include "core/ioctl_table.h"
 
 #include <errno.h>
+#include <strings.h>
 
 #include "core/vhost_ops.h"
 
@@ -243,6 +244,14 @@ const struct usv_ioctl_desc *usv_ioctl_lookup(uint32_t cmd)
 {
 	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if (rows[i].cmd == cmd)
+			return &rows[i];
+	return NULL;
+}
+
+const struct usv_ioctl_desc *usv_ioctl_lookup_name(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (!strcasecmp(rows[i].name, name))
 			return &rows[i];
 	return NULL;
 }

@@ -115,6 +115,8 @@ struct usv_ioctl_desc {
 
 /* The row for cmd, or NULL for a number the table does not know. */
 const struct usv_ioctl_desc *usv_ioctl_lookup(uint32_t cmd);
+/* The row named name (without VHOST_, any case), or NULL. */
+const struct usv_ioctl_desc *usv_ioctl_lookup_name(const char *name);
 /* Every row, for docs and tests. */
 const struct usv_ioctl_desc *usv_ioctl_rows(unsigned *count);
 

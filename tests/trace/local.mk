@@ -14,3 +14,13 @@ endif
 # trace-qemu.sh boots QEMU four times (about 35 s).
 TESTS += tests/trace/trace-client.sh tests/trace/trace-qemu.sh
 EXTRA_DIST += tests/trace/trace-client.sh tests/trace/trace-qemu.sh
+
+# test_schema: a row alone gets logs, traces, replay and injection, and
+# usvhost-trace(5) lists what the table decodes.
+if ENABLE_TESTS
+check_PROGRAMS += tests/trace/test_schema
+TESTS += tests/trace/test_schema
+tests_trace_test_schema_SOURCES = tests/trace/test_schema.c
+tests_trace_test_schema_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS)
+tests_trace_test_schema_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS) -lpthread
+endif

@@ -58,3 +58,7 @@ tests_unit_test_dp_buffers_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(URING_CFLAGS
 tests_unit_test_dp_buffers_LDFLAGS = $(AM_LDFLAGS) -pthread
 tests_unit_test_dp_buffers_LDADD = src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(CMOCKA_LIBS)
 endif
+
+# No switch on ioctl numbers outside the handlers: the table is the one source.
+TESTS += tests/unit/no-ioctl-switch.sh
+EXTRA_DIST += tests/unit/no-ioctl-switch.sh
