@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The ioctl table: one row per vhost ioctl. It drives dispatch (which path,
- * which handler), decoding for logs and traces, and the generated docs.
+ * The ioctl table: one row per vhost ioctl, and the only place that says
+ * what an ioctl is and carries. Dispatch (core/dispatch.c) takes the path
+ * and handler from it; log text and --inject's tail (core/ioctl_schema.c),
+ * trace JSON both ways (trace/payload.c), replay, --inject's plausible
+ * errnos and the profiles' kernel check read its payload schema. A test
+ * holds usvhost-trace(5)'s lists against it. The table imports nothing from
+ * its users.
  *
  * Paths mirror the kernel's vhost_net_ioctl():
  *   NET   - handled before any owner check (features, owners, backend);
