@@ -22,7 +22,7 @@
 		   sizeof(struct usv_ioctl_field)
 #define ERRNOS(...) ((const int[]){ __VA_ARGS__, 0 })
 
-/* The payloads, shared by the rows that carry the same kernel struct. */
+/* The payloads, written once for every row that carries the same kernel struct. */
 #define P_INDEX { \
 	FIELDS({ .name = "index", .off = 0, .kind = USV_FK_INDEX }) }
 /* struct vhost_vring_state */
