@@ -10,7 +10,6 @@
 #include <strings.h>
 
 #include "core/ioctl_table.h"
-#include "usvhost/vhost_abi.h"
 
 void usv_inject_init(struct usv_inject *inj)
 {
@@ -23,90 +22,9 @@ void usv_inject_destroy(struct usv_inject *inj)
 	pthread_mutex_destroy(&inj->lock);
 }
 
-const char *usv_errno_name(int err)
-{
-	return err > 0 ? strerrorname_np(err) : NULL;
-}
-
-int usv_errno_from_name(const char *name)
-{
-	for (int e = 1; e < 4096; e++) {
-		const char *n = strerrorname_np(e);
-
-		if (n && !strcasecmp(n, name))
-			return e;
-	}
-	return 0;
-}
-
-/*
- * What Linux's vhost-net can answer, per ioctl, read from drivers/vhost
- * (net.c, vhost.c): the generic checks of the dev/vring paths, each
- * handler's own errors, and ENOMEM where the handler allocates.
- */
-static const int *plausible(uint32_t cmd)
-{
-	static const int get[] = { EFAULT, 0 };
-	static const int set_features[] = { EFAULT, EOPNOTSUPP, ENOMEM, 0 };
-	static const int set_other_features[] = { EFAULT, EOPNOTSUPP, 0 };
-	static const int set_owner[] = { EBUSY, ENOMEM, EINTR, 0 };
-	static const int reset_owner[] = { EPERM, ENOMEM, 0 };
-	static const int mem_table[] = { EPERM, EFAULT, EOPNOTSUPP, E2BIG, ENOMEM, 0 };
-	static const int log_base[] = { EPERM, EFAULT, 0 };
-	static const int log_fd[] = { EPERM, EFAULT, EBADF, EINVAL, 0 };
-	static const int vring_state[] = { EPERM, EFAULT, ENOBUFS, EBUSY, EINVAL, 0 };
-	static const int vring_addr[] = { EPERM, EFAULT, ENOBUFS, EOPNOTSUPP, EINVAL, 0 };
-	static const int vring_get[] = { EPERM, EFAULT, ENOBUFS, 0 };
-	static const int vring_file[] = { EPERM, EFAULT, ENOBUFS, EBADF, EINVAL, 0 };
-	static const int backend[] = { EPERM, EFAULT, ENOBUFS, ENOTSOCK, ENOMEM, EINVAL, 0 };
-	static const int unknown[] = { EPERM, EFAULT, ENOBUFS, ENOTTY, 0 };
-
-	switch (cmd) {
-	case USV_VHOST_GET_FEATURES:
-	case USV_VHOST_GET_BACKEND_FEATURES:
-		return get;
-	case USV_VHOST_SET_FEATURES:
-		return set_features;
-	case USV_VHOST_SET_BACKEND_FEATURES:
-	case USV_VHOST_GET_FEATURES_ARRAY:
-	case USV_VHOST_SET_FEATURES_ARRAY:
-		return set_other_features;
-	case USV_VHOST_SET_OWNER:
-		return set_owner;
-	case USV_VHOST_RESET_OWNER:
-		return reset_owner;
-	case USV_VHOST_SET_MEM_TABLE:
-		return mem_table;
-	case USV_VHOST_SET_LOG_BASE:
-		return log_base;
-	case USV_VHOST_SET_LOG_FD:
-		return log_fd;
-	case USV_VHOST_SET_VRING_NUM:
-	case USV_VHOST_SET_VRING_BASE:
-		return vring_state;
-	case USV_VHOST_SET_VRING_ADDR:
-		return vring_addr;
-	case USV_VHOST_GET_VRING_BASE:
-	case USV_VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-	case USV_VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		return vring_get;
-	case USV_VHOST_SET_VRING_KICK:
-	case USV_VHOST_SET_VRING_CALL:
-	case USV_VHOST_SET_VRING_ERR:
-		return vring_file;
-	case USV_VHOST_NET_SET_BACKEND:
-		return backend;
-	default: /* the unknown path */
-		return unknown;
-	}
-}
-
 bool usv_inject_errno_plausible(uint32_t cmd, int err)
 {
-	for (const int *e = plausible(cmd); *e; e++)
-		if (*e == err)
-			return true;
-	return false;
+	return usv_ioctl_errno_plausible(usv_ioctl_lookup(cmd), err);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, const char *what)
@@ -135,23 +53,19 @@ static bool parse_u64(const char *s, uint64_t *v)
 
 static bool parse_cmd(const char *s, uint32_t *cmd, const char **name)
 {
-	const struct usv_ioctl_desc *rows;
-	unsigned n;
+	const struct usv_ioctl_desc *d;
 	uint64_t v;
 
 	if (!strncasecmp(s, "VHOST_", 6))
 		s += 6;
-	rows = usv_ioctl_rows(&n);
-	for (unsigned i = 0; i < n; i++) {
-		if (!strcasecmp(rows[i].name, s)) {
-			*cmd = rows[i].cmd;
-			*name = rows[i].name;
-			return true;
-		}
+	d = usv_ioctl_lookup_name(s);
+	if (d) {
+		*cmd = d->cmd;
+		*name = d->name;
+		return true;
 	}
 	if (!strncasecmp(s, "0x", 2) && parse_u64(s, &v) && v <= UINT32_MAX) {
-		const struct usv_ioctl_desc *d = usv_ioctl_lookup((uint32_t)v);
-
+		d = usv_ioctl_lookup((uint32_t)v);
 		*cmd = (uint32_t)v;
 		*name = d ? d->name : NULL;
 		return true;

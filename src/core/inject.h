@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/errno_name.h"
+
 #define USV_INJECT_MAX_RULES 32
 
 struct usv_inject_rule {
@@ -73,8 +75,5 @@ void usv_inject_end(struct usv_inject *inj, uint32_t cmd,
 
 /* Does Linux's vhost-net ever answer cmd with err? (For the warning.) */
 bool usv_inject_errno_plausible(uint32_t cmd, int err);
-/* "E2BIG" for 7 (NULL for unknown), and back (0 for unknown). */
-const char *usv_errno_name(int err);
-int usv_errno_from_name(const char *name);
 
 #endif

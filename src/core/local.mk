@@ -7,9 +7,12 @@ src_libusvcore_la_SOURCES = \
 	src/core/caller.c src/core/caller.h \
 	src/core/device.c src/core/device.h \
 	src/core/devlist.c src/core/devlist.h \
+	src/core/dispatch.c src/core/dispatch.h \
+	src/core/errno_name.c src/core/errno_name.h \
 	src/core/guestmem.c src/core/guestmem.h \
 	src/core/inject.c src/core/inject.h \
 	src/core/ioctl_table.c src/core/ioctl_table.h \
+	src/core/ioctl_schema.c \
 	src/core/log.c src/core/log.h \
 	src/core/observer.h \
 	src/core/procmaps.c src/core/procmaps.h \

@@ -66,13 +66,3 @@ void usv_log(enum usv_log_level level, const char *fmt, ...)
 			ts.tv_nsec / 1000, tag[level], line);
 	}
 }
-
-const char *usv_errname(int err, char *buf, unsigned len)
-{
-	const char *name = strerrorname_np(err < 0 ? -err : err);
-
-	if (name)
-		return name;
-	snprintf(buf, len, "E%d", err < 0 ? -err : err);
-	return buf;
-}

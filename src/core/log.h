@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include "core/errno_name.h" /* usv_errname() for log lines */
+
 enum usv_log_level {
 	USV_LOG_ERR = 0,
 	USV_LOG_WARN,
@@ -19,8 +21,6 @@ int usv_log_parse_level(const char *s, enum usv_log_level *out);
 bool usv_log_enabled(enum usv_log_level level);
 void usv_log(enum usv_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* "EPERM" for 1, "E123" for an errno this libc cannot name. */
-const char *usv_errname(int err, char *buf, unsigned len);
 
 #define usv_err(...) usv_log(USV_LOG_ERR, __VA_ARGS__)
 #define usv_warn(...) usv_log(USV_LOG_WARN, __VA_ARGS__)

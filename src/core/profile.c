@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ioctl_table.h"
 #include "core/log.h"
 #include "core/request.h"
 
@@ -47,8 +48,7 @@ static const struct usv_profile profiles[] = {
 		.features = { F_NET_BASE, 0 },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
-		.has_backend_features = true,
-		.has_features_array = true,
+		.kernel = USV_KERNEL_NEWEST,
 		.source = "usvhost's own implementation",
 	},
 	{
@@ -57,8 +57,7 @@ static const struct usv_profile profiles[] = {
 		.features = { F_NET_4_8, 0 },
 		.backend_features = 0,
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
-		.has_backend_features = false,
-		.has_features_array = false,
+		.kernel = USV_KVER(4, 14),
 		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "v4.14 drivers/vhost/net.c (VHOST_NET_FEATURES, vhost_net_ioctl), "
 			  "drivers/vhost/vhost.h (VHOST_FEATURES)",
@@ -69,8 +68,7 @@ static const struct usv_profile profiles[] = {
 		.features = { F_NET_4_8, 0 },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
-		.has_backend_features = true,
-		.has_features_array = false,
+		.kernel = USV_KVER(5, 10),
 		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "v5.10 drivers/vhost/net.c (VHOST_NET_FEATURES, "
 			  "VHOST_NET_BACKEND_FEATURES, vhost_net_ioctl)",
@@ -81,8 +79,7 @@ static const struct usv_profile profiles[] = {
 		.features = { F_NET_4_8, 0 },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
-		.has_backend_features = true,
-		.has_features_array = false,
+		.kernel = USV_KVER(6, 1),
 		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "Debian 6.1.0 vhost_net.ko (GET_FEATURES constant 0x33d008000, "
 			  "SET_FEATURES mask ~0x33d008000); v6.1 drivers/vhost/net.c",
@@ -93,8 +90,7 @@ static const struct usv_profile profiles[] = {
 		.features = { F_NET_6_17, F1_UDP_TUNNEL_GSO },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
-		.has_backend_features = true,
-		.has_features_array = true,
+		.kernel = USV_KVER(6, 17),
 		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM) | USV_BIT(USV_F_IN_ORDER),
 				   F1_UDP_TUNNEL_GSO },
 		.source = "v6.17 drivers/vhost/net.c (vhost_net_features[], "
@@ -126,16 +122,9 @@ const struct usv_profile *usv_profile_list(unsigned *count)
 
 bool usv_profile_has_ioctl(const struct usv_profile *p, uint32_t cmd)
 {
-	switch (cmd) {
-	case USV_VHOST_GET_BACKEND_FEATURES:
-	case USV_VHOST_SET_BACKEND_FEATURES:
-		return p->has_backend_features;
-	case USV_VHOST_GET_FEATURES_ARRAY:
-	case USV_VHOST_SET_FEATURES_ARRAY:
-		return p->has_features_array;
-	default:
-		return true;
-	}
+	const struct usv_ioctl_desc *d = usv_ioctl_lookup(cmd);
+
+	return !d || usv_ioctl_in_kernel(d, p->kernel);
 }
 
 static const char *bit_name(unsigned bit)
@@ -182,41 +171,50 @@ static int refuse(const struct usv_profile *p, unsigned handle, const char *what
 	return -EOPNOTSUPP;
 }
 
+/* The feature words an ioctl's payload acks, read as the handler reads
+ * them: 1 with f filled, 0 when the payload carries none, or -errno. */
+static int acked_words(const struct usv_ioctl_payload *pl, struct usv_req *req,
+		       uint64_t f[USV_FEATURES_DWORDS])
+{
+	const struct usv_ioctl_array *a = pl->array;
+	uint64_t count;
+	int ret;
+
+	for (unsigned i = 0; i < pl->nfields; i++) {
+		if (pl->fields[i].kind != USV_FK_FEATURES)
+			continue;
+		ret = usv_req_read(req, req->arg + pl->fields[i].off, &f[0], sizeof(f[0]));
+		return ret ? ret : 1;
+	}
+	if (!a || a->elem_kind != USV_FK_FEATURES || a->nelem)
+		return 0;
+	ret = usv_req_read(req, req->arg + pl->fields[a->count_field].off, &count,
+			   sizeof(count));
+	if (ret)
+		return ret;
+	if (count > USV_FEATURES_DWORDS)
+		count = USV_FEATURES_DWORDS;
+	ret = usv_req_read(req, req->arg + a->off, f, count * 8);
+	return ret ? ret : 1;
+}
+
 int usv_profile_gate(const struct usv_profile *p, unsigned handle,
 		     struct usv_req *req)
 {
-	uint64_t f[USV_FEATURES_DWORDS] = { 0 }, count;
+	const struct usv_ioctl_desc *d = usv_ioctl_lookup(req->cmd);
+	uint64_t f[USV_FEATURES_DWORDS] = { 0 };
 	bool any = false;
 	int ret;
 
 	for (unsigned w = 0; w < USV_FEATURES_DWORDS; w++)
 		any |= p->unimplemented[w] != 0;
-	if (!any)
+	if (!any || !d || !usv_ioctl_in_kernel(d, p->kernel))
 		return 0;
-	switch (req->cmd) {
-	case USV_VHOST_SET_FEATURES:
-		ret = usv_req_read(req, req->arg, &f[0], sizeof(f[0]));
-		if (ret)
-			return ret;
-		if (f[0] & p->unimplemented[0])
-			return refuse(p, handle, "SET_FEATURES", f);
-		return 0;
-	case USV_VHOST_SET_FEATURES_ARRAY:
-		if (!p->has_features_array)
-			return 0;
-		ret = usv_req_read(req, req->arg, &count, sizeof(count));
-		if (ret)
-			return ret;
-		if (count > USV_FEATURES_DWORDS)
-			count = USV_FEATURES_DWORDS;
-		ret = usv_req_read(req, req->arg + 8, f, count * 8);
-		if (ret)
-			return ret;
-		for (unsigned w = 0; w < USV_FEATURES_DWORDS; w++)
-			if (f[w] & p->unimplemented[w])
-				return refuse(p, handle, "SET_FEATURES_ARRAY", f);
-		return 0;
-	default:
-		return 0;
-	}
+	ret = acked_words(&d->in, req, f);
+	if (ret <= 0)
+		return ret;
+	for (unsigned w = 0; w < USV_FEATURES_DWORDS; w++)
+		if (f[w] & p->unimplemented[w])
+			return refuse(p, handle, d->name, f);
+	return 0;
 }

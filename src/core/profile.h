@@ -15,14 +15,18 @@
 
 struct usv_req;
 
+#define USV_KERNEL_NEWEST UINT32_MAX
+
 struct usv_profile {
 	const char *name;
 	const char *description;
 	uint64_t features[USV_FEATURES_DWORDS]; /* GET_FEATURES(_ARRAY) */
 	uint64_t backend_features;               /* GET_BACKEND_FEATURES */
 	uint32_t max_mem_regions;                /* E2BIG above this */
-	bool has_backend_features; /* GET/SET_BACKEND_FEATURES exist (4.19+) */
-	bool has_features_array;   /* GET/SET_FEATURES_ARRAY exist (6.17+) */
+	/* The Linux version it answers as (USV_KVER), USV_KERNEL_NEWEST for
+	 * every ioctl the table has: an ioctl whose row says it came later
+	 * takes the unknown path (usv_profile_has_ioctl()). */
+	uint32_t kernel;
 	/*
 	 * Bits the mimicked kernel offers (so they are in features[]) that
 	 * usvhost does not implement: SET_FEATURES(_ARRAY) acking one answers
@@ -40,15 +44,18 @@ const struct usv_profile *usv_profile_find(const char *name);
 /* Every profile, the default first. */
 const struct usv_profile *usv_profile_list(unsigned *count);
 
-/* Does the mimicked kernel have ioctl cmd? (Missing ones take the unknown
- * path: EPERM / EFAULT / ENOBUFS / ENOTTY.) */
+/* Does the mimicked kernel have ioctl cmd (its row's .since against
+ * .kernel; a number the table does not know: yes, it takes the unknown path
+ * anyway)? Missing ones take the unknown path: EPERM / EFAULT / ENOBUFS /
+ * ENOTTY. */
 bool usv_profile_has_ioctl(const struct usv_profile *p, uint32_t cmd);
 
 /*
  * Where a profile answers differently from the handlers: called by dispatch
- * just before a handler runs. 0 lets the handler run; -EOPNOTSUPP refuses a
- * SET_FEATURES(_ARRAY) that acks a bit of profile->unimplemented (logged with
- * handle in the message); -EFAULT/-USV_ERETRY as reading the payload answers.
+ * just before a handler runs. 0 lets the handler run; -EOPNOTSUPP refuses an
+ * ioctl whose payload acks (a feature word field, or an array of them) a bit
+ * of profile->unimplemented (logged with handle in the message);
+ * -EFAULT/-USV_ERETRY as reading the payload answers.
  */
 int usv_profile_gate(const struct usv_profile *p, unsigned handle,
 		     struct usv_req *req);

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "core/ioctl_table.h"
+#include "core/dispatch.h"
 #include "core/log.h"
 #include "core/vhost_chr.h"
 #include "core/observer.h"

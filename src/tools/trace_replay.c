@@ -37,8 +37,10 @@
 #include <linux/if_tun.h>
 
 #include "core/bytes.h"
+#include "core/errno_name.h"
 #include "core/ioctl_table.h"
 #include "tools/tool.h"
+#include "trace/payload.h"
 #include "usvhost/vhost_abi.h"
 
 #define MAX_DEVS 64
@@ -305,11 +307,6 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
 static uint64_t u64_of(json_object *o, const char *k)
 {
 	uint64_t v = 0;
@@ -323,10 +320,33 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* A recorded fd or address, made fresh here (usv_tj_map_fn). */
+static uint64_t fresh_value(void *ctx, const struct usv_ioctl_field *f, uint64_t v,
+			    uint64_t size, json_object *holder)
+{
+	struct replay *rp = ctx;
+	uint8_t *base;
+
+	switch (f->kind) {
+	case USV_FK_FD:
+		return (uint32_t)fresh_fd(rp, (int64_t)v, usv_tj_obj(holder, "file"));
+	case USV_FK_UADDR:
+		return translate(rp, v);
+	case USV_FK_LOG_BASE:
+		return fresh_log(rp, v);
+	case USV_FK_REGION:
+		base = fresh_region(rp, v, size);
+		return base ? (uint64_t)(uintptr_t)base : v;
+	default:
+		return v;
+	}
+}
+
 /* Fills buf with what the recorded call passed; false if it cannot tell. */
 static bool build_arg(struct replay *rp, const struct rec *r, uint32_t cmd, uint8_t *buf)
 {
-	json_object *in = r->in, *regs, *a;
+	const struct usv_ioctl_desc *d = usv_ioctl_lookup(cmd);
+	json_object *in = r->in;
 	const char *raw;
 
 	memset(buf, 0, ARGBUF);
@@ -342,76 +362,12 @@ static bool build_arg(struct replay *rp, const struct rec *r, uint32_t cmd, uint
 		}
 		return true;
 	}
-	switch (cmd) {
-	case USV_VHOST_SET_FEATURES:
-	case USV_VHOST_SET_BACKEND_FEATURES:
-		put64(buf, u64_of(in, "features"));
-		return true;
-	case USV_VHOST_SET_LOG_BASE:
-		put64(buf, fresh_log(rp, u64_of(in, "log_base")));
-		return true;
-	case USV_VHOST_SET_LOG_FD: {
-		int64_t fd = -1;
-
-		usv_tj_i64(in, "fd", &fd);
-		put32(buf, (uint32_t)fresh_fd(rp, fd, usv_tj_obj(in, "file")));
+	if (d) {
+		usv_tj_payload_build(&d->in, in, buf, ARGBUF, fresh_value, rp);
 		return true;
 	}
-	case USV_VHOST_SET_MEM_TABLE: {
-		uint64_t nr = u64_of(in, "nregions");
-
-		put32(buf, (uint32_t)nr);
-		put32(buf + 4, (uint32_t)u64_of(in, "padding"));
-		regs = usv_tj_arr(in, "regions");
-		for (size_t i = 0; regs && i < json_object_array_length(regs) &&
-				   8 + (i + 1) * 32 <= ARGBUF; i++) {
-			json_object *g = json_object_array_get_idx(regs, i);
-			uint64_t uaddr = u64_of(g, "uaddr"), size = u64_of(g, "size");
-			uint8_t *base = fresh_region(rp, uaddr, size);
-
-			put64(buf + 8 + i * 32, u64_of(g, "gpa"));
-			put64(buf + 8 + i * 32 + 8, size);
-			put64(buf + 8 + i * 32 + 16, base ? (uint64_t)(uintptr_t)base : uaddr);
-			put64(buf + 8 + i * 32 + 24, u64_of(g, "flags_padding"));
-		}
-		return true;
-	}
-	case USV_VHOST_SET_VRING_ADDR:
-		put32(buf, (uint32_t)u64_of(in, "index"));
-		put32(buf + 4, (uint32_t)u64_of(in, "flags"));
-		put64(buf + 8, translate(rp, u64_of(in, "desc")));
-		put64(buf + 16, translate(rp, u64_of(in, "used")));
-		put64(buf + 24, translate(rp, u64_of(in, "avail")));
-		put64(buf + 32, u64_of(in, "log")); /* a guest address */
-		return true;
-	case USV_VHOST_SET_VRING_KICK:
-	case USV_VHOST_SET_VRING_CALL:
-	case USV_VHOST_SET_VRING_ERR:
-	case USV_VHOST_NET_SET_BACKEND: {
-		int64_t fd = -1;
-
-		usv_tj_i64(in, "fd", &fd);
-		put32(buf, (uint32_t)u64_of(in, "index"));
-		put32(buf + 4, (uint32_t)fresh_fd(rp, fd, usv_tj_obj(in, "file")));
-		return true;
-	}
-	case USV_VHOST_SET_FEATURES_ARRAY:
-	case USV_VHOST_GET_FEATURES_ARRAY:
-		put64(buf, u64_of(in, "count"));
-		a = usv_tj_arr(in, "features");
-		for (size_t i = 0; a && i < json_object_array_length(a) && 8 + (i + 1) * 8 <= ARGBUF;
-		     i++) {
-			json_object *w = json_object_new_object();
-
-			json_object_object_add(w, "v", json_object_get(json_object_array_get_idx(a, i)));
-			put64(buf + 8 + i * 8, u64_of(w, "v"));
-			json_object_put(w);
-		}
-		return true;
-	default:
-		break;
-	}
-	/* vring state and index-only ioctls */
+	/* A number this table does not know, recorded without its bytes: a
+	 * ring state is the likeliest. */
 	put32(buf, (uint32_t)u64_of(in, "index"));
 	put32(buf + 4, (uint32_t)u64_of(in, "num"));
 	return true;
@@ -473,69 +429,92 @@ static void answer_str(int ret, int err, char *buf, size_t len)
 	if (!ret)
 		snprintf(buf, len, "0");
 	else
-		snprintf(buf, len, "-1 %s", strerrorname_np(err) ? strerrorname_np(err) : "E?");
+		snprintf(buf, len, "-1 %s", usv_errno_name(err) ? usv_errno_name(err) : "E?");
+}
+
+static void app_field(char *buf, size_t len, const struct usv_ioctl_field *f, uint64_t v)
+{
+	size_t used = strlen(buf);
+
+	if (used + 1 >= len)
+		return;
+	if (f->kind == USV_FK_INDEX || f->kind == USV_FK_U32 || f->kind == USV_FK_COUNT64)
+		snprintf(buf + used, len - used, "%s%s=%" PRIu64, used ? " " : "", f->name, v);
+	else
+		snprintf(buf + used, len - used, "%s%s=0x%" PRIx64, used ? " " : "", f->name, v);
+}
+
+/* The ring a payload names (its USV_FK_INDEX field in o), or -1. */
+static int64_t ring_of(const struct usv_ioctl_payload *pl, json_object *o)
+{
+	int64_t idx;
+
+	for (unsigned i = 0; i < pl->nfields; i++)
+		if (pl->fields[i].kind == USV_FK_INDEX && usv_tj_i64(o, pl->fields[i].name, &idx) &&
+		    idx >= 0 && idx < USV_NET_NVQS)
+			return idx;
+	return -1;
+}
+
+/* Does the payload carry where the ring stands (USV_FF_RING_POS)? */
+static bool has_ring_pos(const struct usv_ioctl_payload *pl)
+{
+	for (unsigned i = 0; i < pl->nfields; i++)
+		if (pl->fields[i].flags & USV_FF_RING_POS)
+			return true;
+	return false;
 }
 
 /* Compares what the call wrote with what was recorded. */
 static void compare_out(struct replay *rp, const struct rec *r, uint32_t cmd,
 			const uint8_t *buf, struct rdev *d)
 {
-	char a[256], b[256];
-	uint64_t want, got, count;
+	const struct usv_ioctl_desc *row = usv_ioctl_lookup(cmd);
+	const struct usv_ioctl_payload *pl = row ? &row->out : NULL;
+	char a[256] = "", b[256] = "";
+	bool differ = false;
+	int64_t ring;
+	uint64_t count;
 	json_object *arr;
 
-	switch (cmd) {
-	case USV_VHOST_GET_FEATURES:
-	case USV_VHOST_GET_BACKEND_FEATURES:
-		want = u64_of(r->out, "features");
-		got = usv_get64(buf);
-		if (want != got) {
-			snprintf(a, sizeof(a), "features=0x%" PRIx64, want);
-			snprintf(b, sizeof(b), "features=0x%" PRIx64, got);
-			report(rp, r, "output", a, b);
-		}
-		break;
-	case USV_VHOST_GET_VRING_BASE:
-	case USV_VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-	case USV_VHOST_GET_VRING_ENDIAN: {
-		uint64_t idx = u64_of(r->out, "index");
+	if (!pl)
+		return;
+	ring = ring_of(pl, r->out);
+	for (unsigned i = 0; i < pl->nfields && !pl->array; i++) {
+		const struct usv_ioctl_field *f = &pl->fields[i];
+		uint64_t want = u64_of(r->out, f->name), got = usv_ioctl_field_get(f, buf);
 
-		want = u64_of(r->out, "num");
-		got = usv_get32(buf + 4);
-		if (cmd == USV_VHOST_GET_VRING_BASE && idx < USV_NET_NVQS && d->ran[idx] &&
-		    !rp->strict) {
+		if (f->flags & USV_FF_RING_POS && ring >= 0 && d->ran[ring] && !rp->strict) {
 			/* Where the ring stood depends on the guest's traffic. */
 			if (want != got)
 				rp->c.uncompared++;
-			break;
+			return;
 		}
-		if (want != got || idx != usv_get32(buf)) {
-			snprintf(a, sizeof(a), "index=%" PRIu64 " num=%" PRIu64, idx, want);
-			snprintf(b, sizeof(b), "index=%u num=%" PRIu64, usv_get32(buf), got);
+		differ |= want != got;
+	}
+	for (unsigned i = 0; differ && i < pl->nfields; i++) {
+		app_field(a, sizeof(a), &pl->fields[i], u64_of(r->out, pl->fields[i].name));
+		app_field(b, sizeof(b), &pl->fields[i], usv_ioctl_field_get(&pl->fields[i], buf));
+	}
+	if (differ)
+		report(rp, r, "output", a, b);
+	if (!pl->array || !usv_ioctl_array_count(pl, buf, ARGBUF, &count))
+		return;
+	arr = usv_tj_arr(r->out, pl->array->name);
+	for (size_t i = 0; arr && !pl->array->nelem && i < json_object_array_length(arr) &&
+			   i < count && pl->array->off + (i + 1) * pl->array->elem_size <= ARGBUF;
+	     i++) {
+		json_object *w = json_object_new_object();
+		uint64_t want, got = usv_get64(buf + pl->array->off + i * pl->array->elem_size);
+
+		json_object_object_add(w, "v", json_object_get(json_object_array_get_idx(arr, i)));
+		want = u64_of(w, "v");
+		json_object_put(w);
+		if (want != got) {
+			snprintf(a, sizeof(a), "%s[%zu]=0x%" PRIx64, pl->array->name, i, want);
+			snprintf(b, sizeof(b), "%s[%zu]=0x%" PRIx64, pl->array->name, i, got);
 			report(rp, r, "output", a, b);
 		}
-		break;
-	}
-	case USV_VHOST_GET_FEATURES_ARRAY:
-		count = usv_get64(buf);
-		arr = usv_tj_arr(r->out, "features");
-		for (size_t i = 0; arr && i < json_object_array_length(arr) && i < count &&
-				   8 + (i + 1) * 8 <= ARGBUF; i++) {
-			json_object *w = json_object_new_object();
-
-			json_object_object_add(w, "v", json_object_get(json_object_array_get_idx(arr, i)));
-			want = u64_of(w, "v");
-			json_object_put(w);
-			got = usv_get64(buf + 8 + i * 8);
-			if (want != got) {
-				snprintf(a, sizeof(a), "features[%zu]=0x%" PRIx64, i, want);
-				snprintf(b, sizeof(b), "features[%zu]=0x%" PRIx64, i, got);
-				report(rp, r, "output", a, b);
-			}
-		}
-		break;
-	default:
-		break;
 	}
 }
 
@@ -588,12 +567,13 @@ static void replay_ioctl(struct replay *rp, const struct rec *r, uint8_t *buf)
 		printf("replay #%" PRId64 " dev %" PRId64 " %s = %s\n", r->seq, r->dev,
 		       r->ioctl ? r->ioctl : "?", a);
 	}
-	if (cmd == USV_VHOST_SET_VRING_BASE && !r->ret && r->in &&
-	    usv_tj_i64(r->in, "index", &idx) && idx >= 0 && idx < USV_NET_NVQS)
+	/* A call that set where the ring stands: it stands where the trace says. */
+	if (d && has_ring_pos(&d->in) && !r->ret && r->in &&
+	    (idx = ring_of(&d->in, r->in)) >= 0)
 		dev->ran[idx] = false;
 	if ((ans.ret ? -1 : 0) != r->ret ||
-	    (ans.ret && (!r->err || !strerrorname_np(ans.err) ||
-			 strcmp(r->err, strerrorname_np(ans.err))))) {
+	    (ans.ret && (!r->err || !usv_errno_name(ans.err) ||
+			 strcmp(r->err, usv_errno_name(ans.err))))) {
 		answer_str((int)r->ret, 0, a, sizeof(a));
 		if (r->ret)
 			snprintf(a, sizeof(a), "-1 %s", r->err ? r->err : "?");

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/procmaps.h"
 #include "trace/format.h"
+#include "trace/payload.h"
 
 struct usv_trace {
 	pthread_mutex_t lock;
@@ -89,8 +90,10 @@ static json_object *profile_json(const struct usv_profile *p)
 		json_object_array_add(f, usv_tj_hex(p->features[i]));
 	add(o, "features", f);
 	add(o, "backend_features", usv_tj_hex(p->backend_features));
-	add(o, "has_backend_features", json_object_new_boolean(p->has_backend_features));
-	add(o, "has_features_array", json_object_new_boolean(p->has_features_array));
+	add(o, "has_backend_features", json_object_new_boolean(
+		    usv_profile_has_ioctl(p, USV_VHOST_GET_BACKEND_FEATURES)));
+	add(o, "has_features_array", json_object_new_boolean(
+		    usv_profile_has_ioctl(p, USV_VHOST_GET_FEATURES_ARRAY)));
 	add_int(o, "max_mem_regions", p->max_mem_regions);
 	return o;
 }
@@ -267,193 +270,71 @@ static json_object *remote_fd_json(struct usv_dev *dev, const struct usv_req *re
 	return o;
 }
 
-static void dec_state(json_object *o, const uint8_t *p, size_t len)
+struct fd_ctx {
+	struct usv_dev *dev;
+	const struct usv_req *req;
+};
+
+/* The payload's fds: what file each was in the caller. */
+static json_object *file_of(void *ctx, int fd)
 {
-	if (len >= 4)
-		add_int(o, "index", usv_get32(p));
-	if (len >= 8)
-		add_int(o, "num", usv_get32(p + 4));
-}
+	struct fd_ctx *c = ctx;
 
-static void dec_file(json_object *o, const uint8_t *p, size_t len, struct usv_dev *dev,
-		     const struct usv_req *req)
-{
-	if (len >= 4)
-		add_int(o, "index", usv_get32(p));
-	if (len >= 8) {
-		int fd = (int32_t)usv_get32(p + 4);
-		json_object *f = remote_fd_json(dev, req, fd);
-
-		add_int(o, "fd", fd);
-		if (f)
-			add(o, "file", f);
-	}
-}
-
-static void dec_features(json_object *o, const uint8_t *p, size_t len, bool names)
-{
-	if (len < 8)
-		return;
-	add(o, "features", usv_tj_hex(usv_get64(p)));
-	if (names)
-		add(o, "names", usv_tj_feature_names(usv_get64(p), 0));
-}
-
-static void dec_array(json_object *o, const uint8_t *p, size_t len, bool words)
-{
-	json_object *a;
-	uint64_t count;
-
-	if (len < 8)
-		return;
-	count = usv_get64(p);
-	add_int(o, "count", (int64_t)count);
-	if (!words)
-		return;
-	a = json_object_new_array();
-	for (size_t off = 8; off + 8 <= len && (off - 8) / 8 < count; off += 8)
-		json_object_array_add(a, usv_tj_hex(usv_get64(p + off)));
-	add(o, "features", a);
-}
-
-static void dec_mem(json_object *o, const uint8_t *p, size_t len)
-{
-	json_object *regs;
-	uint32_t nr;
-
-	if (len < 8)
-		return;
-	nr = usv_get32(p);
-	add_int(o, "nregions", nr);
-	add_int(o, "padding", usv_get32(p + 4));
-	regs = json_object_new_array();
-	for (uint32_t i = 0; i < nr && 8 + (size_t)(i + 1) * 32 <= len; i++) {
-		const uint8_t *r = p + 8 + (size_t)i * 32;
-		json_object *ro = json_object_new_object();
-
-		add(ro, "gpa", usv_tj_hex(usv_get64(r)));
-		add(ro, "size", usv_tj_hex(usv_get64(r + 8)));
-		add(ro, "uaddr", usv_tj_hex(usv_get64(r + 16)));
-		add(ro, "flags_padding", usv_tj_hex(usv_get64(r + 24)));
-		json_object_array_add(regs, ro);
-	}
-	add(o, "regions", regs);
+	return remote_fd_json(c->dev, c->req, fd);
 }
 
 /* The decoded input of req, or NULL when it read nothing. */
 static json_object *decode_in(struct usv_dev *dev, const struct usv_req *req,
 			      const struct usv_ioctl_desc *d)
 {
+	struct fd_ctx ctx = { .dev = dev, .req = req };
 	const uint8_t *p = req->in.buf;
 	size_t len = req->in.len;
 	json_object *o;
+	/* An ioctl the profile's kernel lacks took the unknown path: it read
+	 * a ring index, whatever the ioctl's own payload is. */
+	bool known = d && usv_profile_has_ioctl(dev->profile, req->cmd);
 
 	if (!len)
 		return NULL;
 	o = json_object_new_object();
-	/* An ioctl the profile's kernel lacks took the unknown path: it read
-	 * a ring index, whatever the ioctl's own payload is. */
-	switch (d && usv_profile_has_ioctl(dev->profile, req->cmd) ? req->cmd : 0) {
-	case USV_VHOST_SET_FEATURES:
-		dec_features(o, p, len, true);
-		break;
-	case USV_VHOST_SET_BACKEND_FEATURES:
-		dec_features(o, p, len, false);
-		break;
-	case USV_VHOST_SET_MEM_TABLE:
-		dec_mem(o, p, len);
-		break;
-	case USV_VHOST_SET_LOG_BASE:
-		if (len >= 8)
-			add(o, "log_base", usv_tj_hex(usv_get64(p)));
-		break;
-	case USV_VHOST_SET_LOG_FD:
-		if (len >= 4) {
-			int fd = (int32_t)usv_get32(p);
-			json_object *f = remote_fd_json(dev, req, fd);
-
-			add_int(o, "fd", fd);
-			if (f)
-				add(o, "file", f);
-		}
-		break;
-	case USV_VHOST_SET_VRING_NUM:
-	case USV_VHOST_SET_VRING_BASE:
-	case USV_VHOST_SET_VRING_ENDIAN:
-	case USV_VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-	case USV_VHOST_ATTACH_VRING_WORKER:
-		dec_state(o, p, len);
-		break;
-	case USV_VHOST_SET_VRING_ADDR:
-		if (len >= 4)
-			add_int(o, "index", usv_get32(p));
-		if (len >= sizeof(struct usv_vhost_vring_addr)) {
-			add_int(o, "flags", usv_get32(p + 4));
-			add(o, "desc", usv_tj_hex(usv_get64(p + 8)));
-			add(o, "used", usv_tj_hex(usv_get64(p + 16)));
-			add(o, "avail", usv_tj_hex(usv_get64(p + 24)));
-			add(o, "log", usv_tj_hex(usv_get64(p + 32)));
-		}
-		break;
-	case USV_VHOST_SET_VRING_KICK:
-	case USV_VHOST_SET_VRING_CALL:
-	case USV_VHOST_SET_VRING_ERR:
-	case USV_VHOST_NET_SET_BACKEND:
-		dec_file(o, p, len, dev, req);
-		break;
-	case USV_VHOST_SET_FEATURES_ARRAY:
-		dec_array(o, p, len, true);
-		break;
-	case USV_VHOST_GET_FEATURES_ARRAY:
-		dec_array(o, p, len, false);
-		break;
-	default:
-		/* GETs that read an index, the unknown path (u32 index) and
-		 * other devices' ioctls: the index and the raw bytes. */
-		if (len >= 4)
-			add_int(o, "index", usv_get32(p));
-		if (!d || !d->vq_fn || !usv_profile_has_ioctl(dev->profile, req->cmd))
-			add(o, "raw", raw_hex(p, len));
-		break;
+	if (known && !usv_ioctl_index_only(&d->in)) {
+		usv_tj_payload_encode(o, &d->in, p, len, file_of, &ctx);
+		return o;
 	}
+	/* A ring index alone (the unknown path, other devices' ioctls): the
+	 * index, and the raw bytes where no handler read them. */
+	if (len >= 4)
+		add_int(o, "index", usv_get32(p));
+	if (!known || !d->vq_fn)
+		add(o, "raw", raw_hex(p, len));
 	return o;
 }
 
-static json_object *decode_out(struct usv_dev *dev, const struct usv_req *req)
+static json_object *decode_out(struct usv_dev *dev, const struct usv_req *req,
+			       const struct usv_ioctl_desc *d)
 {
-	const uint8_t *p = req->out.buf;
-	size_t len = req->out.len;
-	json_object *o = json_object_new_object(), *a;
+	const struct usv_ioctl_array *a = d ? d->out.array : NULL;
+	json_object *o = json_object_new_object(), *w;
 	uint64_t count;
 
-	switch (req->cmd) {
-	case USV_VHOST_GET_FEATURES:
-		dec_features(o, p, len, true);
-		break;
-	case USV_VHOST_GET_BACKEND_FEATURES:
-		dec_features(o, p, len, false);
-		break;
-	case USV_VHOST_GET_VRING_BASE:
-	case USV_VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-	case USV_VHOST_GET_VRING_ENDIAN:
-		dec_state(o, p, len);
-		break;
-	case USV_VHOST_GET_FEATURES_ARRAY:
-		/* The words land at arg + 8, past what the request captures
-		 * contiguously: they are the profile's, as the handler wrote. */
-		if (req->in.len < 8)
-			break;
-		count = usv_get64(req->in.buf);
-		add_int(o, "count", (int64_t)count);
-		a = json_object_new_array();
-		for (uint64_t i = 0; i < count && i < USV_FEATURES_DWORDS; i++)
-			json_object_array_add(a, usv_tj_hex(dev->profile->features[i]));
-		add(o, "features", a);
-		break;
-	default:
-		if (len)
-			add(o, "raw", raw_hex(p, len));
-		break;
+	if (a && a->profile_words) {
+		/* The words land at arg + a->off, past what the request captures
+		 * contiguously: they are the profile's, as the handler wrote, and
+		 * the count is the caller's, as it was read. */
+		usv_tj_payload_encode(o, &(struct usv_ioctl_payload){ d->out.fields,
+								      d->out.nfields, NULL },
+				      req->in.buf, req->in.len, NULL, NULL);
+		if (usv_ioctl_array_count(&d->out, req->in.buf, req->in.len, &count)) {
+			w = json_object_new_array();
+			for (uint64_t i = 0; i < count && i < a->max && i < USV_FEATURES_DWORDS; i++)
+				json_object_array_add(w, usv_tj_hex(dev->profile->features[i]));
+			add(o, a->name, w);
+		}
+	} else if (d && d->out.nfields) {
+		usv_tj_payload_encode(o, &d->out, req->out.buf, req->out.len, NULL, NULL);
+	} else if (req->out.len) {
+		add(o, "raw", raw_hex(req->out.buf, req->out.len));
 	}
 	if (!json_object_object_length(o)) {
 		json_object_put(o);
@@ -529,7 +410,7 @@ static void on_ioctl(void *ctx, struct usv_dev *dev, const struct usv_obs_ioctl 
 	if (ev->ret) {
 		add_str(o, "errno", usv_errname(ev->ret, ebuf, sizeof(ebuf)));
 		add_int(o, "errno_num", -ev->ret);
-	} else if ((out = decode_out(dev, req))) {
+	} else if ((out = decode_out(dev, req, d))) {
 		add(o, "out", out);
 	}
 	if (req->note[0])

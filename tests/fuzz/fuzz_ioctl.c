@@ -51,6 +51,7 @@
 
 #include "core/devlist.h"
 #include "core/inject.h"
+#include "core/dispatch.h"
 #include "core/ioctl_table.h"
 #include "core/log.h"
 #include "core/observer.h"
@@ -394,8 +395,8 @@ static void do_ioctl(struct usv_dev *dev, uint32_t cmd, unsigned flags, struct f
 	/* What the daemon's debug log and the trace show of it. */
 	usv_ioctl_describe(&req, text, sizeof(text));
 	out[0] = '\0';
-	if (!ret && d && d->decode_out && req.out.len)
-		d->decode_out(req.out.buf, req.out.len, out, sizeof(out));
+	if (!ret)
+		usv_ioctl_describe_out(&req, out, sizeof(out));
 	if (fz->verbose)
 		fprintf(stderr, "fuzz_ioctl: caller %u arg mode %u: %s -> %d (%s) %s\n",
 			flags & 3, mode, text, ret, strerror(-ret), out);

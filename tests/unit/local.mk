@@ -115,3 +115,17 @@ tests_unit_test_trace_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_trace_LDADD = src/libusvtrace.la src/libusvcore.la tests/lib/libpidfdemul.la \
 	$(JSONC_LIBS) $(CMOCKA_LIBS)
 endif
+
+# test_schema: a row alone gets logs, traces, replay and injection, and
+# usvhost-trace(5) lists what the table decodes.
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_schema
+TESTS += tests/unit/test_schema
+tests_unit_test_schema_SOURCES = tests/unit/test_schema.c
+tests_unit_test_schema_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_schema_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) $(CMOCKA_LIBS) -lpthread
+endif
+
+# No switch on ioctl numbers outside the handlers: the table is the one source.
+TESTS += tests/unit/no-ioctl-switch.sh
+EXTRA_DIST += tests/unit/no-ioctl-switch.sh

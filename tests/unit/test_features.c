@@ -405,8 +405,7 @@ static const struct usv_profile linux_4_18 = {
 	.features = { OFFERED, 0 },
 	.backend_features = 0,
 	.max_mem_regions = 2,
-	.has_backend_features = false,
-	.has_features_array = false,
+	.kernel = USV_KVER(4, 18),
 };
 
 static int env_setup_old(void **state)

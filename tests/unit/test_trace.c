@@ -19,6 +19,7 @@
 #include "core/device.h"
 #include "core/devlist.h"
 #include "core/inject.h"
+#include "core/dispatch.h"
 #include "core/ioctl_table.h"
 #include "core/observer.h"
 #include "core/profile.h"
@@ -221,13 +222,13 @@ static void test_profile_table(void **state)
 	assert_int_equal(p->features[0], 0x13d008000ULL);
 	assert_int_equal(p->features[1], 0);
 	assert_int_equal(p->backend_features, 0x2);
-	assert_true(p->has_backend_features && p->has_features_array);
+	assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_BACKEND_FEATURES) && usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));
 	assert_int_equal(p->unimplemented[0] | p->unimplemented[1], 0);
 
 	p = usv_profile_find("linux-4.14");
 	assert_int_equal(p->features[0], 0x33d008000ULL);
-	assert_false(p->has_backend_features);
-	assert_false(p->has_features_array);
+	assert_false(usv_profile_has_ioctl(p, USV_VHOST_SET_BACKEND_FEATURES));
+	assert_false(usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));
 	assert_int_equal(p->backend_features, 0);
 	assert_false(usv_profile_has_ioctl(p, USV_VHOST_GET_BACKEND_FEATURES));
 	assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_VRING_BUSYLOOP_TIMEOUT));
@@ -236,15 +237,15 @@ static void test_profile_table(void **state)
 		p = usv_profile_find(name);
 		assert_int_equal(p->features[0], 0x33d008000ULL);
 		assert_int_equal(p->backend_features, 0x2);
-		assert_true(p->has_backend_features);
-		assert_false(p->has_features_array);
+		assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_BACKEND_FEATURES));
+		assert_false(usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));
 		assert_false(usv_profile_has_ioctl(p, USV_VHOST_GET_FEATURES_ARRAY));
 	}
 
 	p = usv_profile_find("linux-6.17");
 	assert_int_equal(p->features[0], 0x10b3d008000ULL); /* + IN_ORDER, RING_RESET */
 	assert_int_equal(p->features[1], 0xa);              /* bits 65 and 67 */
-	assert_true(p->has_features_array);
+	assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));
 	/* RING_RESET needs nothing of the device: accepted. */
 	assert_false(p->unimplemented[0] >> USV_F_RING_RESET & 1);
 

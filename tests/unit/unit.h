@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/devlist.h"
+#include "core/dispatch.h"
 #include "core/ioctl_table.h"
 #include "core/profile.h"
 #include "core/request.h"
