@@ -6,11 +6,12 @@
  * No profile offers VIRTIO_F_ACCESS_PLATFORM yet, so no device ever has an
  * IOTLB, and these answer exactly as the kernel does for such a device:
  * a well-formed UPDATE/INVALIDATE is refused with EFAULT, a malformed message
- * with EINVAL; reads find no message queued (EAGAIN, or EBADFD when blocking);
- * the device always polls writable.
+ * with EINVAL; a read shorter than one message reads nothing (0), a longer
+ * one finds no message queued (EAGAIN, or EBADFD when blocking); poll()
+ * reports nothing, as vhost_chr_poll() only ever sets EPOLLIN, for a queued
+ * message.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "core/vhost_chr.h"
@@ -56,7 +57,10 @@ ssize_t usv_chr_write(struct usv_dev *dev, const void *buf, size_t len)
 ssize_t usv_chr_read(struct usv_dev *dev, size_t len, bool nonblock)
 {
 	(void)dev;
-	(void)len;
+	/* The kernel answers a buffer too short for one message before
+	 * looking for one. */
+	if (len < VHOST_MSG_SIZE)
+		return 0;
 	/* Nothing is ever queued; a blocking read on a device without IOTLB
 	 * fails rather than sleeping forever. */
 	return nonblock ? -EAGAIN : -EBADFD;
@@ -65,5 +69,7 @@ ssize_t usv_chr_read(struct usv_dev *dev, size_t len, bool nonblock)
 unsigned usv_chr_poll(struct usv_dev *dev)
 {
 	(void)dev;
-	return POLLOUT | POLLWRNORM;
+	/* Never writable: the kernel does not report POLLOUT, though a
+	 * write() would not block. */
+	return 0;
 }

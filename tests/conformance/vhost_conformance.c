@@ -78,6 +78,13 @@
 #define BACKEND_AS_IO _IO(USV_VHOST_VIRTIO, 0x30)
 #define MEM_TABLE_256 _IOC(_IOC_WRITE, USV_VHOST_VIRTIO, 0x03, 256)
 #define GET_VRING_BASE_IOR _IOR(USV_VHOST_VIRTIO, 0x12, struct usv_vhost_vring_state)
+/* Not ioctls: the IOTLB message channel, read()/write()/poll() on the device
+ * (vhost_chr_read_iter, vhost_chr_write_iter, vhost_chr_poll). No valid
+ * ioctl number has these values (direction bits 3 with type 0xff). */
+#define CHR_READ 0xffff0001UL  /* read v0 bytes; v1: O_NONBLOCK */
+#define CHR_WRITE 0xffff0002UL /* write v0 bytes: message v1, iotlb type v2, size v3 */
+#define CHR_POLL 0xffff0003UL  /* poll(POLLIN | POLLOUT, 0): the answer is revents */
+#define VHOST_MSG_LEN 72       /* sizeof(struct vhost_msg) == sizeof(struct vhost_msg_v2) */
 
 /* ---- scenario description ------------------------------------------------ */
 
@@ -820,6 +827,38 @@ static const struct row rows[] = {
 	  .ops = { OP(MEM_TABLE_256, A_MEM, 0, 0, M_RAM) }, K(ENOTTY) },
 	{ R("unknown.get-vring-base-ior", "GET_VRING_BASE's number declared _IOR", S_OWNED),
 	  .ops = { OP(GET_VRING_BASE_IOR, A_STATE, 0, 0) }, K(ENOTTY) },
+
+	/* ---- the IOTLB message channel without an IOTLB (no ACCESS_PLATFORM) ---- */
+	{ R("chr.read-short", "read() of 8 bytes, less than one message", S_OWNED),
+	  .ops = { OP(CHR_READ, A_NONE, 8, 1) }, K(0) },
+	{ R("chr.read-short-unowned", "read() of 8 bytes on a fresh device", S_OPEN),
+	  .ops = { OP(CHR_READ, A_NONE, 8, 1) }, K(0) },
+	{ R("chr.read-nonblock", "O_NONBLOCK read() of one message, none queued", S_OWNED),
+	  .ops = { OP(CHR_READ, A_NONE, VHOST_MSG_LEN, 1) }, K(EAGAIN) },
+	{ R("chr.read-block", "blocking read() of one message without an IOTLB", S_OWNED),
+	  .ops = { OPT(CHR_READ, A_NONE, VHOST_MSG_LEN, 0) }, K(EBADFD) },
+	{ R("chr.poll-idle", "poll() for POLLIN|POLLOUT on an idle device", S_OWNED),
+	  .ops = { OP(CHR_POLL, A_NONE, 0) }, K(0) },
+	{ R("chr.poll-running", "poll() for POLLIN|POLLOUT with both rings running", S_RUN),
+	  .ops = { OP(CHR_POLL, A_NONE, 0) }, K(0) },
+	{ R("chr.write-short", "write() of 2 bytes", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, 2, 2, 2, 4096) }, K(EINVAL) },
+	{ R("chr.write-bad-header", "write() of a message with header type 3", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 3, 2, 4096) }, K(EINVAL) },
+	{ R("chr.write-truncated", "write() of a v2 UPDATE cut at 24 bytes", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, 24, 2, 2, 4096) }, K(EINVAL) },
+	{ R("chr.write-update-size0", "write() of a v2 UPDATE of size 0", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 0) }, K(EINVAL) },
+	{ R("chr.write-update", "write() of a v2 UPDATE without an IOTLB", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) }, K(EFAULT) },
+	{ R("chr.write-update-v1", "write() of a v1 UPDATE without an IOTLB", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 1, 2, 4096) }, K(EFAULT) },
+	{ R("chr.write-invalidate", "write() of a v2 INVALIDATE without an IOTLB", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 3, 4096) }, K(EFAULT) },
+	{ R("chr.write-batch-begin", "write() of a v2 BATCH_BEGIN (vhost-net has no batching)", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 5, 0) }, K(EFAULT) },
+	{ R("chr.write-miss", "write() of a v2 MISS, a message only the device sends", S_OWNED),
+	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 1, 4096) }, K(EFAULT) },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -1099,16 +1138,39 @@ struct call {
 	int fd;
 	unsigned long cmd;
 	void *arg;
+	size_t len; /* read()/write() length */
 	int r, err;
 };
 
-static void *thread_call(void *p)
+/* The call itself: an ioctl, or read/write/poll on the message channel.
+ * For poll the answer is the revents seen (0 when nothing is ready). */
+static void do_call(struct call *k)
 {
-	struct call *k = p;
+	struct pollfd pf = { .fd = k->fd, .events = POLLIN | POLLOUT };
 
 	errno = 0;
-	k->r = ioctl(k->fd, k->cmd, k->arg);
+	switch (k->cmd) {
+	case CHR_READ:
+		k->r = (int)read(k->fd, k->arg, k->len);
+		break;
+	case CHR_WRITE:
+		k->r = (int)write(k->fd, k->arg, k->len);
+		break;
+	case CHR_POLL:
+		k->r = poll(&pf, 1, 0);
+		if (k->r > 0)
+			k->r = pf.revents;
+		break;
+	default:
+		k->r = ioctl(k->fd, k->cmd, k->arg);
+		break;
+	}
 	k->err = k->r < 0 ? errno : 0;
+}
+
+static void *thread_call(void *p)
+{
+	do_call(p);
 	return NULL;
 }
 
@@ -1131,9 +1193,9 @@ static void child_call(struct call *k, uint8_t *keep, unsigned keep_len)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		errno = 0;
-		m.r = ioctl(k->fd, k->cmd, k->arg);
-		m.err = m.r < 0 ? errno : 0;
+		do_call(k);
+		m.r = k->r;
+		m.err = k->err;
 		if (keep)
 			memcpy(m.arg, keep, keep_len);
 		if (write(p[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
@@ -1166,15 +1228,49 @@ static void child_call(struct call *k, uint8_t *keep, unsigned keep_len)
 	close(p[0]);
 }
 
+/* A message for write(): the header (v1: 1 = vhost_msg, 2 = vhost_msg_v2),
+ * then struct vhost_iotlb_msg at offset 8 in both: iova, size v3, uaddr,
+ * perm (RW), type v2. */
+static size_t build_msg(const struct op *op, uint8_t *buf, size_t cap)
+{
+	size_t len = op->v[0] < cap ? (size_t)op->v[0] : cap;
+
+	memset(buf, 0, cap);
+	put32(buf, (uint32_t)op->v[1]);
+	put64(buf + 8, 0x100000);
+	put64(buf + 16, op->v[3]);
+	put64(buf + 24, 0x7f0000000000ULL);
+	buf[32] = 3;
+	buf[33] = (uint8_t)op->v[2];
+	return len;
+}
+
+static bool is_chr(unsigned long cmd)
+{
+	return cmd == CHR_READ || cmd == CHR_WRITE || cmd == CHR_POLL;
+}
+
 static void exec_op(struct ctx *c, const struct op *op, struct obs *o)
 {
 	uint8_t buf[8 + 72 * sizeof(struct usv_vhost_memory_region)];
-	uint8_t *keep;
-	unsigned keep_len;
-	size_t len = build_arg(c, op, buf, sizeof(buf));
+	uint8_t *keep = NULL;
+	unsigned keep_len = 0;
+	size_t len = 0;
 	struct call k = { .fd = c->fd, .cmd = op->cmd };
+	int fl = fcntl(c->fd, F_GETFL);
 
-	k.arg = place_arg(c, op, buf, len, &keep, &keep_len);
+	if (is_chr(op->cmd)) {
+		k.arg = buf;
+		if (op->cmd == CHR_WRITE)
+			k.len = build_msg(op, buf, sizeof(buf));
+		else
+			k.len = op->v[0] < sizeof(buf) ? (size_t)op->v[0] : sizeof(buf);
+		if (op->cmd == CHR_READ && fl >= 0)
+			fcntl(c->fd, F_SETFL, op->v[1] ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+	} else {
+		len = build_arg(c, op, buf, sizeof(buf));
+		k.arg = place_arg(c, op, buf, len, &keep, &keep_len);
+	}
 	memset(o->before, 0, sizeof(o->before));
 	memcpy(o->before, buf, len < ARG_CAP ? len : ARG_CAP);
 	if (op->kind == A_MEM && keep_len > 8)
@@ -1196,11 +1292,11 @@ static void exec_op(struct ctx *c, const struct op *op, struct obs *o)
 		break;
 	}
 	default:
-		errno = 0;
-		k.r = ioctl(c->fd, op->cmd, k.arg);
-		k.err = k.r < 0 ? errno : 0;
+		do_call(&k);
 		break;
 	}
+	if (fl >= 0)
+		fcntl(c->fd, F_SETFL, fl);
 	o->r = k.r;
 	o->err = k.err;
 	memset(o->arg, 0, sizeof(o->arg));
