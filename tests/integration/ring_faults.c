@@ -707,8 +707,8 @@ static void check_released(const char *tag, const char *ifname, uint64_t packets
 		if (listed || released < packets_tx)
 			cl_sleep_ms(100);
 	} while ((listed || released < packets_tx) && cl_now_ms() < end);
-	/* (usvhost once lost the datapath's per-device state at release:
-	 * device.c's vq_reset() cleared dp_priv before dev_free.) */
+	/* (usvhost once lost the datapath's per-device state at release: the
+	 * core reset the rings before the datapath freed that state.) */
 	cl_check(!listed, "%s: closed: its rings left the stats file (tap %s)", tag, ifname);
 	cl_check(released >= packets_tx, "%s: closed: \"released vq=1\" counts its %llu "
 		 "TX packets (shows %llu in all)", tag, (unsigned long long)packets_tx,
