@@ -65,3 +65,13 @@ CLEANFILES += tests/integration/hostile-*.log
 # and the trace options (seconds).
 TESTS += tests/integration/trace-client.sh
 EXTRA_DIST += tests/integration/trace-client.sh
+
+# notify.sh: readiness as systemd sees it. notify_listen plays the service
+# manager's notification socket; usvhostd (FUSE front) must send READY=1
+# from its main process once the file is served and privileges are dropped,
+# and STOPPING=1 at SIGTERM.
+check_PROGRAMS += tests/integration/notify_listen
+tests_integration_notify_listen_SOURCES = tests/integration/notify_listen.c
+TESTS += tests/integration/notify.sh
+EXTRA_DIST += tests/integration/notify.sh
+CLEANFILES += tests/integration/notify-daemon.log
