@@ -83,6 +83,7 @@ one_run() { # SOCKET-NAME LABEL
 		[ "$(grep -c 'READY=1' "$out")" -eq 1 ] || fail "$2: READY=1 sent more than once"
 	fi
 	# Ready means served: an open answers now.
+	# shellcheck disable=SC2016 # $1 is the inner shell's
 	timeout -s KILL $((5 * scale)) sh -c ': <>"$1"' sh "$mnt/vhost-net" ||
 		fail "$2: cannot open $mnt/vhost-net after READY=1"
 	stop_daemon
@@ -99,7 +100,9 @@ one_run() { # SOCKET-NAME LABEL
 	lpid=
 	stopping=$(grep 'STOPPING=1' "$out")
 	echo "$me: $2: $stopping"
-	[ "$lrc" -eq 0 ] && [ -n "$stopping" ] || fail "$2: notify_listen exited $lrc without STOPPING=1"
+	if [ "$lrc" -ne 0 ] || [ -z "$stopping" ]; then
+		fail "$2: notify_listen exited $lrc without STOPPING=1"
+	fi
 	grep -q 'told the service manager we are ready' "$log" ||
 		fail "$2: the daemon did not log its readiness notification"
 	cat "$out"
