@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : 2;
 	usv_log_setup(o.log_level, o.syslog || !o.foreground);
+	usv_log_set_format(o.log_format);
 	usv_notify_open(&sv.notify);
 	t = o.transport;
 	if (t == USV_TRANSPORT_AUTO)

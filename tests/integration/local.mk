@@ -75,3 +75,8 @@ tests_integration_notify_listen_SOURCES = tests/integration/notify_listen.c
 TESTS += tests/integration/notify.sh
 EXTRA_DIST += tests/integration/notify.sh
 CLEANFILES += tests/integration/notify-daemon.log
+
+# journal-log.sh: stderr lines in journald's "<N>text" form under systemd
+# (JOURNAL_STREAM) or --log-format=journal, and unchanged otherwise.
+TESTS += tests/integration/journal-log.sh
+EXTRA_DIST += tests/integration/journal-log.sh
