@@ -33,3 +33,14 @@ dist_edit = sed -e 's|@sbindir[@]|$(sbindir)|g' \
 	-e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g'
 dist/usvhostd.service: $(srcdir)/dist/usvhostd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) dist && $(dist_edit) $(srcdir)/dist/usvhostd.service.in > $@.tmp && mv $@.tmp $@
+
+# Where make install puts each file, for tests/integration/unit-files.sh
+# (empty: that file is not installed).
+dist-installdirs:
+	@echo "sbindir=$(sbindir)"
+	@echo "pkglibexecdir=$(pkglibexecdir)"
+	@echo "systemdsystemunitdir=$(systemdsystemunitdir)"
+	@echo "udevrulesdir=$(udevrulesdir)"
+	@echo "modulesloaddir=$(modulesloaddir)"
+	@echo "modprobedir=$(modprobedir)"
+.PHONY: dist-installdirs

@@ -80,3 +80,8 @@ CLEANFILES += tests/integration/notify-daemon.log
 # (JOURNAL_STREAM) or --log-format=journal, and unchanged otherwise.
 TESTS += tests/integration/journal-log.sh
 EXTRA_DIST += tests/integration/journal-log.sh
+
+# unit-files.sh: dist/'s files as make install DESTDIR= puts them, the unit
+# through systemd-analyze verify and security (score printed, bounded).
+TESTS += tests/integration/unit-files.sh
+EXTRA_DIST += tests/integration/unit-files.sh
