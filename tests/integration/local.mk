@@ -85,3 +85,7 @@ EXTRA_DIST += tests/integration/journal-log.sh
 # through systemd-analyze verify and security (score printed, bounded).
 TESTS += tests/integration/unit-files.sh
 EXTRA_DIST += tests/integration/unit-files.sh
+
+# usvhost-node.sh: the unit's helper against a /dev and /sys/class of its own.
+TESTS += tests/integration/usvhost-node.sh
+EXTRA_DIST += tests/integration/usvhost-node.sh
