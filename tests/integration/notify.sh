@@ -7,7 +7,9 @@
 # and once with an abstract name (@...), and must:
 #  * send READY=1 (with a STATUS= line naming the served file) from its own
 #    pid (no fork, as Type=notify with NotifyAccess=main needs), only once
-#    the file exists and its capabilities are dropped to the serving set;
+#    the file exists and its capabilities are dropped to the serving set
+#    (its log says it dropped them before it notified; the listener sees
+#    the reduced set and the file when the message arrives);
 #  * serve an open of the file at that point;
 #  * send STOPPING=1 at SIGTERM and exit 0.
 # Then, without NOTIFY_SOCKET, nothing changes (no notification line logged).
@@ -103,8 +105,18 @@ one_run() { # SOCKET-NAME LABEL
 	if [ "$lrc" -ne 0 ] || [ -z "$stopping" ]; then
 		fail "$2: notify_listen exited $lrc without STOPPING=1"
 	fi
-	grep -q 'told the service manager we are ready' "$log" ||
+	# The daemon's own log is in order (one thread until then): READY=1 was
+	# sent after the privileges were dropped and the datapath started.
+	drop=$(grep -n 'privileges dropped' "$log" | head -n 1 | cut -d: -f1)
+	told=$(grep -n 'told the service manager we are ready' "$log" | head -n 1 | cut -d: -f1)
+	if [ -z "$told" ]; then
 		fail "$2: the daemon did not log its readiness notification"
+	elif [ -z "$drop" ] || [ "$told" -lt "$drop" ]; then
+		fail "$2: READY=1 was sent before the privileges were dropped (log lines $told, ${drop:-none})"
+	fi
+	if grep -q 'cannot start the datapath' "$log"; then
+		fail "$2: the datapath did not start"
+	fi
 	cat "$out"
 }
 

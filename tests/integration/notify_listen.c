@@ -89,8 +89,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		n = recvmsg(fd, &mh, 0);
-		/* Look at the node first: the message was sent before this. */
-		present = stat(argv[2], &st) == 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -101,7 +99,10 @@ int main(int argc, char **argv)
 		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+		/* The sender's state as soon as we can, then the node (a stat of a
+		 * FUSE file waits until the daemon serves). */
 		cap_eff(cred.pid, caps, sizeof(caps));
+		present = stat(argv[2], &st) == 0;
 		for (char *p = buf; *p; p++)
 			if (*p == '\n')
 				*p = ' ';
