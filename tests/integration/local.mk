@@ -89,3 +89,9 @@ EXTRA_DIST += tests/integration/unit-files.sh
 # usvhost-node.sh: the unit's helper against a /dev and /sys/class of its own.
 TESTS += tests/integration/usvhost-node.sh
 EXTRA_DIST += tests/integration/usvhost-node.sh
+
+# systemd-nspawn.sh: the unit (hardening and all, turned to the FUSE front)
+# under a real systemd booted in a container: readiness, status, rights,
+# journal priorities, a clean stop.
+TESTS += tests/integration/systemd-nspawn.sh
+EXTRA_DIST += tests/integration/systemd-nspawn.sh
