@@ -58,6 +58,8 @@ if [ -n "$(dir systemdsystemunitdir)" ]; then
 		has "$unit" "^ExecStart=$sbin/usvhostd --transport=cuse --name=vhost-net --foreground\$" \
 			"ExecStart names the installed daemon, CUSE, no fork"
 		has "$unit" "^ExecStartPre=\\+$helper prepare vhost-net\$" "ExecStartPre clears the static node"
+		has "$unit" "^ExecStartPost=-\\+$helper settle vhost-net\$" \
+			"ExecStartPost waits for udev, outside the sandbox"
 		has "$unit" '^Restart=on-failure$' "Restart=on-failure"
 		! grep -q '@[a-z]*@' "$unit" || fail "unsubstituted @...@ in the unit"
 	else
