@@ -13,6 +13,9 @@ tests and boot test guests:
           libfuse3-dev liburing-dev libnuma-dev libcmocka-dev libjson-c-dev
   run:    fuse3
   tests:  qemu-system-x86 busybox-static iproute2 valgrind
+          systemd (systemd-analyze, for the unit's tests; systemd need not
+          be PID 1) systemd-container (systemd-nspawn: the unit under a
+          real systemd) strace (the unit's system-call filter, checked)
           clang libclang-rt-14-dev (libFuzzer, for --enable-fuzzing)
           (guest kernels come from Debian's linux-image package, fetched by
           scripts/guest-kernel.sh without installing it)
@@ -22,7 +25,8 @@ TXT
 
 pkgs=(gcc make autoconf automake libtool pkg-config libfuse3-dev liburing-dev
       libnuma-dev libcmocka-dev libjson-c-dev fuse3 qemu-system-x86
-      busybox-static iproute2 valgrind clang libclang-rt-14-dev)
+      busybox-static iproute2 valgrind clang libclang-rt-14-dev systemd
+      systemd-container strace)
 
 check=0
 case "${1:-}" in

@@ -3,14 +3,18 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Daemon configuration: written once at start-up, before any thread runs. */
 static enum usv_log_level log_level = USV_LOG_INFO;
 static bool log_syslog;
+static bool log_journal; /* stderr lines as "<N>text" */
 
 void usv_log_setup(enum usv_log_level level, bool use_syslog)
 {
@@ -18,6 +22,42 @@ void usv_log_setup(enum usv_log_level level, bool use_syslog)
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog("usvhostd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr (or
+ * stdout) is connected to journald; stderr is that stream only if its
+ * device and inode match, not merely because the variable was inherited. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int used = 0;
+
+	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &used) != 2 || e[used])
+		return false;
+	if (fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void usv_log_set_format(enum usv_log_format format)
+{
+	log_journal = format == USV_LOG_FORMAT_JOURNAL ||
+		      (format == USV_LOG_FORMAT_AUTO && stderr_is_journal());
+}
+
+int usv_log_parse_format(const char *s, enum usv_log_format *out)
+{
+	static const char *const names[] = { "auto", "plain", "journal" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (enum usv_log_format)i;
+			return 0;
+		}
+	}
+	return -22; /* -EINVAL, as usv_log_parse_level */
 }
 
 int usv_log_parse_level(const char *s, enum usv_log_level *out)
@@ -57,6 +97,8 @@ void usv_log(enum usv_log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (log_syslog) {
 		syslog(prio[level], "%s", line);
+	} else if (log_journal) {
+		fprintf(stderr, "<%d>%s\n", prio[level], line);
 	} else {
 		struct timespec ts;
 

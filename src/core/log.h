@@ -15,7 +15,21 @@ enum usv_log_level {
 	USV_LOG_DEBUG,
 };
 
+/* How stderr lines look: plain ("usvhostd[MONOTONIC] LEVEL: text"), or for
+ * the journal ("<N>text", sd-daemon(3)'s priority prefix: journald keeps
+ * its own timestamp). AUTO: journal when stderr is the journal's stream
+ * (JOURNAL_STREAM names its device and inode), else plain. */
+enum usv_log_format {
+	USV_LOG_FORMAT_AUTO = 0,
+	USV_LOG_FORMAT_PLAIN,
+	USV_LOG_FORMAT_JOURNAL,
+};
+
 void usv_log_setup(enum usv_log_level level, bool use_syslog);
+/* After usv_log_setup, before any thread; AUTO is resolved here. */
+void usv_log_set_format(enum usv_log_format format);
+/* Parses "auto", "plain", "journal"; -EINVAL otherwise. */
+int usv_log_parse_format(const char *s, enum usv_log_format *out);
 /* Parses "error", "warn", "info", "debug" (or 0..3); -EINVAL otherwise. */
 int usv_log_parse_level(const char *s, enum usv_log_level *out);
 bool usv_log_enabled(enum usv_log_level level);

@@ -4,6 +4,7 @@ sbin_PROGRAMS += src/usvhostd
 src_usvhostd_SOURCES = \
 	src/daemon/usvhostd.c \
 	src/daemon/options.c src/daemon/options.h \
+	src/daemon/notify.c src/daemon/notify.h \
 	src/daemon/privileges.c src/daemon/privileges.h
 src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
 src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvtrace.la src/libusvcore.la \

@@ -48,6 +48,11 @@ void usv_options_usage(FILE *f)
 		"      --syslog                    log to syslog even in the foreground\n"
 		"  -l, --log-level=LEVEL           error, warn, info (default) or debug;\n"
 		"                                  debug logs every ioctl and its answer\n"
+		"      --log-format=auto|plain|journal\n"
+		"                                  stderr lines: plain (with the daemon's\n"
+		"                                  clock) or \"<N>text\" for journald; auto\n"
+		"                                  (default): journal when stderr is the\n"
+		"                                  journal (JOURNAL_STREAM)\n"
 		"      --fuse-debug                print libfuse's own request trace\n"
 		"  -h, --help                      print this help and exit\n"
 		"  -V, --version                   print the version and exit\n"
@@ -111,7 +116,7 @@ static int parse_group(const char *arg, gid_t *gid)
 int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
-	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS };
+	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -123,6 +128,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "syslog", no_argument, NULL, OPT_SYSLOG },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "fuse-debug", no_argument, NULL, OPT_FUSE_DEBUG },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -201,6 +207,13 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			if (usv_log_parse_level(optarg, &o->log_level)) {
 				fprintf(stderr, "usvhostd: unknown log level '%s' "
 					"(error, warn, info or debug)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_LOG_FORMAT:
+			if (usv_log_parse_format(optarg, &o->log_format)) {
+				fprintf(stderr, "usvhostd: unknown log format '%s' "
+					"(auto, plain or journal)\n", optarg);
 				return -EINVAL;
 			}
 			break;

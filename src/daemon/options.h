@@ -37,6 +37,7 @@ struct usv_options {
 	bool syslog;
 	bool fuse_debug;
 	enum usv_log_level log_level;
+	enum usv_log_format log_format;
 };
 
 #define USV_DEFAULT_NAME "vhost-net"

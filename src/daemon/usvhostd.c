@@ -13,6 +13,7 @@
 #include "core/inject.h"
 #include "core/log.h"
 #include "core/profile.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/privileges.h"
 #include "datapath/uring_dp.h"
@@ -27,6 +28,8 @@ struct serve {
 	struct usv_dp_config dc;
 	struct usv_dp *dp;
 	struct usv_priv_plan plan;
+	struct usv_notify notify; /* systemd Type=notify, when asked */
+	char what[544];            /* the node or file served */
 };
 
 static int serve_started(void *arg)
@@ -44,6 +47,7 @@ static int serve_started(void *arg)
 		return ret;
 	}
 	usv_devlist_set_datapath(sv->devs, usv_dp_ops(), sv->dp);
+	usv_notify_ready(&sv->notify, sv->what);
 	return 0;
 }
 
@@ -75,6 +79,8 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : 2;
 	usv_log_setup(o.log_level, o.syslog || !o.foreground);
+	usv_log_set_format(o.log_format);
+	usv_notify_open(&sv.notify);
 	t = o.transport;
 	if (t == USV_TRANSPORT_AUTO)
 		t = access("/dev/cuse", F_OK) == 0 ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
@@ -171,16 +177,21 @@ int main(int argc, char **argv)
 	fc.hooks.started = serve_started;
 	fc.hooks.unmounting = serve_unmounting;
 	fc.hooks.ctx = &sv;
-	if (t == USV_TRANSPORT_CUSE)
+	if (t == USV_TRANSPORT_CUSE) {
+		snprintf(sv.what, sizeof(sv.what), "/dev/%s", o.name);
 		ret = usv_front_cuse_run(&fc);
-	else
+	} else {
+		snprintf(sv.what, sizeof(sv.what), "%s/vhost-net", o.mount);
 		ret = usv_front_fusefile_run(&fc);
+	}
+	usv_notify_stopping(&sv.notify);
 out:
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
 	usv_dp_destroy(sv.dp);
 	usv_trace_close(trace);
 	usv_inject_destroy(&inject);
+	usv_notify_close(&sv.notify);
 	usv_info("stopped%s", ret ? " after an error" : "");
 	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
 }

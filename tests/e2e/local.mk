@@ -7,6 +7,9 @@
 # daemon's fds and memory back to where they were.
 # trace-qemu: QEMU's boot traced and replayed against the profiles, fault
 # injection seen by QEMU (four boots, about 35 s).
+# unprivileged-qemu: QEMU as nobody opens the node itself (vhost=on, no
+# vhostfd); the daemon as usvhostd.service runs it (own network namespace,
+# system calls within the unit's filter).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -14,7 +17,8 @@ TESTS += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
-	tests/e2e/trace-qemu.sh
+	tests/e2e/trace-qemu.sh \
+	tests/e2e/unprivileged-qemu.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -22,4 +26,5 @@ EXTRA_DIST += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
-	tests/e2e/trace-qemu.sh
+	tests/e2e/trace-qemu.sh \
+	tests/e2e/unprivileged-qemu.sh

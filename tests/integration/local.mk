@@ -65,3 +65,33 @@ CLEANFILES += tests/integration/hostile-*.log
 # and the trace options (seconds).
 TESTS += tests/integration/trace-client.sh
 EXTRA_DIST += tests/integration/trace-client.sh
+
+# notify.sh: readiness as systemd sees it. notify_listen plays the service
+# manager's notification socket; usvhostd (FUSE front) must send READY=1
+# from its main process once the file is served and privileges are dropped,
+# and STOPPING=1 at SIGTERM.
+check_PROGRAMS += tests/integration/notify_listen
+tests_integration_notify_listen_SOURCES = tests/integration/notify_listen.c
+TESTS += tests/integration/notify.sh
+EXTRA_DIST += tests/integration/notify.sh
+CLEANFILES += tests/integration/notify-daemon.log
+
+# journal-log.sh: stderr lines in journald's "<N>text" form under systemd
+# (JOURNAL_STREAM) or --log-format=journal, and unchanged otherwise.
+TESTS += tests/integration/journal-log.sh
+EXTRA_DIST += tests/integration/journal-log.sh
+
+# unit-files.sh: dist/'s files as make install DESTDIR= puts them, the unit
+# through systemd-analyze verify and security (score printed, bounded).
+TESTS += tests/integration/unit-files.sh
+EXTRA_DIST += tests/integration/unit-files.sh
+
+# usvhost-node.sh: the unit's helper against a /dev and /sys/class of its own.
+TESTS += tests/integration/usvhost-node.sh
+EXTRA_DIST += tests/integration/usvhost-node.sh
+
+# systemd-nspawn.sh: the unit (hardening and all, turned to the FUSE front)
+# under a real systemd booted in a container: readiness, status, rights,
+# journal priorities, a clean stop.
+TESTS += tests/integration/systemd-nspawn.sh
+EXTRA_DIST += tests/integration/systemd-nspawn.sh
