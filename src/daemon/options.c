@@ -42,7 +42,7 @@ void usv_options_usage(FILE *f)
 		"      --trace=FILE                write every ioctl and lifecycle event as\n"
 		"                                  JSON lines to FILE ('-': stdout); read it\n"
 		"                                  with usvhost-trace(1)\n"
-		"      --control=PATH|none         control socket for usvhostctl(8) (default\n"
+		"      --control=PATH|none         control socket for usvhostctl(1) (default\n"
 		"                                  " USV_CONTROL_DEFAULT " for the CUSE front,\n"
 		"                                  control-NAME there for --name=NAME; the\n"
 		"                                  FUSE-file front has none unless given)\n"

@@ -189,6 +189,21 @@ us=$(sed -n 's/^ioctls n=200 max_us=\([0-9]*\).*/\1/p' "$out")
 echo "$me: slowest of 200 GET_FEATURES beside hostile control clients: $us us"
 [ "$us" -lt $((100000 * scale)) ] || fail "a device ioctl took $us us beside hostile control clients"
 
+# ---- --help and the manual page say the same ---------------------------------
+for opt in $("$ctl" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+	grep -qF -- "$(echo "$opt" | sed 's/-/\\-/g')" "$top_srcdir/man/usvhostctl.1" ||
+		fail "usvhostctl --help names $opt, man/usvhostctl.1 does not"
+done
+for cmd in $("$ctl" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p'); do
+	grep -qE "^\.B $(echo "$cmd" | sed 's/-/\\\\-/g')( |$)" "$top_srcdir/man/usvhostctl.1" ||
+		fail "usvhostctl --help lists command $cmd, man/usvhostctl.1 does not"
+done
+for opt in --control --control-group; do
+	"$daemon" --help | grep -qF -- "$opt=" || fail "usvhostd --help lacks $opt"
+	grep -qF -- "$(echo "$opt" | sed 's/-/\\-/g') =" "$top_srcdir/man/usvhostd.8" ||
+		fail "man/usvhostd.8 lacks $opt"
+done
+
 # ---- the end ---------------------------------------------------------------
 echo quit >&3
 exec 3>&-
