@@ -35,6 +35,7 @@ struct client {
 	unsigned nfds;
 	uint64_t last_ms; /* last progress */
 	bool closing;  /* close once out is sent */
+	bool eof;      /* the client shut its side: answer what came, then close */
 };
 
 struct usv_control {
@@ -256,6 +257,10 @@ static void serve_line(struct usv_control *c, struct client *cl)
 
 	if (cl->out || cl->closing)
 		return;
+	if (!nl && cl->eof) {
+		cl->inlen = 0; /* a last line without its newline: not a request */
+		return;
+	}
 	if (!nl) {
 		if (cl->inlen == sizeof(cl->in)) {
 			cl->out = usv_control_error_line("E2BIG", "request line too long",
@@ -300,7 +305,8 @@ static void take_fds(struct client *cl, struct msghdr *mh)
 	}
 }
 
-/* Returns false when the client is to be closed now. */
+/* Returns false when the client is to be closed now (an end of input is
+ * noted in cl->eof: the requests before it are still answered). */
 static bool client_read(struct client *cl)
 {
 	union {
@@ -310,13 +316,15 @@ static bool client_read(struct client *cl)
 	struct iovec iov = { cl->in + cl->inlen, sizeof(cl->in) - cl->inlen };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
-	ssize_t n = recvmsg(cl->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	ssize_t n;
 
+	if (!iov.iov_len)
+		return true; /* serve_line() refuses a full buffer first */
+	n = recvmsg(cl->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
 	take_fds(cl, &mh);
-	if (n == 0)
-		return false;
+	cl->eof = n == 0;
 	cl->inlen += (size_t)n;
 	return true;
 }
@@ -352,6 +360,9 @@ static void client_io(struct usv_control *c, struct client *cl, short revents)
 	}
 	cl->last_ms = now_ms();
 	serve_line(c, cl);
+	/* Nothing more will come, or nothing more will be answered. */
+	if (!cl->out && (cl->eof || cl->closing))
+		client_close(cl);
 }
 
 static void *control_main(void *arg)
@@ -433,35 +444,33 @@ int usv_control_open(const struct usv_control_config *cfg, struct usv_control **
 	struct usv_control *c = calloc(1, sizeof(*c));
 	int ret;
 
-	if (!c) {
-		usv_trace_close(cfg->trace);
+	if (!c)
 		return -ENOMEM;
-	}
 	c->lfd = c->stop_fd = -1;
 	for (unsigned i = 0; i < USV_CONTROL_MAX_CLIENTS; i++)
 		c->cl[i].fd = -1;
 	snprintf(c->path, sizeof(c->path), "%s", cfg->path);
 	c->group_set = cfg->group_set;
 	c->gid = cfg->gid;
-	ret = usv_trace_switch_init(&c->trace, cfg->trace_info, cfg->trace, cfg->trace_name);
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = c->stop_fd < 0 ? -errno : bind_socket(c);
+	/* Last, so that on failure the trace is still the caller's. */
+	if (!ret)
+		ret = usv_trace_switch_init(&c->trace, cfg->trace_info, cfg->trace,
+					    cfg->trace_name);
 	if (ret) {
-		usv_trace_close(cfg->trace);
+		usv_log(cfg->optional ? USV_LOG_WARN : USV_LOG_ERR,
+			"control: cannot listen on %s: %s%s%s", cfg->path, strerror(-ret),
+			ret == -EADDRINUSE ? " (another usvhostd listens there)" : "",
+			cfg->optional ? "; going on without a control socket "
+					"(--control=PATH or none)" : "");
+		usv_control_stop(c);
 		free(c);
 		return ret;
 	}
 	c->ctx.devs = cfg->devs;
 	c->ctx.trace = &c->trace;
 	usv_devlist_set_observer(cfg->devs, &usv_trace_switch_observer, &c->trace);
-	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ret = c->stop_fd < 0 ? -errno : bind_socket(c);
-	if (ret) {
-		usv_err("control: cannot listen on %s: %s%s", cfg->path, strerror(-ret),
-			ret == -EADDRINUSE ? " (another usvhostd listens there)" : "");
-		usv_control_stop(c);
-		usv_devlist_set_observer(cfg->devs, NULL, NULL);
-		usv_control_free(c);
-		return ret;
-	}
 	usv_info("control socket %s (mode %s)", c->path, c->group_set ? "0660" : "0600");
 	*out = c;
 	return 0;

@@ -31,6 +31,7 @@ struct usv_control;
 
 struct usv_control_config {
 	const char *path;
+	bool optional;   /* the default path: a failure is only a warning */
 	bool group_set;  /* --control-group: mode 0660 and that group */
 	gid_t gid;
 	struct usv_devlist *devs;
@@ -50,7 +51,8 @@ int usv_control_path(const char *opt, bool cuse, const char *name, const char *m
 		     char *buf, size_t len);
 /* Creates and binds the socket (before privileges are dropped: it may need
  * to create its directory or chown to the group) and installs the trace
- * switch. On failure, cfg->trace is closed. */
+ * switch, which takes cfg->trace. On failure, cfg->trace is still the
+ * caller's. */
 int usv_control_open(const struct usv_control_config *cfg, struct usv_control **out);
 /* Starts serving (the datapath's counters come from dp, NULL: none). */
 int usv_control_start(struct usv_control *c, struct usv_dp *dp);

@@ -161,13 +161,17 @@ int main(int argc, char **argv)
 			       ctlpath, sizeof(ctlpath));
 	if (!ret && ctlpath[0]) {
 		struct usv_control_config cc = {
-			.path = ctlpath, .group_set = o.control_group_set,
-			.gid = o.control_gid, .devs = &devs, .trace = trace,
-			.trace_name = o.trace, .trace_info = &ti,
+			.path = ctlpath, .optional = !o.control,
+			.group_set = o.control_group_set, .gid = o.control_gid,
+			.devs = &devs, .trace = trace, .trace_name = o.trace,
+			.trace_info = &ti,
 		};
 
-		trace = NULL; /* the control socket's trace switch holds it now */
 		ret = usv_control_open(&cc, &sv.ctl);
+		if (!ret)
+			trace = NULL; /* the control socket's trace switch holds it */
+		else if (cc.optional)
+			ret = 0;
 	}
 	if (ret)
 		goto out;

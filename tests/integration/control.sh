@@ -189,6 +189,27 @@ us=$(sed -n 's/^ioctls n=200 max_us=\([0-9]*\).*/\1/p' "$out")
 echo "$me: slowest of 200 GET_FEATURES beside hostile control clients: $us us"
 [ "$us" -lt $((100000 * scale)) ] || fail "a device ioctl took $us us beside hostile control clients"
 
+# ---- sockets a daemon refuses -------------------------------------------------
+# Each of these daemons stops before it mounts anything.
+mkdir "$work/mnt2"
+refused() { # WHAT EXPECTED-LOG-TEXT DAEMON-OPTION...
+	what=$1 text=$2
+	shift 2
+	timeout -s KILL $((10 * scale)) "$daemon" --transport=fuse --mount="$work/mnt2" \
+		--foreground "$@" 2>"$work/refused.log" </dev/null
+	rc=$?
+	[ $rc = 1 ] || fail "$what: usvhostd exited $rc, expected 1"
+	grep -qF "$text" "$work/refused.log" ||
+		fail "$what: the log lacks '$text': $(cat "$work/refused.log")"
+}
+refused "a second daemon on the same socket" "another usvhostd listens there" \
+	--control="$sock"
+[ -S "$sock" ] || fail "the second daemon removed the first one's socket"
+usvctl version >/dev/null || fail "the first daemon no longer answers"
+refused "a socket in the FUSE mount" "inside the FUSE mount" --control="$work/mnt2/ctl.sock"
+refused "a socket in a missing directory" "control: cannot listen on" \
+	--control="$work/no/such/ctl.sock"
+
 # ---- --help and the manual page say the same ---------------------------------
 for opt in $("$ctl" --help | grep -oE -- '--[a-z-]+' | sort -u); do
 	grep -qF -- "$(echo "$opt" | sed 's/-/\\-/g')" "$top_srcdir/man/usvhostctl.1" ||
