@@ -18,7 +18,8 @@
 #   * SIGTERM removes the socket.
 #
 # Environment: as ring-faults.sh (top_builddir, top_srcdir,
-# USVHOST_DAEMON_WRAPPER, USVHOST_TEST_TIMEOUT_SCALE).
+# USVHOST_CLIENT_WRAPPER for control_client, USVHOST_DAEMON_WRAPPER,
+# USVHOST_TEST_TIMEOUT_SCALE).
 # Exit: 0 pass, 1 fail, 77 skipped (with the reason), 99 hard error.
 
 set -u
@@ -72,7 +73,8 @@ mode=$(stat -c '%a %g' "$sock")
 [ "$mode" = "660 $group" ] || fail "socket mode and group '$mode', expected '660 $group'"
 
 mkfifo "$work/cmd"
-timeout -s KILL $((120 * scale)) "$client" --dev="$mnt/vhost-net" --tap=ctl0 --tx=5 --rx=3 \
+# shellcheck disable=SC2086 # the wrapper is a word list
+timeout -s KILL $((120 * scale)) ${USVHOST_CLIENT_WRAPPER:-} "$client" --dev="$mnt/vhost-net" --tap=ctl0 --tx=5 --rx=3 \
 	-name guest=ctlvm,debug-threads=on \
 	<"$work/cmd" >"$out" 2>&1 &
 cpid=$!
@@ -155,7 +157,7 @@ grep -q "unknown level 'loud'" "$work/ll" || fail "log-level loud said: $(cat "$
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	"$ctl" --control="$sock" version >"$work/nobody" 2>&1
 rc=$?
-[ $rc = 1 ] && grep -q 'permission denied' "$work/nobody" ||
+{ [ $rc = 1 ] && grep -q 'permission denied' "$work/nobody"; } ||
 	fail "nobody: exit $rc, '$(cat "$work/nobody")', expected 1 and permission denied"
 setpriv --reuid=nobody --regid=nogroup --groups=$group \
 	"$ctl" --control="$sock" version >"$work/member" 2>&1 ||
@@ -165,13 +167,13 @@ chmod 666 "$sock"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	"$ctl" --control="$sock" version >"$work/nobody2" 2>&1
 rc=$?
-[ $rc = 1 ] && grep -q 'permission denied' "$work/nobody2" ||
+{ [ $rc = 1 ] && grep -q 'permission denied' "$work/nobody2"; } ||
 	fail "nobody on a 0666 socket: exit $rc, '$(cat "$work/nobody2")'"
 grep -q 'control: refused uid 65534' "$log" || fail "the daemon did not log the refusal"
 chmod 660 "$sock"
 "$ctl" --control="$work/none.sock" version >"$work/absent" 2>&1
 rc=$?
-[ $rc = 1 ] && grep -qF "no usvhostd listening on $work/none.sock" "$work/absent" ||
+{ [ $rc = 1 ] && grep -qF "no usvhostd listening on $work/none.sock" "$work/absent"; } ||
 	fail "no daemon: exit $rc, '$(cat "$work/absent")'"
 
 # ---- hostile control clients -------------------------------------------------
