@@ -391,7 +391,8 @@ static void *control_main(void *arg)
 			pfd[n++] = (struct pollfd){ .fd = cl->fd,
 						    .events = cl->out ? POLLOUT : POLLIN };
 		}
-		if (poll(pfd, n, 1000) < 0) {
+		/* The idle sweep needs a tick only while someone is connected. */
+		if (poll(pfd, n, n > 2 ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			usv_err("control: poll: %s", strerror(errno));
