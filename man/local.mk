@@ -1,5 +1,7 @@
-# The manual pages: the daemon (8), the trace tool (1) and the trace format (5).
+# The manual pages: the daemon (8), its control client (1), the trace tool
+# (1) and the trace format (5).
 dist_man_MANS += \
 	man/usvhostd.8 \
+	man/usvhostctl.1 \
 	man/usvhost-trace.1 \
 	man/usvhost-trace.5

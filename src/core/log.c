@@ -11,14 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Daemon configuration: written once at start-up, before any thread runs. */
+/* Daemon configuration: the sink is written once at start-up, before any
+ * thread runs; the level may change at runtime (usv_log_set_level), so it is
+ * read and written atomically. */
 static enum usv_log_level log_level = USV_LOG_INFO;
 static bool log_syslog;
 static bool log_journal; /* stderr lines as "<N>text" */
 
 void usv_log_setup(enum usv_log_level level, bool use_syslog)
 {
-	log_level = level;
+	usv_log_set_level(level);
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog("usvhostd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -78,9 +80,26 @@ int usv_log_parse_level(const char *s, enum usv_log_level *out)
 	return -22; /* -EINVAL, without pulling errno.h into every user */
 }
 
+void usv_log_set_level(enum usv_log_level level)
+{
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+}
+
+enum usv_log_level usv_log_get_level(void)
+{
+	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
+
+const char *usv_log_level_name(enum usv_log_level level)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	return (unsigned)level < sizeof(names) / sizeof(names[0]) ? names[level] : "?";
+}
+
 bool usv_log_enabled(enum usv_log_level level)
 {
-	return level <= log_level;
+	return level <= usv_log_get_level();
 }
 
 void usv_log(enum usv_log_level level, const char *fmt, ...)

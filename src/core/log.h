@@ -33,6 +33,11 @@ int usv_log_parse_format(const char *s, enum usv_log_format *out);
 /* Parses "error", "warn", "info", "debug" (or 0..3); -EINVAL otherwise. */
 int usv_log_parse_level(const char *s, enum usv_log_level *out);
 bool usv_log_enabled(enum usv_log_level level);
+/* The level at runtime (the control socket's log-level): any thread. */
+void usv_log_set_level(enum usv_log_level level);
+enum usv_log_level usv_log_get_level(void);
+/* "error", "warn", "info", "debug". */
+const char *usv_log_level_name(enum usv_log_level level);
 void usv_log(enum usv_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

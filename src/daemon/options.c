@@ -10,6 +10,7 @@
 
 #include "core/inject.h"
 #include "core/profile.h"
+#include "usvhost/control.h"
 
 void usv_options_usage(FILE *f)
 {
@@ -41,6 +42,12 @@ void usv_options_usage(FILE *f)
 		"      --trace=FILE                write every ioctl and lifecycle event as\n"
 		"                                  JSON lines to FILE ('-': stdout); read it\n"
 		"                                  with usvhost-trace(1)\n"
+		"      --control=PATH|none         control socket for usvhostctl(1) (default\n"
+		"                                  " USV_CONTROL_DEFAULT " for the CUSE front,\n"
+		"                                  control-NAME there for --name=NAME; the\n"
+		"                                  FUSE-file front has none unless given)\n"
+		"      --control-group=NAME|GID    let that group use the control socket\n"
+		"                                  (mode 0660; default: root only, 0600)\n"
 		"      --inject=IOCTL:ERRNO[:nth=N][:count=M]\n"
 		"                                  make the Nth call of IOCTL (and M-1 more)\n"
 		"                                  fail with ERRNO; repeatable\n"
@@ -88,15 +95,15 @@ const char *usv_transport_name(enum usv_transport t)
 	return "auto";
 }
 
-/* A group name, or a number. */
-static int parse_group(const char *arg, gid_t *gid)
+/* A group name, or a number, for option opt. */
+static int parse_group(const char *opt, const char *arg, gid_t *gid)
 {
 	struct group *g;
 	char *end;
 	unsigned long n;
 
 	if (!*arg) {
-		fprintf(stderr, "usvhostd: --group needs a group name or number\n");
+		fprintf(stderr, "usvhostd: %s needs a group name or number\n", opt);
 		return -EINVAL;
 	}
 	n = strtoul(arg, &end, 10);
@@ -106,7 +113,7 @@ static int parse_group(const char *arg, gid_t *gid)
 	}
 	g = getgrnam(arg);
 	if (!g) {
-		fprintf(stderr, "usvhostd: --group: no group '%s'\n", arg);
+		fprintf(stderr, "usvhostd: %s: no group '%s'\n", opt, arg);
 		return -EINVAL;
 	}
 	*gid = g->gr_gid;
@@ -116,7 +123,8 @@ static int parse_group(const char *arg, gid_t *gid)
 int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
-	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT };
+	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT, OPT_CONTROL,
+	       OPT_CONTROL_GROUP };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -135,6 +143,8 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "max-devices-per-user", required_argument, NULL, OPT_MAX_PER_USER },
 		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -257,7 +267,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			break;
 		}
 		case OPT_GROUP:
-			if (parse_group(optarg, &o->gid))
+			if (parse_group("--group", optarg, &o->gid))
 				return -EINVAL;
 			o->group_set = true;
 			break;
@@ -273,6 +283,19 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			o->max_devices_per_user = (unsigned)n;
 			break;
 		}
+		case OPT_CONTROL:
+			if (!*optarg || (optarg[0] != '/' && strcmp(optarg, "none"))) {
+				fprintf(stderr, "usvhostd: --control takes an absolute path "
+					"or 'none'\n");
+				return -EINVAL;
+			}
+			o->control = optarg;
+			break;
+		case OPT_CONTROL_GROUP:
+			if (parse_group("--control-group", optarg, &o->control_gid))
+				return -EINVAL;
+			o->control_group_set = true;
+			break;
 		case OPT_KEEP_PRIVS:
 			o->keep_privileges = true;
 			break;

@@ -24,6 +24,9 @@ struct usv_options {
 	const char *profile;
 	const char *stats;  /* counters file, or NULL */
 	const char *trace;  /* JSON trace file ("-": stdout), or NULL */
+	const char *control; /* control socket; NULL: the default; "none": off */
+	gid_t control_gid;  /* --control-group */
+	bool control_group_set;
 	const char *inject[USV_OPTIONS_MAX_INJECT]; /* --inject rules, as given */
 	unsigned ninject;
 	unsigned workers;   /* --workers, accepted and ignored; 0: not given */

@@ -13,6 +13,7 @@
 #include "core/inject.h"
 #include "core/log.h"
 #include "core/profile.h"
+#include "daemon/control.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/privileges.h"
@@ -30,6 +31,7 @@ struct serve {
 	struct usv_priv_plan plan;
 	struct usv_notify notify; /* systemd Type=notify, when asked */
 	char what[544];            /* the node or file served */
+	struct usv_control *ctl; /* NULL: --control=none */
 };
 
 static int serve_started(void *arg)
@@ -47,8 +49,10 @@ static int serve_started(void *arg)
 		return ret;
 	}
 	usv_devlist_set_datapath(sv->devs, usv_dp_ops(), sv->dp);
-	usv_notify_ready(&sv->notify, sv->what);
-	return 0;
+	ret = sv->ctl ? usv_control_start(sv->ctl, sv->dp) : 0;
+	if (ret == 0)
+		usv_notify_ready(&sv->notify, sv->what);
+	return ret;
 }
 
 /* The FUSE unmount needs CAP_SYS_ADMIN, kept permitted for this moment. */
@@ -69,7 +73,8 @@ int main(int argc, char **argv)
 	struct usv_devlist devs;
 	struct usv_inject inject;
 	struct usv_trace *trace = NULL;
-	char devpath[512];
+	struct usv_trace_info ti;
+	char devpath[512], ctlpath[108];
 	sigset_t usr1;
 	struct usv_options o;
 	enum usv_transport t;
@@ -131,20 +136,20 @@ int main(int argc, char **argv)
 	}
 	if (o.ninject)
 		usv_devlist_set_inject(&devs, &inject);
+	ti = (struct usv_trace_info){
+		.producer = "usvhostd " PACKAGE_VERSION,
+		.transport = usv_transport_name(t),
+		.device = devpath,
+		.profile = devs.profile,
+		.inject = &inject,
+	};
+	if (t == USV_TRANSPORT_CUSE)
+		snprintf(devpath, sizeof(devpath), "/dev/%s", o.name);
+	else
+		snprintf(devpath, sizeof(devpath), "%s/vhost-net", o.mount);
 	if (o.trace) {
-		struct usv_trace_info ti = {
-			.producer = "usvhostd " PACKAGE_VERSION,
-			.transport = usv_transport_name(t),
-			.device = devpath,
-			.profile = devs.profile,
-			.inject = &inject,
-		};
 		int err = 0;
 
-		if (t == USV_TRANSPORT_CUSE)
-			snprintf(devpath, sizeof(devpath), "/dev/%s", o.name);
-		else
-			snprintf(devpath, sizeof(devpath), "%s/vhost-net", o.mount);
 		if (!strcmp(o.trace, "-") && !o.foreground) {
 			usv_err("--trace=- writes to stdout, which a daemon closes: "
 				"add --foreground, or give a file");
@@ -160,6 +165,24 @@ int main(int argc, char **argv)
 		usv_devlist_set_observer(&devs, &usv_trace_observer, trace);
 		usv_info("tracing every ioctl to %s", !strcmp(o.trace, "-") ? "stdout" : o.trace);
 	}
+	ret = usv_control_path(o.control, t == USV_TRANSPORT_CUSE, o.name, o.mount,
+			       ctlpath, sizeof(ctlpath));
+	if (!ret && ctlpath[0]) {
+		struct usv_control_config cc = {
+			.path = ctlpath, .optional = !o.control,
+			.group_set = o.control_group_set, .gid = o.control_gid,
+			.devs = &devs, .trace = trace, .trace_name = o.trace,
+			.trace_info = &ti,
+		};
+
+		ret = usv_control_open(&cc, &sv.ctl);
+		if (!ret)
+			trace = NULL; /* the control socket's trace switch holds it */
+		else if (cc.optional)
+			ret = 0;
+	}
+	if (ret)
+		goto out;
 	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
 		 usv_transport_name(t), o.profile);
 	if (o.max_devices_per_user)
@@ -186,9 +209,11 @@ int main(int argc, char **argv)
 	}
 	usv_notify_stopping(&sv.notify);
 out:
+	usv_control_stop(sv.ctl);
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
 	usv_dp_destroy(sv.dp);
+	usv_control_free(sv.ctl);
 	usv_trace_close(trace);
 	usv_inject_destroy(&inject);
 	usv_notify_close(&sv.notify);

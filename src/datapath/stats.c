@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +75,58 @@ void usv_dp_write_stats(struct usv_dp *dp)
 	pthread_mutex_unlock(&dp->lock);
 	if (fclose(f) || rename(tmp, dp->stats_path))
 		usv_warn("stats: cannot replace %s: %s", dp->stats_path, strerror(errno));
+}
+
+static const char *ring_state(const struct usv_dp_ring *r)
+{
+	return __atomic_load_n(&r->broken, __ATOMIC_RELAXED) ? "broken" :
+	       __atomic_load_n(&r->running, __ATOMIC_RELAXED) ? "running" : "stopped";
+}
+
+static void copy_counters(const struct usv_dp_stats *st, struct usv_dp_ring_stats *o)
+{
+	o->packets = ld(&st->packets);
+	o->bytes = ld(&st->bytes);
+	o->kicks = ld(&st->kicks);
+	o->interrupts = ld(&st->interrupts);
+	o->drops = ld(&st->drops);
+	o->errors = ld(&st->errors);
+}
+
+int usv_dp_stats_collect(struct usv_dp *dp, struct usv_dp_ring_stats **out, unsigned *n)
+{
+	struct usv_dp_ring_stats *s;
+	unsigned count = 0, k = 0;
+
+	pthread_mutex_lock(&dp->lock);
+	for (const struct usv_dp_dev *d = dp->devs; d; d = d->next)
+		count += USV_NET_NVQS;
+	s = calloc(count + USV_NET_NVQS, sizeof(*s));
+	if (!s) {
+		pthread_mutex_unlock(&dp->lock);
+		return -ENOMEM;
+	}
+	for (const struct usv_dp_dev *d = dp->devs; d; d = d->next) {
+		for (unsigned i = 0; i < USV_NET_NVQS; i++, k++) {
+			const struct usv_dp_ring *r = &d->ring[i];
+
+			s[k].handle = d->handle;
+			s[k].idx = i;
+			snprintf(s[k].backend, sizeof(s[k].backend), "%s", r->backend_name);
+			s[k].state = ring_state(r);
+			copy_counters(&r->st, &s[k]);
+		}
+	}
+	for (unsigned i = 0; i < USV_NET_NVQS; i++, k++) {
+		s[k].handle = UINT_MAX;
+		s[k].idx = i;
+		s[k].state = "released";
+		copy_counters(&dp->retired[i], &s[k]);
+	}
+	pthread_mutex_unlock(&dp->lock);
+	*out = s;
+	*n = k;
+	return 0;
 }
 
 static void *stats_main(void *arg)

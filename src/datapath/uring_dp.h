@@ -3,6 +3,8 @@
 #ifndef USV_DATAPATH_URING_DP_H
 #define USV_DATAPATH_URING_DP_H
 
+#include <stdint.h>
+
 #include "usvhost/dp_seam.h"
 
 struct usv_dp;
@@ -18,6 +20,19 @@ int usv_dp_create(const struct usv_dp_config *cfg, struct usv_dp **out);
 void usv_dp_destroy(struct usv_dp *dp);
 /* The ops table to hand to usv_devlist_init() with dp as context. */
 const struct usv_datapath_ops *usv_dp_ops(void);
+/* One ring's counters, copied for a watcher (the control socket). */
+struct usv_dp_ring_stats {
+	unsigned handle;   /* the device's; UINT_MAX: totals of released devices */
+	unsigned idx;      /* ring: 0 rx, 1 tx */
+	char backend[32];  /* "tap:NAME", or "" */
+	const char *state; /* "running", "stopped", "broken" */
+	uint64_t packets, bytes, kicks, interrupts, drops, errors;
+};
+
+/* Every device's rings, then the released totals (two entries), in a new
+ * array (*out, to free) of *n entries. The datapath's lock is held only to
+ * copy. 0 or -ENOMEM. */
+int usv_dp_stats_collect(struct usv_dp *dp, struct usv_dp_ring_stats **out, unsigned *n);
 /* Rewrites the stats file now (also done every second and on SIGUSR1). */
 void usv_dp_write_stats(struct usv_dp *dp);
 

@@ -9,3 +9,11 @@ src_usvhost_trace_SOURCES = \
 	src/tools/trace_replay.c
 src_usvhost_trace_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 src_usvhost_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) -lpthread
+
+# usvhostctl: the client of usvhostd's control socket (--control=PATH).
+bin_PROGRAMS += src/usvhostctl
+src_usvhostctl_SOURCES = \
+	src/tools/usvhostctl.c src/tools/usvhostctl.h \
+	src/tools/usvhostctl_stats.c
+src_usvhostctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+src_usvhostctl_LDADD = $(JSONC_LIBS)

@@ -95,3 +95,16 @@ EXTRA_DIST += tests/integration/usvhost-node.sh
 # journal priorities, a clean stop.
 TESTS += tests/integration/systemd-nspawn.sh
 EXTRA_DIST += tests/integration/systemd-nspawn.sh
+
+# control.sh: usvhostd --control and usvhostctl (list, stats, --prometheus,
+# trace on/off, log-level, who may connect, hostile control clients, the
+# socket removed at exit) around a device control_client keeps busy.
+check_PROGRAMS += tests/integration/control_client
+tests_integration_control_client_SOURCES = tests/integration/control_client.c
+tests_integration_control_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/lib
+tests_integration_control_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_control_client_LDFLAGS = $(AM_LDFLAGS) -pthread
+tests_integration_control_client_LDADD = tests/lib/libusvtestclient.la
+TESTS += tests/integration/control.sh
+EXTRA_DIST += tests/integration/control.sh
+CLEANFILES += tests/integration/control-daemon.log

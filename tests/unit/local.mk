@@ -129,3 +129,17 @@ endif
 # No switch on ioctl numbers outside the handlers: the table is the one source.
 TESTS += tests/unit/no-ioctl-switch.sh
 EXTRA_DIST += tests/unit/no-ioctl-switch.sh
+
+# test_control: the control socket's requests (src/daemon/control_cmd.c and
+# the trace switch, built in here), answered with no socket.
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_control
+TESTS += tests/unit/test_control
+tests_unit_test_control_SOURCES = tests/unit/test_control.c $(UNIT_COMMON_SRC) \
+	src/daemon/control_cmd.c src/daemon/control_cmd.h \
+	src/daemon/trace_switch.c src/daemon/trace_switch.h
+tests_unit_test_control_CFLAGS = $(UNIT_CC_FLAGS) $(JSONC_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+tests_unit_test_control_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_control_LDADD = src/libusvdp.la src/libusvtrace.la $(UNIT_LIBS) \
+	$(URING_LIBS) $(NUMA_LIBS) $(JSONC_LIBS)
+endif
