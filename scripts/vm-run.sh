@@ -46,6 +46,8 @@ Options:
   --timeout=SECS    kill the VM after SECS (default 900)
   --memory=SIZE     VM RAM (default 2G)
   --smp=N           VM CPUs (default: 2)
+  --tcg=single|multi  one host thread for all VM CPUs, or one each
+                    (default: \$USVHOST_VM_TCG, else multi)
   --quiet           do not copy the VM console to stdout (it is still in
                     RESULTS/console.log; failures are shown)
   --help            this text
@@ -66,7 +68,7 @@ skip() {
 }
 
 builddir=${USVHOST_BUILD_DIR:-$srcdir/build}
-build=1 results="" timeout=900 memory=2G smp=2 quiet=0 shell=0
+build=1 results="" timeout=900 memory=2G smp=2 quiet=0 shell=0 tcg=${USVHOST_VM_TCG:-multi}
 tests=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -76,6 +78,7 @@ while [ $# -gt 0 ]; do
 	--timeout=*) timeout=${1#*=} ;;
 	--memory=*) memory=${1#*=} ;;
 	--smp=*) smp=${1#*=} ;;
+	--tcg=*) tcg=${1#*=} ;;
 	--quiet) quiet=1 ;;
 	--shell) shell=1 ;;
 	--list) list_tests; exit 0 ;;
@@ -89,6 +92,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$shell" = 1 ] || [ ${#tests[@]} -gt 0 ] || { usage >&2; exit 2; }
 case $timeout in '' | *[!0-9]*) die "--timeout takes seconds" ;; esac
+case $tcg in single | multi) ;; *) die "--tcg takes single or multi" ;; esac
 case $builddir in /*) ;; *) builddir=$PWD/$builddir ;; esac
 
 command -v qemu-system-x86_64 >/dev/null 2>&1 ||
@@ -135,7 +139,7 @@ rm -f "$results/exit" "$results/summary"
 	printf 'VM_VMLINUZ_REL=%q\n' "${USVHOST_VMLINUZ#"$USVHOST_CACHE"/}"
 	printf 'VM_HOST_SRCDIR=%q\nVM_HOST_BUILDDIR=%q\n' "$srcdir" "$builddir"
 	# Pass the harness's knobs through.
-	for v in USVHOST_E2E_REQUIRE VM_VERBOSE VM_NESTED_TIMEOUT VM_CONFORMANCE_ARGS; do
+	for v in USVHOST_E2E_REQUIRE VM_VERBOSE VM_NESTED_TIMEOUT VM_NESTED_ACCEL VM_NESTED_QUIET VM_BOOT_LOOP VM_BOOT_LOOP_CHURN VM_BOOT_LOOP_MIGRATE VM_BLOB_BYTES VM_CONFORMANCE_ARGS; do
 		[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 	done
 } >"$results/run.env"
@@ -144,7 +148,7 @@ rm -f "$results/exit" "$results/summary"
 append="console=ttyS0 panic=-1 quiet"
 [ "$shell" = 0 ] || append="$append usvhost.shell=1"
 # shellcheck disable=SC2054 # commas are QEMU's option syntax
-qemu_args=(-accel tcg -cpu max -smp "$smp" -m "$memory" -nographic -no-reboot -nic none
+qemu_args=(-accel "tcg,thread=$tcg" -cpu max -smp "$smp" -m "$memory" -nographic -no-reboot -nic none
 	-kernel "$USVHOST_VMLINUZ" -initrd "$USVHOST_VM_INITRD" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$srcdir,mount_tag=usvsrc,security_model=none,readonly=on,multidevs=remap"

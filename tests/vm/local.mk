@@ -14,10 +14,16 @@ TESTS += \
 check-vm-multi: $(check_PROGRAMS) $(sbin_PROGRAMS) $(bin_PROGRAMS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/vm/vm-multi.sh
 .PHONY: check-vm-multi
+# A diagnostic, not a test of usvhost: how often a nested guest dies in this
+# VM (docs/testing-vm.md).
+check-vm-boot-loop: $(check_PROGRAMS) $(sbin_PROGRAMS) $(bin_PROGRAMS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/vm/vm-boot-loop.sh
+.PHONY: check-vm-boot-loop
 EXTRA_DIST += \
 	tests/vm/vm-cuse.sh \
 	tests/vm/vm-guests.sh \
 	tests/vm/vm-multi.sh \
+	tests/vm/vm-boot-loop.sh \
 	tests/vm/vm-test.sh \
 	tests/vm/vm-init.sh \
 	tests/vm/vm-lib.sh \
@@ -26,4 +32,5 @@ EXTRA_DIST += \
 	tests/vm/t-conformance.sh \
 	tests/vm/t-guest-kernel.sh \
 	tests/vm/t-guest-usvhost.sh \
-	tests/vm/t-multi.sh
+	tests/vm/t-multi.sh \
+	tests/vm/t-boot-loop.sh
