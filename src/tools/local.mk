@@ -14,6 +14,7 @@ src_usvhost_trace_LDADD = src/libusvtrace.la src/libusvcore.la $(JSONC_LIBS) -lp
 bin_PROGRAMS += src/usvhostctl
 src_usvhostctl_SOURCES = \
 	src/tools/usvhostctl.c src/tools/usvhostctl.h \
+	src/tools/usvhostctl_client.c \
 	src/tools/usvhostctl_stats.c
 src_usvhostctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 src_usvhostctl_LDADD = $(JSONC_LIBS)
