@@ -11,8 +11,9 @@ Installs with apt-get, as root, the packages usvhost needs to build, run its
 tests and boot test guests:
   build:  gcc make autoconf automake libtool pkg-config
           libfuse3-dev liburing-dev libnuma-dev libcmocka-dev libjson-c-dev
+          libseccomp-dev
   run:    fuse3
-  tests:  qemu-system-x86 busybox-static iproute2 valgrind
+  tests:  qemu-system-x86 busybox-static iproute2 valgrind gdb (seccomp.sh)
           clang libclang-rt-14-dev (libFuzzer, for --enable-fuzzing)
           (guest kernels come from Debian's linux-image package, fetched by
           scripts/guest-kernel.sh without installing it)
@@ -21,8 +22,8 @@ TXT
 }
 
 pkgs=(gcc make autoconf automake libtool pkg-config libfuse3-dev liburing-dev
-      libnuma-dev libcmocka-dev libjson-c-dev fuse3 qemu-system-x86
-      busybox-static iproute2 valgrind clang libclang-rt-14-dev)
+      libnuma-dev libcmocka-dev libjson-c-dev libseccomp-dev fuse3 qemu-system-x86
+      busybox-static iproute2 valgrind gdb clang libclang-rt-14-dev)
 
 check=0
 case "${1:-}" in

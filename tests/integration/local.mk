@@ -65,3 +65,10 @@ CLEANFILES += tests/integration/hostile-*.log
 # and the trace options (seconds).
 TESTS += tests/integration/trace-client.sh
 EXTRA_DIST += tests/integration/trace-client.sh
+
+# seccomp.sh: the system call allow-list (--seccomp): ring_faults against a
+# daemon in kill mode, every thread's filter, and a call off the list made
+# by a daemon thread through gdb in each mode.
+TESTS += tests/integration/seccomp.sh
+EXTRA_DIST += tests/integration/seccomp.sh
+CLEANFILES += tests/integration/seccomp-daemon.log
