@@ -123,12 +123,15 @@ static const int allow_plain[] = {
 };
 
 #if USV_SANITIZED
-/* ASan's per-thread alternate signal stack, and LeakSanitizer at exit:
- * it stops the world from a tracer task (clone without CLONE_THREAD, below)
- * that ptraces every thread of the daemon. Sanitizer builds only. */
+/* Sanitizer builds only, found by running them in kill mode: ASan's
+ * per-thread alternate signal stack (sigaltstack); LeakSanitizer at exit,
+ * which reads /proc/self (open, getdents), lets a tracer task ptrace the
+ * daemon (prctl PR_SET_PTRACER; the tracer: prctl PR_SET_PDEATHSIG,
+ * getppid, ptrace, wait4) and reaps it (wait4). The tracer is a clone
+ * without CLONE_THREAD, below. */
 static const int allow_sanitizer[] = {
-	SCMP_SYS(sigaltstack), SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl),
-	SCMP_SYS(sched_getparam), SCMP_SYS(getppid),
+	SCMP_SYS(sigaltstack), SCMP_SYS(open), SCMP_SYS(getdents), SCMP_SYS(prctl),
+	SCMP_SYS(getppid), SCMP_SYS(ptrace), SCMP_SYS(wait4),
 };
 #endif
 
@@ -328,7 +331,7 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 	ret = add_values(ctx, SCMP_SYS(ioctl), 1, true, ioctls, NCALLS(ioctls));
 	if (!ret)
 		ret = add_values(ctx, SCMP_SYS(fcntl), 1, true, fcntls, NCALLS(fcntls));
-	if (!ret && !USV_SANITIZED)
+	if (!ret && !USV_SANITIZED) /* there: any option */
 		ret = add_values(ctx, SCMP_SYS(prctl), 0, true, prctls, NCALLS(prctls));
 	/* getsockopt at SOL_SOCKET, for those two options only. */
 	for (size_t i = 0; !ret && i < NCALLS(sockopts); i++) {

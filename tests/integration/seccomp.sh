@@ -10,7 +10,7 @@
 #     on the list; every thread seen meanwhile, workers included, shows
 #     "Seccomp: 2" (filter mode) in /proc/PID/task/TID/status; the log names
 #     the mode; SIGTERM: exit 0 and unmounted (the unmount path is listed).
-#  2. The default (enforce): a system call off the list (getppid), made by a
+#  2. The default (enforce): a system call off the list (getpgid), made by a
 #     daemon thread from outside with gdb, returns -1 with errno EPERM; the
 #     log names it once, however often it is made; the daemon serves on
 #     (qemu_client passes) and exits 0. A SIGSYS sent with kill(1) is not a
@@ -21,7 +21,7 @@
 #     usage error (exit 2).
 #
 # Runs inside private mount and network namespaces (daemon-lib.sh). Needs
-# gdb(1) to make a daemon thread call getppid: no test hook in the daemon.
+# gdb(1) to make a daemon thread call getpgid: no test hook in the daemon.
 # Exit: 0 pass, 1 fail, 77 skipped (with the reason), 99 hard error.
 
 set -u
@@ -40,7 +40,7 @@ log_lines=60
 . "$here/daemon-lib.sh"
 
 if [ "${USVHOST_SECCOMP_IN_NS:-}" != 1 ]; then
-	command -v gdb >/dev/null 2>&1 || skip "no gdb(1): it makes a daemon thread call getppid"
+	command -v gdb >/dev/null 2>&1 || skip "no gdb(1): it makes a daemon thread call getpgid"
 fi
 enter_namespaces USVHOST_SECCOMP_IN_NS "$@"
 
@@ -51,19 +51,19 @@ setup_run seccomp-daemon.log usvhost-seccomp
 USVHOST_DAEMON_ARGS=
 ip link set lo up 2>/dev/null || true
 
-# getppid's number here; the daemon has no reason to ask for its parent.
-nr=$(printf '#include <sys/syscall.h>\nSYS_getppid\n' | ${CC:-cc} -E -P - 2>/dev/null | tail -n 1)
+# getpgid's number here: no build of the daemon asks for a process group.
+nr=$(printf '#include <sys/syscall.h>\nSYS_getpgid\n' | ${CC:-cc} -E -P - 2>/dev/null | tail -n 1)
 case $nr in
-'' | *[!0-9]*) hard_error "cannot find getppid's system call number (cc -E: '$nr')" ;;
+'' | *[!0-9]*) hard_error "cannot find getpgid's system call number (cc -E: '$nr')" ;;
 esac
 
-# Makes the daemon's main thread call getppid twice through gdb; prints
+# Makes the daemon's main thread call getpgid(0) twice through gdb; prints
 # "RET ERRNO" of the second call. SIGSYS goes to the daemon's own handler.
-inject_getppid() {
+inject_getpgid() {
 	timeout -s KILL $((30 * scale)) gdb -p "$dpid" -batch -nx -q \
 		-ex 'handle SIGSYS nostop noprint pass' \
-		-ex "call (long)syscall($nr)" \
-		-ex "printf \"RESULT %ld %d\\n\", (long)syscall($nr), *(int *)__errno_location()" \
+		-ex "call (long)syscall($nr, 0)" \
+		-ex "printf \"RESULT %ld %d\\n\", (long)syscall($nr, 0), *(int *)__errno_location()" \
 		2>&1 | awk '$1 == "RESULT" { print $2, $3 }'
 }
 
@@ -124,12 +124,12 @@ grep -q 'seccomp: allow-list of [0-9]* system calls installed (--seccomp=enforce
 kill -SYS "$dpid"
 sleep 0.2
 [ -n "$(proc_state "$dpid")" ] || fail "a SIGSYS sent with kill(1) killed the daemon"
-got=$(inject_getppid)
-[ "$got" = "-1 1" ] || fail "getppid in the daemon returned '$got', expected '-1 1' (EPERM)"
-got=$(inject_getppid)
-[ "$got" = "-1 1" ] || fail "getppid, again: '$got', expected '-1 1'"
-n=$(grep -c "error: seccomp: refused system call getppid ($nr) in thread $dpid with EPERM" "$log")
-[ "$n" -eq 1 ] || fail "expected 1 log line for the 4 refused getppid calls, found $n"
+got=$(inject_getpgid)
+[ "$got" = "-1 1" ] || fail "getpgid in the daemon returned '$got', expected '-1 1' (EPERM)"
+got=$(inject_getpgid)
+[ "$got" = "-1 1" ] || fail "getpgid, again: '$got', expected '-1 1'"
+n=$(grep -c "error: seccomp: refused system call getpgid ($nr) in thread $dpid with EPERM" "$log")
+[ "$n" -eq 1 ] || fail "expected 1 log line for the 4 refused getpgid calls, found $n"
 n=$(grep -c 'seccomp: refused' "$log")
 [ "$n" -eq 1 ] || fail "expected 1 refused call in the log in all, found $n"
 timeout -s KILL $((60 * scale)) "$qclient" --dev="$mnt/vhost-net" >"$work/qclient.out" 2>&1 ||
@@ -138,22 +138,23 @@ stop_daemon
 
 # ---- 3. log: allowed -------------------------------------------------------
 start_daemon --seccomp=log
-got=$(inject_getppid)
-[ "${got%% *}" = "$$" ] ||
-	fail "getppid in the daemon under --seccomp=log returned '$got', expected $$"
+pgid=$(sed 's/.*) //' "/proc/$dpid/stat" | cut -d' ' -f3)
+got=$(inject_getpgid)
+[ "${got%% *}" = "$pgid" ] ||
+	fail "getpgid in the daemon under --seccomp=log returned '$got', expected $pgid"
 check_daemon_log 'seccomp: refused' "--seccomp=log refused a call"
 stop_daemon
 
 # ---- 4. kill: killed by SIGSYS ---------------------------------------------
 start_daemon --seccomp=kill
-inject_getppid >/dev/null
+inject_getpgid >/dev/null
 wait_daemon $((10 * scale))
 if [ "$drc" = timeout ]; then
-	fail "usvhostd --seccomp=kill still ran 10 s after calling getppid (killed)"
+	fail "usvhostd --seccomp=kill still ran 10 s after calling getpgid (killed)"
 elif [ "$drc" -ne 159 ]; then
-	fail "usvhostd --seccomp=kill exited $drc after calling getppid, expected 159 (SIGSYS)"
+	fail "usvhostd --seccomp=kill exited $drc after calling getpgid, expected 159 (SIGSYS)"
 else
-	echo "$me: --seccomp=kill: getppid killed the daemon with SIGSYS"
+	echo "$me: --seccomp=kill: getpgid killed the daemon with SIGSYS"
 fi
 abort_fuse
 
