@@ -139,6 +139,7 @@ static const int allow_sanitizer[] = {
 /* System call numbers whose names the SIGSYS handler can say. */
 #define USV_SECCOMP_NAMED 512
 
+#if USV_SECCOMP_TRAP
 /* What the SIGSYS handler reads. A signal handler has no argument to carry
  * it: this one pointer is set once, before the filter exists, and the
  * handler only reads it and sets bits atomically. */
@@ -148,6 +149,7 @@ struct sigsys_state {
 	int log_fd; /* a datagram socket connected to /dev/log, or -1: stderr */
 };
 static struct sigsys_state *sigsys_state;
+#endif
 
 int usv_seccomp_parse_mode(const char *s, enum usv_seccomp_mode *mode)
 {
@@ -180,6 +182,7 @@ const char *usv_seccomp_mode_name(enum usv_seccomp_mode mode)
 }
 
 /* ---- the SIGSYS handler: async-signal-safe calls only --------------------- */
+#if USV_SECCOMP_TRAP
 
 struct line {
 	char buf[256];
@@ -247,7 +250,6 @@ static void sigsys_report(const struct sigsys_state *st, int nr)
 		return; /* nowhere else to say it */
 }
 
-#if USV_SECCOMP_TRAP
 static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -271,6 +273,39 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		sigsys_report(st, nr);
 	}
 	errno = saved;
+}
+
+/* The names of every call number, and the syslog socket, for the SIGSYS
+ * handler (which may not allocate). */
+static int sigsys_setup(bool to_syslog)
+{
+	struct sigsys_state *st = calloc(1, sizeof(*st));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	struct sigaction sa = { .sa_flags = SA_SIGINFO };
+
+	if (!st)
+		return -ENOMEM;
+	for (int nr = 0; nr < USV_SECCOMP_NAMED; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		if (name) {
+			snprintf(st->name[nr], sizeof(st->name[nr]), "%s", name);
+			free(name);
+		}
+	}
+	st->log_fd = -1;
+	if (to_syslog) {
+		st->log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (st->log_fd >= 0 &&
+		    connect(st->log_fd, (struct sockaddr *)&sun, sizeof(sun))) {
+			close(st->log_fd);
+			st->log_fd = -1;
+		}
+	}
+	sigsys_state = st;
+	sa.sa_sigaction = on_sigsys;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) ? -errno : 0;
 }
 #endif
 
@@ -372,45 +407,6 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 	return ret;
 }
 
-/* The names of every call number, and the syslog socket, for the SIGSYS
- * handler (which may not allocate). */
-static int sigsys_setup(bool to_syslog)
-{
-	struct sigsys_state *st = calloc(1, sizeof(*st));
-	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
-	struct sigaction sa = { .sa_flags = SA_SIGINFO };
-
-	if (!st)
-		return -ENOMEM;
-	for (int nr = 0; nr < USV_SECCOMP_NAMED; nr++) {
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-
-		if (name) {
-			snprintf(st->name[nr], sizeof(st->name[nr]), "%s", name);
-			free(name);
-		}
-	}
-	st->log_fd = -1;
-	if (to_syslog) {
-		st->log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (st->log_fd >= 0 &&
-		    connect(st->log_fd, (struct sockaddr *)&sun, sizeof(sun))) {
-			close(st->log_fd);
-			st->log_fd = -1;
-		}
-	}
-	sigsys_state = st;
-#if USV_SECCOMP_TRAP
-	sa.sa_sigaction = on_sigsys;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL))
-		return -errno;
-#else
-	(void)sa;
-#endif
-	return 0;
-}
-
 int usv_seccomp_install(enum usv_seccomp_mode mode, bool to_syslog)
 {
 	uint32_t deflt;
@@ -436,9 +432,11 @@ int usv_seccomp_install(enum usv_seccomp_mode mode, bool to_syslog)
 		deflt = USV_SECCOMP_TRAP ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EPERM);
 		what = USV_SECCOMP_TRAP ? "calls off the list fail with EPERM and are logged"
 					: "calls off the list fail with EPERM";
+#if USV_SECCOMP_TRAP
 		ret = sigsys_setup(to_syslog);
 		if (ret)
 			goto fail;
+#endif
 		break;
 	}
 	ctx = seccomp_init(deflt);
