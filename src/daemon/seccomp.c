@@ -120,6 +120,12 @@ static const int allow_plain[] = {
 	SCMP_SYS(connect), SCMP_SYS(sendto),
 	/* json-c seeds its hash tables (the trace recorder's objects). */
 	SCMP_SYS(getrandom),
+	/* The control socket (--control), bound before the drop: clients
+	 * accepted, their requests and passed fds (recvmsg), a trace file
+	 * opened on request (its header names the kernel: uname; its
+	 * filesystem checked: fstatfs), the socket file removed at exit. */
+	SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(uname), SCMP_SYS(fstatfs),
+	SCMP_SYS(unlink),
 };
 
 #if USV_SANITIZED
@@ -358,8 +364,9 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 	static const uint64_t fcntls[] = { F_GETFL, F_GET_SEALS, F_GETFD, F_SETFD };
 	/* Thread names (pthread_setname_np on the calling thread). */
 	static const uint64_t prctls[] = { PR_SET_NAME, PR_GET_NAME };
-	/* What kind of socket an imported fd is (classify_socket). */
-	static const uint64_t sockopts[] = { SO_TYPE, SO_DOMAIN };
+	/* What kind of socket an imported fd is (classify_socket); who a
+	 * control client is (its credentials and groups). */
+	static const uint64_t sockopts[] = { SO_TYPE, SO_DOMAIN, SO_PEERCRED, SO_PEERGROUPS };
 	struct scmp_arg_cmp cmp[2];
 	int ret;
 
@@ -368,7 +375,7 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 		ret = add_values(ctx, SCMP_SYS(fcntl), 1, true, fcntls, NCALLS(fcntls));
 	if (!ret && !USV_SANITIZED) /* there: any option */
 		ret = add_values(ctx, SCMP_SYS(prctl), 0, true, prctls, NCALLS(prctls));
-	/* getsockopt at SOL_SOCKET, for those two options only. */
+	/* getsockopt at SOL_SOCKET, for those options only. */
 	for (size_t i = 0; !ret && i < NCALLS(sockopts); i++) {
 		cmp[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
 		cmp[1] = SCMP_A2(SCMP_CMP_EQ, sockopts[i]);
