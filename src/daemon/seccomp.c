@@ -2,9 +2,10 @@
 /*
  * usvhostd's system call allow-list. The list was taken from what the daemon
  * does once its privileges are dropped (strace -f over the integration
- * tests, the e2e traffic and SIGKILL tests, --trace, --stats and shutdown,
- * on the FUSE front), plus what libfuse's CUSE session and the NUMA paths do
- * by reading their code. Each group says why it is there. Filters on
+ * tests and the e2e traffic test: --trace, --stats, shutdown, on the FUSE
+ * front), plus what libfuse's CUSE session and the NUMA paths do by reading
+ * their code, and checked in kill mode over the same tests and the e2e
+ * SIGKILL test. Each group says why it is there. Filters on
  * arguments where they are cheap and matter: clone for threads only, signals
  * to this process only, the ioctls, fcntl commands, prctl options, socket
  * family and socket options the daemon uses.
