@@ -11,8 +11,9 @@ Installs with apt-get, as root, the packages usvhost needs to build, run its
 tests and boot test guests:
   build:  gcc make autoconf automake libtool pkg-config
           libfuse3-dev liburing-dev libnuma-dev libcmocka-dev libjson-c-dev
+          libseccomp-dev
   run:    fuse3
-  tests:  qemu-system-x86 busybox-static iproute2 valgrind
+  tests:  qemu-system-x86 busybox-static iproute2 valgrind gdb (seccomp.sh)
           systemd (systemd-analyze, for the unit's tests; systemd need not
           be PID 1) systemd-container (systemd-nspawn: the unit under a
           real systemd) strace (the unit's system-call filter, checked)
@@ -24,8 +25,8 @@ TXT
 }
 
 pkgs=(gcc make autoconf automake libtool pkg-config libfuse3-dev liburing-dev
-      libnuma-dev libcmocka-dev libjson-c-dev fuse3 qemu-system-x86
-      busybox-static iproute2 valgrind clang libclang-rt-14-dev systemd
+      libnuma-dev libcmocka-dev libjson-c-dev libseccomp-dev fuse3 qemu-system-x86
+      busybox-static iproute2 valgrind gdb clang libclang-rt-14-dev systemd
       systemd-container strace)
 
 check=0

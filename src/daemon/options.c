@@ -33,6 +33,12 @@ void usv_options_usage(FILE *f)
 		"                                  fail with EMFILE (default 256; 0: no limit)\n"
 		"      --keep-privileges           do not drop capabilities nor set\n"
 		"                                  no_new_privs after start-up (debugging)\n"
+		"      --seccomp=enforce|log|kill|off\n"
+		"                                  system call allow-list: a call off it fails\n"
+		"                                  with EPERM and is logged (enforce, the\n"
+		"                                  default), is allowed and logged by the\n"
+		"                                  kernel (log), kills the daemon (kill); or\n"
+		"                                  no filter (off)\n"
 		"  -p, --profile=NAME              answer as profile NAME (default usvhost;\n"
 		"                                  'list' shows them all)\n"
 		"  -w, --workers=N                 ignored, with a warning: each device has\n"
@@ -124,7 +130,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
 	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT, OPT_CONTROL,
-	       OPT_CONTROL_GROUP };
+	       OPT_CONTROL_GROUP, OPT_SECCOMP };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -145,6 +151,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -298,6 +305,13 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			break;
 		case OPT_KEEP_PRIVS:
 			o->keep_privileges = true;
+			break;
+		case OPT_SECCOMP:
+			if (usv_seccomp_parse_mode(optarg, &o->seccomp)) {
+				fprintf(stderr, "usvhostd: --seccomp takes enforce, log, kill "
+					"or off\n");
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usv_options_usage(stdout);

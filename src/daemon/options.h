@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "core/log.h"
+#include "daemon/seccomp.h"
 
 #define USV_OPTIONS_MAX_INJECT 32
 
@@ -36,6 +37,7 @@ struct usv_options {
 	bool mode_set;      /* --mode given */
 	bool group_set;     /* --group given */
 	bool keep_privileges;
+	enum usv_seccomp_mode seccomp; /* default enforce */
 	bool foreground;
 	bool syslog;
 	bool fuse_debug;

@@ -17,6 +17,7 @@
 #include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/privileges.h"
+#include "daemon/seccomp.h"
 #include "datapath/uring_dp.h"
 #include "front/front.h"
 #include "trace/recorder.h"
@@ -42,6 +43,10 @@ static int serve_started(void *arg)
 	if (sv->o->keep_privileges)
 		usv_warn("--keep-privileges: every capability kept, no_new_privs not set");
 	else if ((ret = usv_priv_drop(&sv->plan)))
+		return ret;
+	/* Before the datapath: its threads, and libfuse's, inherit it. */
+	ret = usv_seccomp_install(sv->o->seccomp, sv->o->syslog || !sv->o->foreground);
+	if (ret)
 		return ret;
 	ret = usv_dp_create(&sv->dc, &sv->dp);
 	if (ret) {

@@ -14,7 +14,7 @@
 # The daemon runs as usvhostd.service runs it: in a network namespace of its
 # own (PrivateNetwork=yes) and, when strace and systemd-analyze are there,
 # traced for its system calls, each of which must be allowed by the unit's
-# SystemCallFilter= (@system-service and pidfd_getfd; mount and umount2
+# SystemCallFilter= (@system-service, pidfd_getfd and seccomp; mount and umount2
 # apart, which only this FUSE front makes).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu

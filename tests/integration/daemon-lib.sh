@@ -26,6 +26,9 @@
 #   daemon        the usvhostd binary; client: the client binary (both must
 #                 be executable, else hard error 99)
 #   daemon_wrapper  words put before "$daemon" (default: none)
+#   USVHOST_DAEMON_ARGS  (environment) words put after the options
+#                 start_daemon always gives, before the script's own: e.g.
+#                 --seccomp=kill to prove the allow-list complete for a test
 #   log_lines     how many lines of the log show_log prints (default 40)
 # Variables it sets:
 #   log           the daemon's stderr: $top_builddir/tests/integration/LOG-NAME
@@ -176,9 +179,9 @@ wait_daemon() {
 # dead daemon: each is bounded with timeout(1). Exits 1 on failure.
 # shellcheck disable=SC2120 # the options are optional
 start_daemon() { # [DAEMON-OPTION...]
-	# shellcheck disable=SC2086 # the wrapper is a word list
+	# shellcheck disable=SC2086 # the wrapper and USVHOST_DAEMON_ARGS are word lists
 	${daemon_wrapper:-} "$daemon" --transport=fuse --mount="$mnt" --foreground \
-		--log-level=debug "$@" 2>"$log" </dev/null &
+		--log-level=debug ${USVHOST_DAEMON_ARGS:-} "$@" 2>"$log" </dev/null &
 	dpid=$!
 	deadline=$(($(now) + 10 * scale))
 	until mounted; do

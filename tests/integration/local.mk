@@ -108,3 +108,10 @@ tests_integration_control_client_LDADD = tests/lib/libusvtestclient.la
 TESTS += tests/integration/control.sh
 EXTRA_DIST += tests/integration/control.sh
 CLEANFILES += tests/integration/control-daemon.log
+
+# seccomp.sh: the system call allow-list (--seccomp): ring_faults against a
+# daemon in kill mode, every thread's filter, and a call off the list made
+# by a daemon thread through gdb in each mode.
+TESTS += tests/integration/seccomp.sh
+EXTRA_DIST += tests/integration/seccomp.sh
+CLEANFILES += tests/integration/seccomp-daemon.log

@@ -13,7 +13,7 @@
 #     it reports must be one docs/deploy.md ("Hardening") explains: root,
 #     CAP_SYS_PTRACE and CAP_DAC_OVERRIDE over other users' processes,
 #     /proc and /dev/cuse, AF_UNIX, and the system calls of @system-service
-#     plus pidfd_getfd. A new one fails until it is justified here and there.
+#     plus pidfd_getfd and seccomp. A new one fails until it is justified here and there.
 # Needs systemd-analyze (Debian: systemd), not systemd as PID 1.
 # Exit: 0 pass, 1 fail, 77 skipped (with the reason), 99 hard error.
 

@@ -15,10 +15,12 @@
 # Traffic tests use the "traffic" section instead (e2e_traffic_begin ...).
 #
 # Tunables (environment): E2E_QEMU_TIMEOUT (s, default 60), E2E_MEM (512M),
-# USVHOSTD (daemon binary), QEMU (qemu-system-x86_64), PYTHON (python3, for
-# the multiqueue tap), E2E_KEEP_LOGS (copy the logs there),
-# USVHOST_E2E_REQUIRE=1 (a missing prerequisite fails, not skips), E2E_VHOST
-# (traffic tests: on, or off for QEMU's own virtio-net).
+# USVHOSTD (daemon binary), USVHOST_DAEMON_ARGS (words given to every
+# usvhostd before the test's own options, e.g. --seccomp=kill), QEMU
+# (qemu-system-x86_64), PYTHON (python3, for the multiqueue tap),
+# E2E_KEEP_LOGS (copy the logs there), USVHOST_E2E_REQUIRE=1 (a missing
+# prerequisite fails, not skips), E2E_VHOST (traffic tests: on, or off for
+# QEMU's own virtio-net).
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -208,8 +210,9 @@ e2e_start_daemon() {
 	[ -x "$USVHOSTD" ] || e2e_die "daemon binary $USVHOSTD missing (build the project first)"
 	E2E_MNT=$E2E_RUN_DIR/mnt
 	E2E_MOUNTS+=("$E2E_MNT")
-	"$USVHOSTD" --transport=fuse --mount="$E2E_MNT" --foreground --log-level=debug "$@" \
-		</dev/null >"$E2E_RUN_DIR/daemon.log" 2>&1 &
+	# shellcheck disable=SC2086 # a word list
+	"$USVHOSTD" --transport=fuse --mount="$E2E_MNT" --foreground --log-level=debug \
+		${USVHOST_DAEMON_ARGS:-} "$@" </dev/null >"$E2E_RUN_DIR/daemon.log" 2>&1 &
 	E2E_DAEMON_PID=$!
 	deadline=$((SECONDS + 10))
 	until e2e_is_mounted "$E2E_MNT"; do
