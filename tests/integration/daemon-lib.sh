@@ -229,6 +229,13 @@ stop_daemon() {
 		fail "$mnt is still mounted after usvhostd exited"
 		abort_fuse
 	fi
+	# Every run doubles as a check of the system-call allow-list: a call
+	# it refused (--seccomp=enforce logs it) is a path the list misses.
+	# seccomp.sh provokes refusals on purpose and sets this to 1.
+	if [ "${SECCOMP_REFUSALS_EXPECTED:-0}" != 1 ] &&
+		grep -q 'seccomp: refused system call' "$log"; then
+		fail "the daemon made a system call its seccomp allow-list refuses: $(grep -m1 'seccomp: refused' "$log")"
+	fi
 }
 
 check_daemon_log() { # EXTENDED-REGEX MESSAGE (case-insensitive)

@@ -514,6 +514,11 @@ e2e_check_daemon_stop() {
 	else
 		e2e_pass "mount $E2E_MNT gone"
 	fi
+	# A system call the allow-list refused (logged by --seccomp=enforce) is a
+	# path the list misses.
+	if grep -q 'seccomp: refused system call' "$E2E_RUN_DIR/daemon.log" 2>/dev/null; then
+		e2e_fail "the daemon made a system call its seccomp allow-list refuses: $(grep -m1 'seccomp: refused' "$E2E_RUN_DIR/daemon.log")"
+	fi
 }
 
 # End a run: show its logs if one of its checks failed.

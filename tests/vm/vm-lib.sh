@@ -190,6 +190,11 @@ vm_daemon_stop() {
 			e2e_log "usvhostd (pid $pid) survives SIGKILL: $(vm_proc_state "$pid"); leaving it"
 	fi
 	VM_DAEMON_PID=""
+	# A system call the allow-list refused is a path the list misses (the
+	# CUSE front's are only reached here).
+	if grep -q 'seccomp: refused system call' "$VM_DAEMON_LOG" 2>/dev/null; then
+		e2e_fail "the daemon made a system call its seccomp allow-list refuses: $(grep -m1 'seccomp: refused' "$VM_DAEMON_LOG")"
+	fi
 	for i in $(seq 1 50); do
 		[ -e "/dev/$VM_DAEMON_NAME" ] || break
 		sleep 0.05
