@@ -129,14 +129,7 @@ boot_unprivileged() { # RAM
 	fi
 	# shellcheck disable=SC2034 # read by e2e_cleanup
 	E2E_QEMU_PID=""
-	E2E_GUEST_SECS=$((SECONDS - t0))
-	e2e_log "guest ran $E2E_GUEST_SECS s (QEMU status $E2E_QEMU_RC)"
-	[ -z "$E2E_PING_PID" ] || e2e_kill_bounded "$E2E_PING_PID" "host ping loop" || true
-	E2E_PING_PID=""
-	for pid in "${E2E_JOBS[@]+"${E2E_JOBS[@]}"}"; do
-		e2e_wait_pid "$pid" 5 || e2e_kill_bounded "$pid" "host-side job" || true
-	done
-	E2E_JOBS=()
+	e2e_traffic_end "$t0"
 	QEMU_PID_WAS=$qpid
 }
 

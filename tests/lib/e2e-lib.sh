@@ -630,10 +630,17 @@ e2e_traffic_boot() { # e2e_boot_guest options [-- QEMU args]
 		opts+=("$1")
 		shift
 	done
-	local t0=$SECONDS pid
+	local t0=$SECONDS
 	e2e_boot_guest --vhost="$E2E_VHOST" "${opts[@]}" -- -trace virtio_queue_notify \
 		"${extra[@]+"${extra[@]}"}"
-	E2E_GUEST_SECS=$((SECONDS - t0))
+	e2e_traffic_end "$t0"
+}
+
+# After a traffic guest exited (started at T0): its time, then the ping
+# loop stopped and the host-side jobs given 5 s to finish.
+e2e_traffic_end() { # T0
+	local pid
+	E2E_GUEST_SECS=$((SECONDS - $1))
 	e2e_log "guest ran $E2E_GUEST_SECS s (QEMU status $E2E_QEMU_RC)"
 	[ -z "$E2E_PING_PID" ] || e2e_kill_bounded "$E2E_PING_PID" "host ping loop" || true
 	E2E_PING_PID=""
