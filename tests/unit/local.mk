@@ -49,6 +49,16 @@ tests_unit_test_features_CFLAGS = $(UNIT_CC_FLAGS)
 tests_unit_test_features_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_features_LDADD = $(UNIT_LIBS)
 
+# test_alloc_failures: QEMU's sequence and a device's open with each of the
+# core's allocations failing in turn (the allocator wrapped at link time).
+check_PROGRAMS += tests/unit/test_alloc_failures
+TESTS += tests/unit/test_alloc_failures
+tests_unit_test_alloc_failures_SOURCES = tests/unit/test_alloc_failures.c $(IOCTL_COMMON_SRC)
+tests_unit_test_alloc_failures_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_alloc_failures_LDFLAGS = $(UNIT_LINK_FLAGS) -Wl,--wrap=malloc \
+	-Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=strdup
+tests_unit_test_alloc_failures_LDADD = $(UNIT_LIBS)
+
 tests_unit_test_mem_table_SOURCES = tests/unit/test_mem_table.c $(IOCTL_COMMON_SRC)
 tests_unit_test_mem_table_CFLAGS = $(UNIT_CC_FLAGS)
 tests_unit_test_mem_table_LDFLAGS = $(UNIT_LINK_FLAGS)
