@@ -115,4 +115,18 @@ ends_within "$pid" 20 || rc=$?
 check "SIGTERM stops follow cleanly within 2 s (exit $rc; 255: still running)" [ "$rc" = 0 ]
 check "... after it showed the 4 records there were" [ "$(wc -l <"$OUT")" = 6 ]
 e2e_run_end
+
+# ---- --help and the man page agree -------------------------------------------
+e2e_run_begin help
+missing=
+for o in $("$TRACE_TOOL" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+	case $o in --help | --version) continue ;; esac
+	grep -qF -- "$(echo "$o" | sed 's/-/\\-/g')" "$top_srcdir/man/usvhost-trace.1" || missing="$missing $o"
+done
+for c in $("$TRACE_TOOL" --help | sed -nE 's/^  ([a-z]+) .*/\1/p'); do
+	grep -qE "^\.B $c( |\$)" "$top_srcdir/man/usvhost-trace.1" || missing="$missing $c"
+done
+check "every command and option of --help is in usvhost-trace(1) (missing:${missing:- none})" \
+	[ -z "$missing" ]
+e2e_run_end
 e2e_finish
