@@ -302,14 +302,17 @@ static void export_trace(struct exporter *x)
 		} else if (!strcmp(r->type, "attach") || !strcmp(r->type, "detach")) {
 			export_ring(x, r, !strcmp(r->type, "attach"));
 		} else {
-			if (!strcmp(r->type, "open")) {
-				int64_t tgid;
-
-				if (usv_tj_i64(r->o, "tgid", &tgid))
-					learn_name(x, tgid, -1, usv_tj_str(r->o, "comm"));
-			}
 			export_instant(x, r, r->type[0] ? r->type : "?");
 		}
+	}
+	/* An opener's comm names it only if it made no ioctl: QEMU's device is
+	 * often opened by the shell that then execs it. */
+	for (size_t i = 0; i < x->t->n; i++) {
+		const struct rec *r = &x->t->recs[i];
+		int64_t tgid;
+
+		if (!strcmp(r->type, "open") && usv_tj_i64(r->o, "tgid", &tgid))
+			learn_name(x, tgid, -1, usv_tj_str(r->o, "comm"));
 	}
 	/* Rings still attached when the trace stops end with it. */
 	for (size_t i = 0; i < x->nspans; i++)
