@@ -48,6 +48,7 @@ check "the trace has the client's ioctls ($n) and ring attaches" \
 	bash -c "[ $n -gt 50 ] && grep -q '\"type\":\"attach\"' '$T' && grep -q '\"type\":\"detach\"' '$T'"
 check "export --format=perfetto -o writes the file" \
 	"$TRACE_TOOL" export --format=perfetto -o "$J" "$T"
+# shellcheck disable=SC2317 # called through check
 checked() { # CHECK
 	local out=$E2E_RUN_DIR/check-$1.out
 	"$CHECK" "$1" "$T" "$J" >"$out" 2>&1 || { e2e_show_file "$out" 10; return 1; }
@@ -56,10 +57,12 @@ check "the export is JSON whose events have ph, name, pid, tid and a numeric ts"
 check "every ioctl record is one X event with its name, tid and pid ($n)" checked ioctls
 check "times never go back on a thread's track" checked monotonic
 check "ring attach..detach spans pair up, one per attach" checked spans
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "export to stdout is the same document" \
 	bash -c '"$1" export "$2" | cmp -s - "$3"' _ "$TRACE_TOOL" "$T" "$J"
 check "the caller's command name names its process" \
 	grep -q '"name":"process_name","ph":"M","pid":[0-9]*,"tid":0,"args":{"name":"qemu_client"}' "$J"
+# shellcheck disable=SC2016 # expanded by the inner bash
 check "an unknown format is refused (exit 2)" \
 	bash -c '"$1" export --format=svg "$2" >/dev/null 2>&1; [ $? = 2 ]' _ "$TRACE_TOOL" "$T"
 e2e_run_end
@@ -121,7 +124,7 @@ e2e_run_begin help
 missing=
 for o in $("$TRACE_TOOL" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
 	case $o in --help | --version) continue ;; esac
-	grep -qF -- "$(echo "$o" | sed 's/-/\\-/g')" "$top_srcdir/man/usvhost-trace.1" || missing="$missing $o"
+	grep -qF -- "${o//-/\\-}" "$top_srcdir/man/usvhost-trace.1" || missing="$missing $o"
 done
 for c in $("$TRACE_TOOL" --help | sed -nE 's/^  ([a-z]+) .*/\1/p'); do
 	grep -qE "^\.B $c( |\$)" "$top_srcdir/man/usvhost-trace.1" || missing="$missing $c"
