@@ -51,9 +51,30 @@ void fmt_duration(int64_t ns, char *buf, size_t len);
 /* Is name in a comma-separated list (names with or without VHOST_)? */
 bool name_in_list(const char *name, const char *list);
 
+/* Looks up the common fields of r->o. */
+void rec_fill(struct rec *r);
+
+/* show's filters and form. */
+#define SHOW_MAX_DEVS 64
+struct show_opts {
+	int64_t devs[SHOW_MAX_DEVS];
+	unsigned ndevs;
+	char ioctls[1024];
+	bool errors, events, absolute;
+};
+/* The lines above the records (suffix: after the profile name). */
+void show_header(const struct show_opts *o, const char *path, json_object *header,
+		 const char *profile, const char *suffix);
+/* One record's line, if the filters keep it; t0: the header's time. */
+void show_rec(const struct show_opts *o, int64_t t0, const struct rec *r);
+/* show --follow: records as they are appended, until the end record or
+ * SIGINT/SIGTERM. */
+int show_follow(const struct show_opts *o, const char *path);
+
 int cmd_show(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

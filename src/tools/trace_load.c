@@ -9,7 +9,7 @@
 
 #include "tools/tool.h"
 
-static void fill(struct rec *r)
+void rec_fill(struct rec *r)
 {
 	json_object *m;
 
@@ -81,7 +81,7 @@ int trace_load(const char *path, struct trace *t)
 		}
 		memset(&t->recs[t->n], 0, sizeof(t->recs[t->n]));
 		t->recs[t->n].o = o;
-		fill(&t->recs[t->n]);
+		rec_fill(&t->recs[t->n]);
 		if (!strcmp(t->recs[t->n].type, "end"))
 			t->ended = true;
 		t->n++;

@@ -7,8 +7,6 @@
 
 #include "tools/tool.h"
 
-#define MAX_DEVS 64
-
 static void show_event(const struct rec *r, char *buf, size_t len)
 {
 	json_object *b = usv_tj_obj(r->o, "backend");
@@ -73,6 +71,77 @@ static void show_event(const struct rec *r, char *buf, size_t len)
 	}
 }
 
+static bool keep_rec(const struct show_opts *o, const struct rec *r)
+{
+	bool is_ioctl = !strcmp(r->type, "ioctl");
+	bool keep = o->ndevs == 0;
+
+	for (unsigned k = 0; k < o->ndevs; k++)
+		keep |= o->devs[k] == r->dev;
+	if (!keep)
+		return false;
+	if (!is_ioctl && (!o->events || o->ioctls[0] || o->errors))
+		return false;
+	if (is_ioctl && o->ioctls[0] && !name_in_list(r->ioctl, o->ioctls))
+		return false;
+	if (is_ioctl && o->errors && r->ret == 0)
+		return false;
+	return true;
+}
+
+void show_header(const struct show_opts *o, const char *path, json_object *header,
+		 const char *profile, const char *suffix)
+{
+	printf("# %s: %s, format %s, profile %s%s\n", path,
+	       usv_tj_str(header, "producer") ? usv_tj_str(header, "producer") : "?",
+	       json_object_get_string(json_object_object_get(header, "version")),
+	       profile, suffix);
+	if (usv_tj_arr(header, "inject"))
+		printf("# inject: %s\n", json_object_to_json_string_ext(
+			       usv_tj_arr(header, "inject"), JSON_C_TO_STRING_PLAIN));
+	printf("%-12s %-4s %-7s %-26s %s\n", o->absolute ? "TIME" : "+SECONDS", "DEV", "TID",
+	       "IOCTL", "ARGUMENTS = RESULT <LATENCY>");
+}
+
+void show_rec(const struct show_opts *o, int64_t t0, const struct rec *r)
+{
+	char args[4096], res[128], lat[32], when[40], what[2048];
+	char devs_s[24] = "-";
+
+	if (!keep_rec(o, r))
+		return;
+	if (o->absolute)
+		snprintf(when, sizeof(when), "%" PRId64 ".%06" PRId64, r->time_ns / 1000000000,
+			 r->time_ns % 1000000000 / 1000);
+	else
+		snprintf(when, sizeof(when), "%+.6f", trace_seconds(t0, r->time_ns));
+	if (r->dev >= 0)
+		snprintf(devs_s, sizeof(devs_s), "%" PRId64, r->dev);
+	if (!strcmp(r->type, "ioctl")) {
+		int64_t tid = 0;
+		char tids[24];
+
+		usv_tj_i64(r->o, "tid", &tid);
+		snprintf(tids, sizeof(tids), "%" PRId64, tid);
+		fmt_args(r->in, args, sizeof(args));
+		fmt_result(r, res, sizeof(res));
+		fmt_duration(r->latency_ns, lat, sizeof(lat));
+		snprintf(what, sizeof(what), "%s", "");
+		if (r->out) {
+			fmt_args(r->out, what, sizeof(what));
+		}
+		printf("%-12s %-4s %-7s %-26s %s = %s%s%s%s%s%s%s <%s>\n", when, devs_s, tids,
+		       r->ioctl ? r->ioctl : "?", args, res, what[0] ? " " : "", what,
+		       usv_tj_str(r->o, "note") ? " (" : "",
+		       usv_tj_str(r->o, "note") ? usv_tj_str(r->o, "note") : "",
+		       usv_tj_str(r->o, "note") ? ")" : "",
+		       r->injected ? " [injected]" : "", lat);
+	} else {
+		show_event(r, what, sizeof(what));
+		printf("%-12s %-4s %-7s -- %s\n", when, devs_s, "", what);
+	}
+}
+
 int cmd_show(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -81,43 +150,45 @@ int cmd_show(int argc, char **argv)
 		{ "errors", no_argument, NULL, 'e' },
 		{ "no-events", no_argument, NULL, 'E' },
 		{ "absolute", no_argument, NULL, 'a' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char ioctls[1024] = "", args[4096], res[128], lat[32], when[40], what[2048];
-	int64_t devs[MAX_DEVS];
-	unsigned ndevs = 0;
-	bool errors = false, events = true, absolute = false;
+	struct show_opts o = { .events = true };
+	bool follow = false;
 	struct trace t;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:i:eEah", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:i:eEafh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			if (ndevs == MAX_DEVS)
+			if (o.ndevs == SHOW_MAX_DEVS)
 				break;
-			devs[ndevs++] = strtoll(optarg, NULL, 0);
+			o.devs[o.ndevs++] = strtoll(optarg, NULL, 0);
 			break;
 		case 'i':
-			if (strlen(ioctls) + strlen(optarg) + 2 < sizeof(ioctls)) {
-				if (ioctls[0])
-					strcat(ioctls, ",");
-				strcat(ioctls, optarg);
+			if (strlen(o.ioctls) + strlen(optarg) + 2 < sizeof(o.ioctls)) {
+				if (o.ioctls[0])
+					strcat(o.ioctls, ",");
+				strcat(o.ioctls, optarg);
 			}
 			break;
 		case 'e':
-			errors = true;
+			o.errors = true;
 			break;
 		case 'E':
-			events = false;
+			o.events = false;
 			break;
 		case 'a':
-			absolute = true;
+			o.absolute = true;
+			break;
+		case 'f':
+			follow = true;
 			break;
 		case 'h':
 			printf("Usage: usvhost-trace show [--dev N]... [--ioctl NAME[,NAME]]... "
-			       "[--errors] [--no-events] [--absolute] FILE\n");
+			       "[--errors] [--no-events] [--absolute] [--follow] FILE\n");
 			return 0;
 		default:
 			return 2;
@@ -127,64 +198,14 @@ int cmd_show(int argc, char **argv)
 		fprintf(stderr, "usvhost-trace show: one trace file expected (see --help)\n");
 		return 2;
 	}
+	if (follow)
+		return show_follow(&o, argv[optind]);
 	if (trace_load(argv[optind], &t))
 		return 2;
-	printf("# %s: %s, format %s, profile %s%s\n", t.path,
-	       usv_tj_str(t.header, "producer") ? usv_tj_str(t.header, "producer") : "?",
-	       json_object_get_string(json_object_object_get(t.header, "version")),
-	       trace_profile_name(&t), t.ended ? "" : " (no end record: cut short?)");
-	if (usv_tj_arr(t.header, "inject"))
-		printf("# inject: %s\n", json_object_to_json_string_ext(
-			       usv_tj_arr(t.header, "inject"), JSON_C_TO_STRING_PLAIN));
-	printf("%-12s %-4s %-7s %-26s %s\n", absolute ? "TIME" : "+SECONDS", "DEV", "TID",
-	       "IOCTL", "ARGUMENTS = RESULT <LATENCY>");
-	for (size_t i = 0; i < t.n; i++) {
-		const struct rec *r = &t.recs[i];
-		bool is_ioctl = !strcmp(r->type, "ioctl");
-		char devs_s[24] = "-";
-		bool keep = ndevs == 0;
-
-		for (unsigned k = 0; k < ndevs; k++)
-			keep |= devs[k] == r->dev;
-		if (!keep)
-			continue;
-		if (!is_ioctl && (!events || ioctls[0] || errors))
-			continue;
-		if (is_ioctl && ioctls[0] && !name_in_list(r->ioctl, ioctls))
-			continue;
-		if (is_ioctl && errors && r->ret == 0)
-			continue;
-		if (absolute)
-			snprintf(when, sizeof(when), "%" PRId64 ".%06" PRId64, r->time_ns / 1000000000,
-				 r->time_ns % 1000000000 / 1000);
-		else
-			snprintf(when, sizeof(when), "%+.6f", trace_seconds(t.t0, r->time_ns));
-		if (r->dev >= 0)
-			snprintf(devs_s, sizeof(devs_s), "%" PRId64, r->dev);
-		if (is_ioctl) {
-			int64_t tid = 0;
-			char tids[24];
-
-			usv_tj_i64(r->o, "tid", &tid);
-			snprintf(tids, sizeof(tids), "%" PRId64, tid);
-			fmt_args(r->in, args, sizeof(args));
-			fmt_result(r, res, sizeof(res));
-			fmt_duration(r->latency_ns, lat, sizeof(lat));
-			snprintf(what, sizeof(what), "%s", "");
-			if (r->out) {
-				fmt_args(r->out, what, sizeof(what));
-			}
-			printf("%-12s %-4s %-7s %-26s %s = %s%s%s%s%s%s%s <%s>\n", when, devs_s, tids,
-			       r->ioctl ? r->ioctl : "?", args, res, what[0] ? " " : "", what,
-			       usv_tj_str(r->o, "note") ? " (" : "",
-			       usv_tj_str(r->o, "note") ? usv_tj_str(r->o, "note") : "",
-			       usv_tj_str(r->o, "note") ? ")" : "",
-			       r->injected ? " [injected]" : "", lat);
-		} else {
-			show_event(r, what, sizeof(what));
-			printf("%-12s %-4s %-7s -- %s\n", when, devs_s, "", what);
-		}
-	}
+	show_header(&o, t.path, t.header, trace_profile_name(&t),
+		    t.ended ? "" : " (no end record: cut short?)");
+	for (size_t i = 0; i < t.n; i++)
+		show_rec(&o, t.t0, &t.recs[i]);
 	trace_free(&t);
 	return 0;
 }

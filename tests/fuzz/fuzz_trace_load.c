@@ -5,8 +5,9 @@
  * two for diff (without one, the trace is compared with itself).
  *
  * Runs what a user runs on a trace someone sent them: the loader
- * (trace_load), the formatting of every record, then show (plain and with
- * every filter), summary and diff; their output goes to /dev/null.
+ * (trace_load), the formatting of every record, then show (plain, with
+ * every filter, and --follow when the end record's line is whole),
+ * summary, diff and export; their output goes to /dev/null.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *ff = memchr(data, '\f', size);
 	const char *a = sides[0].path, *b = sides[1].path;
 	struct trace t;
+	bool follow;
 
 	if (ff) {
 		put(&sides[0], data, (size_t)(ff - data));
@@ -92,6 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (trace_load(a, &t))
 		return 0; /* refused: the commands would refuse it too */
 	format_all(&t);
+	/* --follow waits for more until an end record's newline: only then. */
+	follow = t.ended && (ff ? ff > data && ff[-1] == '\n' : data[size - 1] == '\n');
 	trace_free(&t);
 	{
 		const char *show[] = { "show", a };
@@ -104,6 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *summary_dev[] = { "summary", "--dev", "0", a };
 		const char *diff[] = { "diff", a, b };
 		const char *diff_all[] = { "diff", "--strict", "--events", a, b };
+		const char *export[] = { "export", "--format=perfetto", a };
+		const char *export_out[] = { "export", "-o", "/dev/null", a };
+		const char *followed[] = { "show", "--follow", "--errors", a };
 
 		run(cmd_show, show, 2);
 		run(cmd_show, filtered, 12);
@@ -112,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run(cmd_summary, summary_dev, 4);
 		run(cmd_diff, diff, 3);
 		run(cmd_diff, diff_all, 5);
+		run(cmd_export, export, 3);
+		run(cmd_export, export_out, 4);
+		if (follow)
+			run(cmd_show, followed, 4);
 	}
 	return 0;
 }

@@ -115,3 +115,13 @@ CLEANFILES += tests/integration/control-daemon.log
 TESTS += tests/integration/seccomp.sh
 EXTRA_DIST += tests/integration/seccomp.sh
 CLEANFILES += tests/integration/seccomp-daemon.log
+
+# trace-export.sh: usvhost-trace export --format=perfetto on a trace the
+# client recorded, checked by trace_export_check (json-c), and show --follow
+# on a file that grows.
+check_PROGRAMS += tests/integration/trace_export_check
+tests_integration_trace_export_check_SOURCES = tests/integration/trace_export_check.c
+tests_integration_trace_export_check_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_integration_trace_export_check_LDADD = $(JSONC_LIBS)
+TESTS += tests/integration/trace-export.sh
+EXTRA_DIST += tests/integration/trace-export.sh
