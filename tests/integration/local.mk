@@ -115,3 +115,9 @@ CLEANFILES += tests/integration/control-daemon.log
 TESTS += tests/integration/seccomp.sh
 EXTRA_DIST += tests/integration/seccomp.sh
 CLEANFILES += tests/integration/seccomp-daemon.log
+
+# bench.sh: usvhost-bench (src/bench) against a FUSE front for a second of
+# each test: packets move, the taps' counters agree, --json parses, --raw works.
+TESTS += tests/integration/bench.sh
+EXTRA_DIST += tests/integration/bench.sh
+CLEANFILES += tests/integration/bench-daemon.log
