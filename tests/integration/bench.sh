@@ -71,7 +71,9 @@ assert o["backend"] is not None and o["backend"]["cpu_s"] >= 0, o
 ' "$out" || fail "--json: the output does not parse or lacks the figures"
 else
 	echo "$me: note: no python3, --json is checked for one line only"
-	[ "$(wc -l <"$out")" = 1 ] && grep -q '"match":true' "$out" || fail "--json: not one object with match true"
+	if [ "$(wc -l <"$out")" != 1 ] || ! grep -q '"match":true' "$out"; then
+		fail "--json: not one object with match true"
+	fi
 fi
 
 # Usage errors exit 2 and say why; --help exits 0.
