@@ -248,6 +248,13 @@ for t in ("tx", "rx"):
             t.upper(), s, fig(r), fig(m), ratio(m, r), fig(a), ratio(a, r),
             ns(cell(t, s, "memfd", "ns")), ns(cell(t, s, "anon", "ns"))))
 w("")
+w('Reading the table: a ratio above 1 does not mean usvhostd beats the tap. The raw')
+w("reference is one thread doing every `write()` or `read()`; through usvhostd the guest's")
+w("thread and usvhostd's worker run in parallel, which on a shared machine also means a")
+w("larger share of the CPUs. The CPU columns are the comparable cost: usvhostd's own time")
+w('per packet. With anonymous RAM every ring access and copy is a system call into the')
+w("guest's memory (`process_vm_readv`/`writev`), which is what the anon columns pay for.")
+w("")
 w("Command: `sudo scripts/bench.sh --secs=%s --runs=%s --guest=%s`."
   % (env["SECS"], env["RUNS"], env["GUEST"]))
 w("")
