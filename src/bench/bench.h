@@ -92,7 +92,6 @@ struct bench_dev {
 	/* Filled by the loops. */
 	uint64_t frames_window; /* counted between start and stop */
 	uint64_t frames_total;  /* counted until the rings were quiet */
-	uint64_t bytes_window;
 	uint64_t port_frames;   /* seen or sent by the host side */
 	uint64_t port_drops;
 	uint64_t *samples;      /* rr round trips, ns */
@@ -104,7 +103,6 @@ struct bench_dev {
 /* Shared by every thread of a run: when to stop. */
 struct bench_clock {
 	atomic_int phase; /* 0 run, 1 stop posting, 2 stop everything */
-	uint64_t t_end_ns;
 };
 
 uint64_t bench_now_ns(void);

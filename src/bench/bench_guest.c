@@ -137,7 +137,6 @@ int bench_guest_tx(struct bench_dev *d, struct bench_clock *c)
 			break;
 	}
 	d->frames_total = d->frames_window;
-	d->bytes_window = d->frames_window * d->o->size;
 	/* What is in flight completes, within a second. */
 	end = bench_now_ns() + 1000000000ull;
 	while (r->last_used != r->avail_idx && bench_now_ns() < end && !d->err) {
@@ -174,7 +173,6 @@ static unsigned reclaim_rx(struct bench_dev *d, unsigned *merge, uint64_t *frame
 			memcpy(&nb, r->bufs + id * r->bufsz + 10, sizeof(nb));
 			*merge = nb ? nb - 1u : 0;
 			(*frames)++;
-			d->bytes_window += len > BENCH_HDR ? len - BENCH_HDR : 0;
 		}
 		post(r, (uint16_t)id);
 	}
