@@ -125,3 +125,9 @@ tests_integration_trace_export_check_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_integration_trace_export_check_LDADD = $(JSONC_LIBS)
 TESTS += tests/integration/trace-export.sh
 EXTRA_DIST += tests/integration/trace-export.sh
+
+# bench.sh: usvhost-bench (src/bench) against a FUSE front for a second of
+# each test: packets move, the taps' counters agree, --json parses, --raw works.
+TESTS += tests/integration/bench.sh
+EXTRA_DIST += tests/integration/bench.sh
+CLEANFILES += tests/integration/bench-daemon.log

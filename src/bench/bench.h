@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * usvhost-bench: plays QEMU and a virtio-net guest driver against a vhost-net
+ * device (usvhost's FUSE file or CUSE node, or the kernel's /dev/vhost-net)
+ * with a tap backend, and measures. Its own code only: it links nothing of
+ * the daemon and nothing of the tests.
+ *
+ *   bench_main.c  options, the run, the report (text or JSON)
+ *   bench_dev.c   guest RAM, split rings, the ioctl sequence, teardown
+ *   bench_guest.c the guest driver's loops (tx, rx, rr) on those rings
+ *   bench_tap.c   taps, the host side (AF_PACKET), counters, raw mode
+ *   bench_cpu.c   the backend's CPU time (usvhostd or the kernel's vhost-PID)
+ */
+#ifndef USVHOST_BENCH_H
+#define USVHOST_BENCH_H
+
+#include <net/if.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_ETHERTYPE 0x88b5 /* IEEE local experimental */
+#define BENCH_HDR 12           /* virtio_net_hdr_mrg_rxbuf */
+#define BENCH_MAX_DEVICES 64
+#define BENCH_MAX_RING 1024
+#define BENCH_MAX_SIZE 65000
+#define BENCH_MIN_SIZE 60
+#define BENCH_MAX_SECS 3600
+/* Latency samples kept for rr (more round trips are counted, not kept). */
+#define BENCH_MAX_SAMPLES (1u << 20)
+
+enum bench_test { BENCH_TX, BENCH_RX, BENCH_RR };
+enum bench_ram { BENCH_RAM_MEMFD, BENCH_RAM_ANON };
+
+struct bench_opts {
+	const char *dev;
+	enum bench_test test;
+	enum bench_ram ram;
+	bool poll; /* --guest=poll: the guest spins instead of sleeping on interrupts */
+	bool raw;
+	bool json;
+	unsigned size, devices, secs, ring;
+	pid_t backend_pid; /* 0: find it */
+};
+
+/* The driver's view of one split ring, in guest RAM. */
+struct bench_vring {
+	unsigned num;
+	struct bench_vdesc *desc;
+	uint16_t *avail; /* flags, idx, ring[num], used_event */
+	uint16_t *used;  /* flags, idx, then {u32 id, u32 len}[num], avail_event */
+	uint16_t avail_idx, last_used;
+	uint16_t free_top, *free_ids; /* stack of free descriptor ids */
+	uint8_t *bufs;                /* num buffers of bufsz */
+	uint64_t bufs_gpa;
+	size_t bufsz;
+};
+
+struct bench_vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+/* The host side of a tap: its interface and an AF_PACKET socket on it. */
+struct bench_port {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int pkt;
+};
+
+/* The tap's own counters (/sys/class/net/TAP/statistics). */
+struct bench_tapstat {
+	uint64_t rx_packets, rx_dropped, tx_packets, tx_dropped;
+};
+
+struct bench_dev {
+	unsigned index;
+	const struct bench_opts *o;
+	int fd, tap;
+	int kick[2], call[2];
+	int memfd;
+	uint8_t *ram;
+	size_t ram_size;
+	struct bench_vring vq[2]; /* 0: rx, 1: tx, as virtio-net numbers them */
+	struct bench_port port;
+	struct bench_tapstat tap0, tap1;
+
+	/* Filled by the loops. */
+	uint64_t frames_window; /* counted between start and stop */
+	uint64_t frames_total;  /* counted until the rings were quiet */
+	uint64_t port_frames;   /* seen or sent by the host side */
+	uint64_t port_drops;
+	uint64_t *samples;      /* rr round trips, ns */
+	size_t nsamples;
+	uint64_t lost;          /* rr round trips that never came back */
+	int err;                /* first error of its threads, -errno */
+};
+
+/* Shared by every thread of a run: when to stop. */
+struct bench_clock {
+	atomic_int phase; /* 0 run, 1 stop posting, 2 stop everything */
+};
+
+uint64_t bench_now_ns(void);
+void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* bench_dev.c */
+int bench_dev_open(struct bench_dev *d);
+void bench_dev_close(struct bench_dev *d);
+void bench_vring_kick(struct bench_dev *d, unsigned q, uint16_t old);
+size_t bench_bufsz(const struct bench_opts *o);
+
+/* bench_guest.c: run on the device's thread; stop when the clock says so. */
+int bench_guest_tx(struct bench_dev *d, struct bench_clock *c);
+int bench_guest_rx(struct bench_dev *d, struct bench_clock *c);
+int bench_guest_rr(struct bench_dev *d, struct bench_clock *c);
+
+/* bench_tap.c */
+int bench_tap_open(struct bench_dev *d);
+void bench_tap_close(struct bench_dev *d);
+int bench_tap_stats(const char *ifname, struct bench_tapstat *s);
+size_t bench_frame(uint8_t *f, size_t len, uint32_t seq);
+int bench_port_sink(struct bench_dev *d, struct bench_clock *c);
+int bench_port_inject(struct bench_dev *d, struct bench_clock *c);
+int bench_port_echo(struct bench_dev *d, struct bench_clock *c);
+int bench_raw_tx(struct bench_dev *d, struct bench_clock *c);
+int bench_raw_rx(struct bench_dev *d, struct bench_clock *c);
+int bench_raw_rr(struct bench_dev *d, struct bench_clock *c);
+
+/* bench_cpu.c */
+struct bench_backend {
+	pid_t pid;          /* 0: none found */
+	bool kernel;        /* the kernel's vhost-PID workers */
+	char what[64];
+};
+void bench_backend_find(const struct bench_opts *o, struct bench_backend *b);
+/* utime + stime of the backend's threads, in clock ticks; -1 if unknown. */
+long long bench_backend_ticks(const struct bench_backend *b);
+
+#endif

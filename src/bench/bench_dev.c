@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * QEMU's side of one device: guest RAM (a sealed memfd as
+ * memory-backend-memfd,share=on makes it, or anonymous memory as QEMU's
+ * default), two split rings and their buffers in it, the eventfds, and the
+ * ioctls QEMU sends at DRIVER_OK; teardown detaches the tap and closes all.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "usvhost/vhost_abi.h"
+
+/* What Linux's virtio-net driver keeps of the kernel's offer here. */
+#define BENCH_FEATURES (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_RING_EVENT_IDX) | \
+			USV_BIT(USV_F_VERSION_1))
+#define RING_AREA 0x10000 /* per ring: desc, avail, used for up to 1024 entries */
+
+size_t bench_bufsz(const struct bench_opts *o)
+{
+	return ((size_t)BENCH_HDR + o->size + 63) & ~(size_t)63;
+}
+
+static int xioctl(int fd, unsigned long cmd, void *arg, const char *what)
+{
+	if (ioctl(fd, cmd, arg) < 0) {
+		int e = errno;
+
+		bench_note("%s: %s", what, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static int ram_init(struct bench_dev *d)
+{
+	size_t bufs = (size_t)d->o->ring * bench_bufsz(d->o);
+	size_t size = (2 * RING_AREA + 2 * bufs + 0xfffff) & ~(size_t)0xfffff;
+	void *p;
+
+	d->ram_size = size;
+	if (d->o->ram == BENCH_RAM_MEMFD) {
+		d->memfd = memfd_create("usvhost-bench-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (d->memfd < 0 || ftruncate(d->memfd, (off_t)size) < 0 ||
+		    fcntl(d->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+			bench_note("guest RAM: memfd of %zu bytes: %s", size, strerror(errno));
+			return -errno;
+		}
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd, 0);
+	} else {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	if (p == MAP_FAILED) {
+		bench_note("guest RAM: mmap %zu bytes: %s", size, strerror(errno));
+		return -errno;
+	}
+	d->ram = p;
+	memset(d->ram, 0, size); /* fault it all in before measuring */
+	return 0;
+}
+
+static int vring_init(struct bench_dev *d, unsigned q)
+{
+	struct bench_vring *r = &d->vq[q];
+	size_t off = (size_t)q * RING_AREA;
+	size_t bufoff = 2 * RING_AREA + (size_t)q * d->o->ring * bench_bufsz(d->o);
+
+	r->num = d->o->ring;
+	r->bufsz = bench_bufsz(d->o);
+	r->desc = (struct bench_vdesc *)(d->ram + off);
+	r->avail = (uint16_t *)(d->ram + off + 16 * r->num);
+	r->used = (uint16_t *)(d->ram + off + ((16 * r->num + 6 + 2 * r->num + 4095) & ~4095u));
+	r->bufs = d->ram + bufoff;
+	r->bufs_gpa = bufoff; /* one region at guest physical 0 */
+	r->free_ids = calloc(r->num, sizeof(*r->free_ids));
+	if (!r->free_ids)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->num; i++)
+		r->free_ids[r->free_top++] = (uint16_t)(r->num - 1 - i);
+	return 0;
+}
+
+static int vring_attach(struct bench_dev *d, unsigned q)
+{
+	struct bench_vring *r = &d->vq[q];
+	struct usv_vhost_vring_state st = { .index = q, .num = r->num };
+	struct usv_vhost_vring_addr a = {
+		.index = q,
+		.desc_user_addr = (uintptr_t)r->desc,
+		.avail_user_addr = (uintptr_t)r->avail,
+		.used_user_addr = (uintptr_t)r->used,
+	};
+	struct usv_vhost_vring_file kick = { .index = q, .fd = d->kick[q] };
+	struct usv_vhost_vring_file call = { .index = q, .fd = d->call[q] };
+	int rc;
+
+	if ((rc = xioctl(d->fd, USV_VHOST_SET_VRING_NUM, &st, "SET_VRING_NUM")) < 0)
+		return rc;
+	st.num = 0;
+	if ((rc = xioctl(d->fd, USV_VHOST_SET_VRING_BASE, &st, "SET_VRING_BASE")) < 0 ||
+	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_ADDR, &a, "SET_VRING_ADDR")) < 0 ||
+	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_KICK, &kick, "SET_VRING_KICK")) < 0 ||
+	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_CALL, &call, "SET_VRING_CALL")) < 0)
+		return rc;
+	return 0;
+}
+
+static int vhost_start(struct bench_dev *d)
+{
+	uint64_t f = 0;
+	struct usv_vhost_memory *m;
+	int rc;
+
+	if ((rc = xioctl(d->fd, USV_VHOST_SET_OWNER, NULL, "SET_OWNER")) < 0 ||
+	    (rc = xioctl(d->fd, USV_VHOST_GET_FEATURES, &f, "GET_FEATURES")) < 0)
+		return rc;
+	if ((f & BENCH_FEATURES) != BENCH_FEATURES) {
+		bench_note("%s offers features 0x%llx, without 0x%llx", d->o->dev,
+			   (unsigned long long)f, (unsigned long long)(BENCH_FEATURES & ~f));
+		return -ENOTSUP;
+	}
+	f = BENCH_FEATURES;
+	if ((rc = xioctl(d->fd, USV_VHOST_SET_FEATURES, &f, "SET_FEATURES")) < 0)
+		return rc;
+	m = calloc(1, sizeof(*m) + sizeof(m->regions[0]));
+	if (!m)
+		return -ENOMEM;
+	m->nregions = 1;
+	m->regions[0].guest_phys_addr = 0;
+	m->regions[0].memory_size = d->ram_size;
+	m->regions[0].userspace_addr = (uintptr_t)d->ram;
+	rc = xioctl(d->fd, USV_VHOST_SET_MEM_TABLE, m, "SET_MEM_TABLE");
+	free(m);
+	for (unsigned q = 0; rc == 0 && q < 2; q++)
+		rc = vring_attach(d, q);
+	for (unsigned q = 0; rc == 0 && q < 2; q++) {
+		struct usv_vhost_vring_file b = { .index = q, .fd = d->tap };
+
+		rc = xioctl(d->fd, USV_VHOST_NET_SET_BACKEND, &b, "NET_SET_BACKEND");
+	}
+	return rc;
+}
+
+int bench_dev_open(struct bench_dev *d)
+{
+	int rc;
+
+	d->fd = -1;
+	d->memfd = -1;
+	for (unsigned q = 0; q < 2; q++) {
+		d->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		d->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->kick[q] < 0 || d->call[q] < 0)
+			return -errno;
+	}
+	if ((rc = ram_init(d)) < 0 || (rc = vring_init(d, 0)) < 0 || (rc = vring_init(d, 1)) < 0)
+		return rc;
+	d->fd = open(d->o->dev, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		rc = -errno;
+		bench_note("open %s: %s", d->o->dev, strerror(errno));
+		return rc;
+	}
+	return vhost_start(d);
+}
+
+void bench_dev_close(struct bench_dev *d)
+{
+	if (d->fd >= 0) {
+		for (unsigned q = 0; q < 2; q++) {
+			struct usv_vhost_vring_file b = { .index = q, .fd = -1 };
+
+			(void)ioctl(d->fd, USV_VHOST_NET_SET_BACKEND, &b);
+		}
+		close(d->fd);
+		d->fd = -1;
+	}
+	for (unsigned q = 0; q < 2; q++) {
+		if (d->kick[q] > 0)
+			close(d->kick[q]);
+		if (d->call[q] > 0)
+			close(d->call[q]);
+		d->kick[q] = d->call[q] = -1;
+		free(d->vq[q].free_ids);
+		d->vq[q].free_ids = NULL;
+	}
+	if (d->ram)
+		munmap(d->ram, d->ram_size);
+	d->ram = NULL;
+	if (d->memfd >= 0)
+		close(d->memfd);
+	d->memfd = -1;
+}
+
+/* The kick Linux's driver sends with EVENT_IDX: only when the device asked
+ * for one between the old avail idx and the new one. */
+void bench_vring_kick(struct bench_dev *d, unsigned q, uint16_t old)
+{
+	struct bench_vring *r = &d->vq[q];
+	uint16_t event, new = r->avail_idx;
+	uint64_t one = 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	event = __atomic_load_n(&r->used[2 + 4 * r->num], __ATOMIC_ACQUIRE);
+	if ((uint16_t)(new - event - 1) < (uint16_t)(new - old) &&
+	    write(d->kick[q], &one, sizeof(one)) != sizeof(one))
+		d->err = d->err ? d->err : -errno;
+}

@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# usvhost-bench against usvhostd's FUSE file, 1 s per run with small frames:
+# TX, RX and rr move packets, the counts match the taps' own counters (the
+# program exits 1 when they do not), --json prints one object that parses
+# with the same figures, and --raw (the tap alone) works too. No figure is
+# compared with any other: benchmarks print numbers, they do not gate.
+#
+# Everything runs inside `unshare -m -n --propagation private` (daemon-lib.sh).
+# Exit: 0 pass, 1 fail, 77 skipped (with the reason), 99 hard error.
+
+set -u
+
+me=bench.sh
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+scale=${USVHOST_TEST_TIMEOUT_SCALE:-1}
+daemon=$top_builddir/src/usvhostd
+client=$top_builddir/src/usvhost-bench
+daemon_wrapper=${USVHOST_DAEMON_WRAPPER:-}
+# shellcheck source-path=SCRIPTDIR source=daemon-lib.sh
+. "$here/daemon-lib.sh"
+
+enter_namespaces USVHOST_BENCH_IN_NS "$@"
+
+# ---- inside the private namespaces ---------------------------------------
+
+setup_run bench-daemon.log usvhost-bench
+ip link set lo up 2>/dev/null || true
+start_daemon
+out=$work/out
+
+# Runs usvhost-bench with the arguments given (bounded); its stdout in $out.
+bench() {
+	echo "$me: usvhost-bench $*"
+	timeout -s KILL $((20 * scale)) "$client" --secs=1 "$@" >"$out" 2>"$out.err"
+	brc=$?
+	cat "$out" "$out.err"
+	[ "$brc" = 0 ] || fail "usvhost-bench $* exited $brc (1: no packet moved or the tap counters did not match)"
+}
+
+# A text report must say it moved packets and that the counters matched.
+check_text() { # WHAT
+	pk=$(awk '/ packets in / { print $1; exit }' "$out")
+	case $pk in '' | *[!0-9]* | 0) fail "$1: no packets counted (got '${pk:-nothing}')" ;; esac
+	grep -q 'tap counters: .*: match$' "$out" || fail "$1: no matching tap counters in the report"
+}
+
+dev=$mnt/vhost-net
+bench --dev="$dev" --test=tx --size=64 --backend-pid="$dpid" && check_text "tx"
+grep -q "backend CPU (pid $dpid)" "$out" || fail "tx: no backend CPU line for pid $dpid"
+bench --dev="$dev" --test=rx --size=64 && check_text "rx"
+bench --dev="$dev" --test=tx --size=1500 --ram=anon --guest=poll && check_text "tx anon poll"
+bench --dev="$dev" --test=rr --size=64 && check_text "rr"
+grep -q 'latency p50 [0-9.]* us, p99 [0-9.]* us' "$out" || fail "rr: no latency percentiles"
+bench --raw --test=tx --size=64 && check_text "raw tx"
+bench --raw --test=rx --size=64 && check_text "raw rx"
+
+# --json: one object, with packets moved and the cross-check true.
+bench --dev="$dev" --test=rx --size=64 --devices=2 --json
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["test"] == "rx" and o["devices"] == 2, o
+assert o["packets"] > 0 and o["match"] is True, o
+assert o["counted"] == o["tap_packets"], o
+assert o["backend"] is not None and o["backend"]["cpu_s"] >= 0, o
+' "$out" || fail "--json: the output does not parse or lacks the figures"
+else
+	echo "$me: note: no python3, --json is checked for one line only"
+	if [ "$(wc -l <"$out")" != 1 ] || ! grep -q '"match":true' "$out"; then
+		fail "--json: not one object with match true"
+	fi
+fi
+
+# Usage errors exit 2 and say why; --help exits 0.
+"$client" --test=tx >/dev/null 2>&1
+[ $? = 2 ] || fail "usvhost-bench without --dev or --raw must exit 2"
+"$client" --help | grep -q -- '--test=tx|rx|rr' || fail "--help does not describe --test"
+
+stop_daemon
+check_daemon_log 'sanitizer|runtime error|segmentation|assert' \
+	"the daemon log reports a crash or sanitizer error"
+finish
