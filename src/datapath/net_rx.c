@@ -317,7 +317,10 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		}
 		if (s.k == 0) {
 			if (usv_vringh_enable_notify(&r->vr)) {
+				/* A packet towards the weight, as in the kernel:
+				 * the guest cannot make this loop endless. */
 				usv_vringh_disable_notify(&r->vr);
+				pkts++;
 				continue;
 			}
 			break;
@@ -373,6 +376,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 			}
 			if (usv_vringh_enable_notify(&r->vr)) {
 				usv_vringh_disable_notify(&r->vr);
+				pkts++;
 				continue;
 			}
 			break;
