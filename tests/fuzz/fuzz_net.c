@@ -60,7 +60,7 @@
  *     15 kick both and settle twice
  * After each operation that wakes the worker the harness waits until it is
  * idle, draining the tap unless it is full: within 5 s, or it is a failure;
- * 20 ms when a used ring overlaps an avail ring, since our own used writes
+ * 5 ms when a used ring overlaps an avail ring, since our own used writes
  * may then keep making buffers available and the ring is requeued after each
  * weight's worth forever, as in the kernel. At the end every running ring is
  * stopped and the device freed.
@@ -105,8 +105,15 @@
 #define NREGIONS 3
 #define TOP_GPA (0ULL - REGION_SIZE)
 #define BUF_SIZE (NREGIONS * (REGION_SIZE + PAGE) + PAGE)
+/* Owner addresses outside guest memory: gpa & (HOLE_SIZE - 1) into a reserved
+ * inaccessible hole, with room past its end for the longest ring part. */
 #define HOLE_SIZE (1u << 20)
-#define LOG_SIZE PAGE
+#define HOLE_MAP (HOLE_SIZE + 64u * 1024)
+/* The dirty bitmap covers every guest address below 2^31 + 64 KiB (what a
+ * "gpa" field gives, but the top region's, whose bits lie out of reach):
+ * the core only accepts a log base that covers the used ring. The datapath
+ * writes it through /proc/self/mem, which would not stop at its end. */
+#define LOG_SIZE (128u * 1024)
 
 #define MAX_OPS 128
 #define FIFO_MAX 4096    /* chains popped and not yet used, per ring */
@@ -115,7 +122,7 @@
 #define FILL_LEN 60000   /* a filler message (tap full) */
 #define INJECT_MAX (USV_DP_FRAME_MAX + 4096)
 #define SETTLE_MS 5000   /* the worker must be idle by then */
-#define SPIN_MS 20       /* how long to wait for a ring that may never idle */
+#define SPIN_MS 5        /* how long to wait for a ring that may never idle */
 
 static const uint64_t region_gpa[NREGIONS] = { 0, REGION_SIZE, TOP_GPA };
 
@@ -1002,7 +1009,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!fz)
 		abort();
 	fz->buf = mmap(NULL, BUF_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	fz->hole = mmap(NULL, HOLE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	fz->hole = mmap(NULL, HOLE_MAP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			-1, 0);
 	fz->logbuf = mmap(NULL, LOG_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
