@@ -472,8 +472,30 @@ struct probe {
 	unsigned tx_inflight;
 	int first_idx, first_broken, first_running; /* the first ring queued */
 	uint32_t busyloop;
+	bool feeds; /* a used ring overlaps an avail ring */
 	struct usv_dp_stats st[USV_NET_NVQS];
 };
+
+/* Does a used ring (which the datapath writes) overlap an avail ring (which
+ * it reads), as the datapath holds them? Then its own writes may keep making
+ * buffers available, and the ring may never go idle: the kernel too then
+ * requeues it after each weight's worth, forever. */
+static bool rings_feed_themselves(const struct usv_dp_ring *ring)
+{
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		const struct usv_vringh *u = &ring[i].vr;
+		uint64_t u1 = u->used + 6 + 8ULL * u->num;
+
+		for (unsigned j = 0; ring[i].running && j < USV_NET_NVQS; j++) {
+			const struct usv_vringh *a = &ring[j].vr;
+			uint64_t a1 = a->avail + 6 + 2ULL * a->num;
+
+			if (ring[j].running && u->used < a1 && a->avail < u1)
+				return true;
+		}
+	}
+	return false;
+}
 
 static void probe_fn(void *arg)
 {
@@ -486,6 +508,7 @@ static void probe_fn(void *arg)
 	p->first_broken = w->work_head ? w->work_head->broken : -1;
 	p->first_running = w->work_head ? w->work_head->running : -1;
 	p->busyloop = w->work_head ? w->work_head->busyloop_us : 0;
+	p->feeds = rings_feed_themselves(fz->d->ring);
 	p->completions = io_uring_cq_ready(&w->uring) != 0;
 	p->tx_inflight = tx->tx.inflight;
 	p->idle = !p->queued && !p->completions && (!p->tx_inflight || fz->full);
@@ -562,45 +585,16 @@ static void match_frames(void)
 	fz->nrcv = 0;
 }
 
-static uint64_t ring_part_len(const struct fring *f, bool used)
-{
-	return used ? 6 + 8ULL * f->num : 6 + 2ULL * f->num;
-}
-
-/* Does a used ring (which the datapath writes) overlap an avail ring (which
- * it reads)? Then its own writes may keep making buffers available, and the
- * ring may never go idle: the kernel too then requeues it after each
- * weight's worth, forever. */
-static bool rings_feed_themselves(void)
-{
-	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
-		const struct fring *u = &fz->ring[i];
-		uint64_t u0 = ring_uva(u->used_gpa), u1 = u0 + ring_part_len(u, true);
-
-		for (unsigned j = 0; u->running && j < USV_NET_NVQS; j++) {
-			const struct fring *a = &fz->ring[j];
-			uint64_t a0 = ring_uva(a->avail_gpa), a1 = a0 + ring_part_len(a, false);
-
-			if (a->running && u0 < a1 && a0 < u1)
-				return true;
-		}
-	}
-	return false;
-}
-
 /* Waits until the worker has nothing to do (a TX write waiting on a full
  * tap is nothing to do), draining the tap meanwhile. */
 static void settle(void)
 {
-	bool may_spin;
-	int64_t end;
+	int64_t start = now_us();
 	unsigned round = 0;
 
 	fz->busy = false;
 	if (!fz->d)
 		return;
-	may_spin = rings_feed_themselves();
-	end = now_us() + (may_spin ? SPIN_MS : SETTLE_MS) * 1000;
 	for (;;) {
 		struct probe p;
 
@@ -609,11 +603,11 @@ static void settle(void)
 		do_probe(&p);
 		if (p.idle)
 			break;
-		if (may_spin && now_us() >= end) {
+		if (p.feeds && now_us() - start >= SPIN_MS * 1000) {
 			fz->busy = true; /* the worker still runs: check later */
 			return;
 		}
-		FUZZ_ASSERT(now_us() < end,
+		FUZZ_ASSERT(now_us() - start < SETTLE_MS * 1000,
 			    "the worker is still busy after %d ms (rings queued: %d, first vq %d "
 			    "broken %d running %d busyloop %u us; completions: %d, TX writes: %u)",
 			    SETTLE_MS, p.queued, p.first_idx, p.first_broken, p.first_running,
