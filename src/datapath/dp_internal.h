@@ -246,8 +246,8 @@ void usv_dp_poll_cancel(struct usv_dp_ring *r, unsigned tag);
 /* Waits until the polls of r in tag_bits (1 << tag) have ended (after
  * cancellation). */
 void usv_dp_poll_drain(struct usv_dp_ring *r, unsigned tag_bits);
-/* Is there other work for the worker than the ring in hand (completions,
- * queued rings, control messages)? For busy polling. */
+/* Has something new come for the worker (completions, control messages)?
+ * For busy polling; rings already queued are not new. */
 bool usv_dp_worker_has_work(struct usv_worker *w);
 
 /* ring.c: the ring helpers (vhost.c's share of a vq), in worker context.

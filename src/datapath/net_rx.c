@@ -275,9 +275,19 @@ static int rx_complete(struct usv_dp_ring *r, const struct rx_state *s, uint32_t
 	} else if (r->mergeable && r->sock_hlen >= 12 && frame >= 12) {
 		ret = stream_copy(r, k_used, NUM_BUFFERS_OFF, &nb, sizeof(nb), true);
 	}
-	if (ret)
+	if (ret) {
 		usv_dp_ring_error(r, "cannot write the vnet header of head %u", r->chains[0].head);
+		*used -= k_used; /* not delivered: its entries are not published */
+	}
 	return ret;
+}
+
+/* The ring broke after the frame in hand was read from the tap: it is lost,
+ * and counted as dropped (a held frame is counted when the stop drops it). */
+static void rx_lost(struct usv_dp_ring *r)
+{
+	if (!r->pending_len)
+		usv_dp_count(&r->st.drops, 1);
 }
 
 bool usv_dp_handle_rx(struct usv_dp_ring *r)
@@ -307,7 +317,10 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		}
 		if (s.k == 0) {
 			if (usv_vringh_enable_notify(&r->vr)) {
+				/* A packet towards the weight, as in the kernel:
+				 * the guest cannot make this loop endless. */
 				usv_vringh_disable_notify(&r->vr);
+				pkts++;
 				continue;
 			}
 			break;
@@ -343,6 +356,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 			ret = get_rx_bufs(r, &s, (uint64_t)hlen + frame, &descs);
 			if (ret && ret != -EAGAIN) {
 				usv_vringh_unpop(&r->vr, s.k);
+				rx_lost(r);
 				break;
 			}
 		}
@@ -356,17 +370,22 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 				continue;
 			}
 			/* Hold the frame until the guest adds buffers. */
-			if (!r->pending_len && rx_hold(r, &s, hlen, frame, placed))
+			if (!r->pending_len && rx_hold(r, &s, hlen, frame, placed)) {
+				rx_lost(r);
 				break;
+			}
 			if (usv_vringh_enable_notify(&r->vr)) {
 				usv_vringh_disable_notify(&r->vr);
+				pkts++;
 				continue;
 			}
 			break;
 		}
 		/* 3. Complete it. */
-		if (rx_complete(r, &s, hlen, frame, placed, rest, &used))
+		if (rx_complete(r, &s, hlen, frame, placed, rest, &used)) {
+			rx_lost(r);
 			break;
+		}
 		r->pending_len = 0;
 		pkts++;
 		delivered++;
@@ -374,8 +393,9 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		if (used >= USV_DP_BATCH && usv_dp_flush_used(r, &used))
 			break;
 	}
-	if (!r->broken)
-		usv_dp_flush_used(r, &used);
+	/* Frames completed before the ring broke are published, as the
+	 * kernel's handle_rx signals the heads it has done on its way out. */
+	usv_dp_flush_used(r, &used);
 	usv_dp_count(&r->st.packets, delivered);
 	usv_dp_count(&r->st.bytes, bytes);
 	return more && !r->broken;

@@ -289,7 +289,11 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 			break;
 		}
 		if (usv_vringh_enable_notify(&r->vr)) {
+			/* Counted as a packet, as the kernel's loop does: a guest
+			 * whose avail index moves under our own notify writes
+			 * gets its turn ended by the weight, not an endless one. */
 			usv_vringh_disable_notify(&r->vr);
+			pkts++;
 			continue;
 		}
 		return false;

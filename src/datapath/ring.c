@@ -79,8 +79,9 @@ static bool before(const struct timespec *a, const struct timespec *b)
 
 /* vhost_net_busy_poll(): spins while nothing else is waiting, as the kernel
  * stops on vhost_has_work() and need_resched() (and then requeues the
- * ring). The worker is the device's own, so a long timeout burns only that
- * device's thread. */
+ * ring); another ring already queued ends the spin without a requeue. The
+ * worker is the device's own, so a long timeout burns only that device's
+ * thread. */
 enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 {
 	struct timespec now, end;
@@ -104,6 +105,11 @@ enum usv_dp_busy usv_dp_busy_poll(struct usv_dp_ring *r)
 		}
 		if (usv_dp_worker_has_work(r->w))
 			return USV_DP_BUSY_YIELD;
+		/* Another ring waits for its go: stop spinning and let it
+		 * run. Yielding to it would requeue this ring, and two idle
+		 * rings that yield to each other take turns forever. */
+		if (r->w->work_head)
+			return USV_DP_BUSY_NONE;
 		cpu_relax();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (before(&now, &end));

@@ -259,7 +259,7 @@ void usv_dp_poll_drain(struct usv_dp_ring *r, unsigned tag_bits)
 
 bool usv_dp_worker_has_work(struct usv_worker *w)
 {
-	return io_uring_cq_ready(&w->uring) || w->work_head || w->msgs ||
+	return io_uring_cq_ready(&w->uring) || w->msgs ||
 	       __atomic_load_n(&w->mhead, __ATOMIC_RELAXED);
 }
 

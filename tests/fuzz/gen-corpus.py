@@ -3,7 +3,7 @@
 
   gen-corpus.py [--out DIR] [--trace TRACE.json]
 
-fuzz_ioctl and fuzz_vring seeds are built here from their input formats (see
+fuzz_ioctl, fuzz_vring and fuzz_net seeds are built here from their input formats (see
 the header comments of fuzz_ioctl.c and fuzz_vring.c): valid sequences first,
 then a few that fail in known ways. fuzz_trace_load seeds are cut from a real
 trace (usvhostd --trace of tests/integration's client, as trace-client.sh
@@ -334,6 +334,101 @@ def vring_seeds():
 
 # ---- fuzz_trace_load ----------------------------------------------------------------
 
+# ---- fuzz_net -------------------------------------------------------------------------
+
+NET_MRG, NET_EVENT_IDX, NET_INDIRECT, NET_V1, NET_VHOST_HDR = 1, 2, 4, 8, 16
+NET_LOG_ALL, NET_LOG_USED, NET_NOTIFY_ON_EMPTY = 32, 64, 128
+RX, TX = 0, 1
+FRAME_MAX = 65536 + 64
+
+
+class Net:
+    """One fuzz_net input: both rings of 8 entries in region 0 (RX at 0x0,
+    TX at 0x800), buffers from 0x1000 on."""
+
+    RINGS = {RX: (0x000, 0x200, 0x400), TX: (0x800, 0xa00, 0xc00)}
+
+    def __init__(self, features, misc=0, num=8):
+        log2 = num.bit_length() - 1
+        self.b = bytearray([log2, log2, features, misc])
+        for r in (RX, TX):
+            desc, avail, used = self.RINGS[r]
+            self.b += struct.pack("<IIIHH", desc, avail, used, 0, 0)
+
+    def desc(self, ring, i, addr, length, flags=0, nxt=0):
+        self.b += bytes([1, ring]) + struct.pack("<HQIHH", i, addr, length, flags, nxt)
+        return self
+
+    def ind(self, table, i, addr, length, flags=0, nxt=0):
+        self.b += bytes([2]) + struct.pack("<IHQIHH", table, i, addr, length, flags, nxt)
+        return self
+
+    def avail(self, ring, head):
+        self.b += bytes([3, ring]) + struct.pack("<H", head)
+        return self
+
+    def poke(self, gpa, data):
+        self.b += bytes([0]) + struct.pack("<IB", gpa, len(data)) + data
+        return self
+
+    def kick(self, bits):
+        self.b += bytes([6, bits])
+        return self
+
+    def frame(self, kind, length, pattern=b"\x45\x00"):
+        self.b += bytes([7, kind]) + struct.pack("<HB", length, len(pattern)) + pattern
+        return self
+
+    def full(self, on):
+        self.b += bytes([8, 1 if on else 0])
+        return self
+
+    def op(self, *raw):
+        self.b += bytes(raw)
+        return self
+
+
+def net_seeds():
+    seeds = {}
+    # A TX packet with a vhost-owned header: 12 bytes, then 100 of payload.
+    s = Net(NET_V1 | NET_VHOST_HDR)
+    s.desc(TX, 0, 0x1000, 12, 1, 1).desc(TX, 1, 0x1100, 100)
+    s.poke(0x1100, bytes(range(100))).avail(TX, 0).kick(2)
+    seeds["tx-packet"] = s.b
+    # RX with MRG_RXBUF: four 512-byte buffers, a 1500-byte frame spread
+    # over three of them (num_buffers 3), then a small one.
+    s = Net(NET_MRG | NET_V1 | NET_VHOST_HDR | NET_EVENT_IDX)
+    for i in range(4):
+        s.desc(RX, i, 0x2000 + 0x200 * i, 512, 2)
+        s.avail(RX, i)
+    s.kick(1).frame(1, 1500).frame(0, 60).kick(1)
+    seeds["rx-mrg"] = s.b
+    # An indirect TX chain: header and payload in a table at 0x3000.
+    s = Net(NET_INDIRECT | NET_VHOST_HDR)
+    s.desc(TX, 0, 0x3000, 32, 4)
+    s.ind(0x3000, 0, 0x1000, 10, 1, 1).ind(0x3000, 1, 0x1200, 64)
+    s.avail(TX, 0).kick(2)
+    seeds["tx-indirect"] = s.b
+    # Oversize both ways: a TX chain of 64 KiB + 200 bytes across regions 0
+    # and 1 (the second reached through /proc/self/mem), an RX frame one
+    # byte over what the datapath takes, then a frame that fits.
+    s = Net(NET_MRG | NET_V1 | NET_VHOST_HDR, misc=2)
+    s.desc(TX, 0, 0x0, 0x10000, 1, 1).desc(TX, 1, 0x10000, 200 + 12)
+    s.avail(TX, 0).kick(2)
+    s.desc(RX, 0, 0x10000, 0x8000, 2).desc(RX, 1, 0x18000, 0x8000, 2)
+    s.avail(RX, 0).avail(RX, 1)
+    s.frame(3, 0).frame(1, 3000).kick(1)
+    seeds["oversize"] = s.b
+    # The tap stops reading: TX waits, then drains; a stop in between.
+    s = Net(NET_VHOST_HDR, misc=8)
+    for i in range(4):
+        s.desc(TX, i, 0x1000 + 0x800 * i, 1500)
+        s.avail(TX, i)
+    s.full(True).kick(2).op(9, TX).op(10, TX, 0).full(False).kick(2)
+    seeds["tap-full"] = s.b
+    return seeds
+
+
 def read_trace(path):
     with open(path) as f:
         lines = [ln for ln in f.read().splitlines() if ln.strip()]
@@ -389,6 +484,7 @@ def main():
     a = ap.parse_args()
     write(a.out, "fuzz_ioctl", ioctl_seeds())
     write(a.out, "fuzz_vring", vring_seeds())
+    write(a.out, "fuzz_net", net_seeds())
     if a.trace:
         write(a.out, "fuzz_trace_load", trace_seeds(a.trace, a.inject_trace))
 

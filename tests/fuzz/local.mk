@@ -1,22 +1,28 @@
 # libFuzzer targets (configure CC=clang --enable-fuzzing): the ioctl
-# dispatcher and the core, the ring walker, usvhost-trace's loader and
-# commands. The core and trace code is compiled again for them with coverage
-# and ASan/UBSan (FUZZ_CFLAGS); the daemon and tools of the build are not.
+# dispatcher and the core, the ring walker, the datapath's net handlers,
+# usvhost-trace's loader and commands. The core, datapath and trace code is
+# compiled again for them with coverage and ASan/UBSan (FUZZ_CFLAGS); the
+# daemon and tools of the build are not.
 # make fuzz-check replays tests/fuzz/regressions, then runs each target for
 # FUZZ_SECONDS (default 60). See docs/fuzzing.md.
 FUZZ_CC_FLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 if ENABLE_FUZZING
-noinst_LTLIBRARIES += tests/fuzz/libfuzzcore.la tests/fuzz/libfuzztrace.la
+noinst_LTLIBRARIES += tests/fuzz/libfuzzcore.la tests/fuzz/libfuzztrace.la \
+	tests/fuzz/libfuzzdp.la
 tests_fuzz_libfuzzcore_la_SOURCES = $(src_libusvcore_la_SOURCES)
 tests_fuzz_libfuzzcore_la_CFLAGS = $(FUZZ_CC_FLAGS)
 tests_fuzz_libfuzzcore_la_LIBADD = -lpthread
 tests_fuzz_libfuzztrace_la_SOURCES = $(src_libusvtrace_la_SOURCES)
 tests_fuzz_libfuzztrace_la_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
 tests_fuzz_libfuzztrace_la_LIBADD = $(JSONC_LIBS)
+tests_fuzz_libfuzzdp_la_SOURCES = $(src_libusvdp_la_SOURCES)
+tests_fuzz_libfuzzdp_la_CFLAGS = $(FUZZ_CC_FLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+tests_fuzz_libfuzzdp_la_LIBADD = $(URING_LIBS) $(NUMA_LIBS)
 
-noinst_PROGRAMS += tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_trace_load
+noinst_PROGRAMS += tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_net \
+	tests/fuzz/fuzz_trace_load
 
 tests_fuzz_fuzz_ioctl_SOURCES = tests/fuzz/fuzz_ioctl.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_ioctl_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
@@ -29,6 +35,17 @@ tests_fuzz_fuzz_vring_CFLAGS = $(FUZZ_CC_FLAGS)
 tests_fuzz_fuzz_vring_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_vring_LDADD = tests/fuzz/libfuzzcore.la -lpthread
 
+# The datapath with its real worker, driven through the seam's ops; the
+# ring walker's pop/unpop/push, the handlers and the error report are
+# wrapped (ld --wrap) so that the target sees each call the datapath makes.
+FUZZ_NET_WRAP = -Wl,--wrap=usv_vringh_pop,--wrap=usv_vringh_unpop,--wrap=usv_vringh_push \
+	-Wl,--wrap=usv_dp_handle_tx,--wrap=usv_dp_handle_rx,--wrap=usv_ring_report_error
+tests_fuzz_fuzz_net_SOURCES = tests/fuzz/fuzz_net.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_net_CFLAGS = $(FUZZ_CC_FLAGS) $(URING_CFLAGS)
+tests_fuzz_fuzz_net_LDFLAGS = $(FUZZ_LINK_FLAGS) $(FUZZ_NET_WRAP)
+tests_fuzz_fuzz_net_LDADD = tests/fuzz/libfuzzdp.la tests/fuzz/libfuzzcore.la \
+	$(URING_LIBS) $(NUMA_LIBS) -lpthread
+
 # usvhost-trace's commands without its main().
 tests_fuzz_fuzz_trace_load_SOURCES = tests/fuzz/fuzz_trace_load.c tests/fuzz/fuzz.h \
 	src/tools/tool.h src/tools/trace_load.c src/tools/trace_show.c \
@@ -39,7 +56,8 @@ tests_fuzz_fuzz_trace_load_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_trace_load_LDADD = tests/fuzz/libfuzztrace.la tests/fuzz/libfuzzcore.la \
 	$(JSONC_LIBS) -lpthread
 
-fuzz-check: tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_trace_load
+fuzz-check: tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_net \
+		tests/fuzz/fuzz_trace_load
 	$(SHELL) $(srcdir)/tests/fuzz/run-fuzzers.sh --builddir '$(abs_top_builddir)' \
 		--seconds "$${FUZZ_SECONDS:-60}"
 else
