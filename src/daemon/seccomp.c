@@ -335,6 +335,16 @@ static int add_plain(scmp_filter_ctx ctx, const int *nrs, size_t n, unsigned *co
 
 /* One rule per allowed value of argument arg (masked to 32 bits when
  * mask32: an ioctl request or an fcntl command is an int to the kernel). */
+/* One argument comparison, every field set (libseccomp's SCMP_An macros
+ * leave datum_b out, which clang's -Wmissing-field-initializers rejects). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, uint64_t a,
+				   uint64_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return c;
+}
+
 static int add_values(scmp_filter_ctx ctx, int nr, unsigned arg, bool mask32,
 		      const uint64_t *vals, size_t n)
 {
@@ -378,15 +388,15 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 		ret = add_values(ctx, SCMP_SYS(prctl), 0, true, prctls, NCALLS(prctls));
 	/* getsockopt at SOL_SOCKET, for those options only. */
 	for (size_t i = 0; !ret && i < NCALLS(sockopts); i++) {
-		cmp[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
-		cmp[1] = SCMP_A2(SCMP_CMP_EQ, sockopts[i]);
+		cmp[0] = arg_cmp(1, SCMP_CMP_EQ, SOL_SOCKET, 0);
+		cmp[1] = arg_cmp(2, SCMP_CMP_EQ, sockopts[i], 0);
 		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2, cmp);
 	}
 	/* Threads only: a new process (fork, or clone without CLONE_THREAD)
 	 * could exec or outlive the filter's checks on its parent. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+				       arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	/* clone3 passes its flags in memory, which a filter cannot read:
 	 * ENOSYS makes glibc fall back to clone, unlogged in every mode. */
 	if (!ret)
@@ -395,17 +405,17 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 	 * abort(). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+				       arg_cmp(0, SCMP_CMP_EQ, (uint64_t)getpid(), 0));
 	/* syslog's socket is AF_UNIX; no other socket is ever made. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+				       arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0));
 #if USV_SANITIZED
 	/* LeakSanitizer's tracer task shares memory and files, not the
 	 * thread group. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM,
+				       arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM,
 					       CLONE_VM));
 	if (!ret)
 		ret = add_plain(ctx, allow_sanitizer, NCALLS(allow_sanitizer), count);
