@@ -97,11 +97,14 @@ step "ASan + UBSan (build-asan/)"
 build build-asan --enable-sanitizers --enable-werror
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
 	tests/integration/hostile.sh tests/conformance/conformance-fuse.sh tests/integration/trace-client.sh \
+	tests/integration/seccomp.sh tests/integration/control.sh tests/integration/notify.sh \
+	tests/integration/trace-export.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh \
 	tests/e2e/qemu-sigkill.sh"
 
-# libFuzzer: the ioctl dispatcher, the ring walker and the trace loader, for a
-# bounded time each (docs/fuzzing.md); any crash fails the run.
+# libFuzzer: the ioctl dispatcher, the ring walker, the datapath's TX/RX
+# handlers and the trace loader, for a bounded time each (docs/fuzzing.md);
+# any crash fails the run.
 step "fuzzing (build-fuzz/)"
 build build-fuzz CC=clang --enable-fuzzing --enable-werror
 make -s -C build-fuzz fuzz-check FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
