@@ -18,6 +18,8 @@ tests and boot test guests:
           be PID 1) systemd-container (systemd-nspawn: the unit under a
           real systemd) strace (the unit's system-call filter, checked)
           clang libclang-rt-14-dev (libFuzzer, for --enable-fuzzing)
+          libvirt-daemon-system libvirt-clients (libvirt.sh: a libvirtd of
+          the test's own; installed without recommends)
           (guest kernels come from Debian's linux-image package, fetched by
           scripts/guest-kernel.sh without installing it)
 --check   only list what is missing; exit 1 if anything is.
@@ -27,7 +29,7 @@ TXT
 pkgs=(gcc make autoconf automake libtool pkg-config libfuse3-dev liburing-dev
       libnuma-dev libcmocka-dev libjson-c-dev libseccomp-dev fuse3 qemu-system-x86
       busybox-static iproute2 valgrind gdb clang libclang-rt-14-dev systemd
-      systemd-container strace)
+      systemd-container strace libvirt-daemon-system libvirt-clients)
 
 check=0
 case "${1:-}" in

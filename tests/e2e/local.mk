@@ -10,6 +10,8 @@
 # unprivileged-qemu: QEMU as nobody opens the node itself (vhost=on, no
 # vhostfd); the daemon as usvhostd.service runs it (own network namespace,
 # system calls within the unit's filter).
+# libvirt: a libvirtd of the test's own starts a domain with vhost through
+# usvhostd, by <backend vhost=PATH> and by /dev/vhost-net (about 45 s).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -18,7 +20,8 @@ TESTS += \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
-	tests/e2e/unprivileged-qemu.sh
+	tests/e2e/unprivileged-qemu.sh \
+	tests/e2e/libvirt.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -27,4 +30,5 @@ EXTRA_DIST += \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
-	tests/e2e/unprivileged-qemu.sh
+	tests/e2e/unprivileged-qemu.sh \
+	tests/e2e/libvirt.sh
