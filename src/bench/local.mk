@@ -8,6 +8,7 @@ src_usvhost_bench_SOURCES = \
 	src/bench/bench_dev.c \
 	src/bench/bench_guest.c \
 	src/bench/bench_tap.c \
-	src/bench/bench_cpu.c
+	src/bench/bench_cpu.c \
+	src/bench/bench_util.c
 src_usvhost_bench_CFLAGS = $(AM_CFLAGS) -pthread
 src_usvhost_bench_LDFLAGS = $(AM_LDFLAGS) -pthread

@@ -4,7 +4,7 @@ bin_PROGRAMS += src/usvhost-trace
 src_usvhost_trace_SOURCES = \
 	src/tools/usvhost-trace.c src/tools/tool.h \
 	src/tools/trace_load.c \
-	src/tools/trace_show.c \
+	src/tools/trace_show.c src/tools/trace_print.c \
 	src/tools/trace_follow.c \
 	src/tools/trace_summary.c \
 	src/tools/trace_diff.c \

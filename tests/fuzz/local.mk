@@ -48,7 +48,7 @@ tests_fuzz_fuzz_net_LDADD = tests/fuzz/libfuzzdp.la tests/fuzz/libfuzzcore.la \
 
 # usvhost-trace's commands without its main().
 tests_fuzz_fuzz_trace_load_SOURCES = tests/fuzz/fuzz_trace_load.c tests/fuzz/fuzz.h \
-	src/tools/tool.h src/tools/trace_load.c src/tools/trace_show.c \
+	src/tools/tool.h src/tools/trace_load.c src/tools/trace_show.c src/tools/trace_print.c \
 	src/tools/trace_follow.c src/tools/trace_summary.c src/tools/trace_diff.c \
 	src/tools/trace_export.c
 tests_fuzz_fuzz_trace_load_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
