@@ -781,6 +781,12 @@ e2e_check_counters() { # NDEV [MIN-PER-RING]
 # eventfd once (virtio_bus_cleanup_host_notifier), as with the kernel's vhost.
 e2e_check_no_qemu_datapath() { # QUEUE-PAIRS
 	local n
+	# Counting nothing proves nothing unless the trace is read as written:
+	# every vhost run traces vhost_dev_start, at the start of a line.
+	if ! grep -q '^vhost_dev_start' "$E2E_RUN_DIR/qemu.trace" 2>/dev/null; then
+		e2e_fail "QEMU's trace has no line starting with vhost_dev_start: cannot tell which kicks QEMU handled"
+		return
+	fi
 	n=$(awk -v max=$((2 * $1)) '
 		/^vhost_dev_start/ { split("", drained) }
 		/^vhost_dev_stop/ { stopped = 1 }
