@@ -150,14 +150,18 @@ static bool tx_retry(struct usv_dp_ring *r)
 
 /* Takes a batch of chains and submits their writes. Counts what it took
  * towards the go's weight; a broken chain stops the ring (what was taken
- * before it is still sent and published). */
-static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
+ * before it is still sent and published). True when it stopped because the
+ * guest had nothing more: only then may the caller let the guest kick
+ * again. Stopping for lack of room (submission queue) with chains still
+ * available is not "empty": the guest already kicked for them. */
+static bool tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 		    uint64_t *descs)
 {
 	struct usv_dp_tx *tx = &r->tx;
 	struct io_uring_sqe *last = NULL;
 	unsigned segs_used = 0, room;
 	char why[sizeof(r->vr.err)] = "";
+	bool empty = false;
 
 	/* The batch's writes may form one link chain: it must fit the queue,
 	 * and nothing else may queue a request in its middle (the ring error,
@@ -180,8 +184,10 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 		c->max_segs = USV_VRING_MAX_SEGS;
 		ret = usv_vringh_pop(&r->vr, c);
 		*descs += c->ndesc;
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			empty = true;
 			break;
+		}
 		if (ret) {
 			snprintf(why, sizeof(why), "%s", r->vr.err);
 			break;
@@ -230,6 +236,7 @@ static void tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 	tx_submit(r, last);
 	if (why[0])
 		usv_dp_ring_error(r, "%s", why);
+	return empty;
 }
 
 static bool tx_idle(void *arg)
@@ -275,7 +282,8 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 			return false;
 		if (usv_dp_exceeds_weight(pkts, bytes, descs))
 			return true; /* fairness: the other ring gets a turn */
-		tx_fill(r, &pkts, &bytes, &descs);
+		if (!tx_fill(r, &pkts, &bytes, &descs) && !r->tx.n && !r->broken)
+			return true; /* nothing could be taken now, not nothing there */
 		if (r->tx.n || r->broken)
 			continue;
 		/* Empty: spin if asked (with kicks still off), then let the
