@@ -73,6 +73,10 @@ struct usv_vringh_log {
 				* signals fd (without blocking) and clears it */
 };
 
+/* Avail ring entries read in one go when the ring is not mapped here: one
+ * /proc/<pid>/mem read for up to this many heads instead of one each. */
+#define USV_VRING_AVAIL_BULK 64
+
 struct usv_vringh {
 	const struct usv_guestmem *mem;
 	uint32_t num;
@@ -80,6 +84,11 @@ struct usv_vringh {
 	uint8_t *ldesc, *lavail, *lused; /* ours when mapped, else NULL */
 	uint16_t last_avail_idx;
 	uint16_t avail_idx;            /* cached avail->idx */
+	/* Heads of entries [heads_idx, heads_idx + heads_n), read in bulk
+	 * (ring not mapped here). Only entries the guest made available are
+	 * read, and each head is still checked when taken. */
+	uint16_t heads_idx, heads_n;
+	uint16_t heads[USV_VRING_AVAIL_BULK];
 	uint16_t last_used_idx;
 	uint16_t used_flags;
 	uint16_t signalled_used;

@@ -55,6 +55,7 @@ void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 	vr->ldesc = usv_uva_local(mem, vr->desc, (size_t)USV_VRING_DESC_SIZE * vr->num);
 	vr->lavail = usv_uva_local(mem, vr->avail, avail_size(vr));
 	vr->lused = usv_uva_local(mem, vr->used, used_size(vr));
+	vr->heads_n = 0; /* the ring may be elsewhere now */
 }
 
 void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
@@ -290,6 +291,37 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 	return 0;
 }
 
+/* The head of avail entry idx, which the guest made available. Not mapped
+ * here: from the entries read in bulk, refilled with those up to avail_idx
+ * (at most to the ring's end) in one read. */
+static int avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head)
+{
+	unsigned slot, n;
+
+	if (vr->lavail)
+		return get16(vr, vr->lavail, vr->avail, AVAIL_RING + 2ULL * (idx & (vr->num - 1)),
+			     head);
+	if ((uint16_t)(idx - vr->heads_idx) < vr->heads_n) {
+		*head = vr->heads[(uint16_t)(idx - vr->heads_idx)];
+		return 0;
+	}
+	slot = idx & (vr->num - 1);
+	n = (uint16_t)(vr->avail_idx - idx);
+	if (n > vr->num - slot)
+		n = vr->num - slot;
+	if (n > USV_VRING_AVAIL_BULK)
+		n = USV_VRING_AVAIL_BULK;
+	if (!n)
+		n = 1;
+	vr->heads_n = 0;
+	if (usv_uva_read(vr->mem, vr->avail + AVAIL_RING + 2ULL * slot, vr->heads, 2ULL * n))
+		return -EFAULT;
+	vr->heads_idx = idx;
+	vr->heads_n = (uint16_t)n;
+	*head = vr->heads[0];
+	return 0;
+}
+
 int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 {
 	uint16_t head;
@@ -305,13 +337,14 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 		if (vr->avail_idx == vr->last_avail_idx)
 			return -EAGAIN;
 	}
-	if (get16(vr, vr->lavail, vr->avail,
-		  AVAIL_RING + 2ULL * (vr->last_avail_idx & (vr->num - 1)), &head))
+	if (avail_head(vr, vr->last_avail_idx, &head))
 		return ring_err(vr, -EFAULT, "failed to read avail ring entry %u",
 				vr->last_avail_idx);
-	if (head >= vr->num)
+	if (head >= vr->num) {
+		vr->heads_n = 0; /* a ring restarted here reads the entry again */
 		return ring_err(vr, -EINVAL, "guest says index %u > %u is available",
 				head, vr->num);
+	}
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;

@@ -170,7 +170,7 @@ int usv_dp_ring_alloc(struct usv_dp_ring *r, void *(*zalloc)(size_t, size_t))
 	if (tx) {
 		r->arena = zalloc(1, USV_DP_TX_ARENA);
 	} else {
-		r->scratch = zalloc(1, USV_DP_FRAME_MAX + 1);
+		r->scratch = zalloc(1, USV_DP_RX_HEADROOM + USV_DP_FRAME_MAX + 1);
 		r->pending = zalloc(1, USV_DP_FRAME_MAX);
 	}
 	if (!r->segs || !r->iov || !r->chains ||

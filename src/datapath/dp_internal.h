@@ -45,6 +45,9 @@
 /* Largest frame the datapath stages, either way: 64 KiB GSO plus a vnet
  * header, the most a tap accepts. Longer ones are dropped and counted. */
 #define USV_DP_FRAME_MAX (65536 + 64)
+/* Room before an RX frame read into scratch for the vnet header we write
+ * (at most 12 bytes): header and frame then go to the guest in one copy. */
+#define USV_DP_RX_HEADROOM 16
 /* Chains one RX frame may spread over: 64 KiB in buffers as small as 512. */
 #define USV_DP_MAX_CHAINS 256
 /* Segments (and iovecs) per ring for the chains of one batch. */
@@ -135,7 +138,8 @@ struct usv_dp_ring {
 	struct iovec *iov;        /* USV_DP_SEG_POOL */
 	struct usv_chain *chains; /* USV_DP_MAX_CHAINS */
 	uint8_t *arena;           /* TX: USV_DP_TX_ARENA */
-	uint8_t *scratch;         /* RX: USV_DP_FRAME_MAX + 1, a frame's tail */
+	uint8_t *scratch;         /* RX: USV_DP_RX_HEADROOM, then USV_DP_FRAME_MAX + 1
+				   * for a frame's tail (usv_dp_rx_tail) */
 	uint8_t *pending;         /* RX: USV_DP_FRAME_MAX, a held frame */
 	uint32_t pending_len;
 	/* Used entries not yet published: a batch plus one frame's chains. */
@@ -306,6 +310,12 @@ void usv_dp_tx_quiesce(struct usv_dp_ring *r);
 int usv_dp_stats_start(struct usv_dp *dp);
 void usv_dp_stats_stop(struct usv_dp *dp);
 void usv_dp_stats_line(const struct usv_dp_ring *r, char *buf, size_t n);
+
+/* Where an RX read puts the bytes that do not go straight to the guest. */
+static inline uint8_t *usv_dp_rx_tail(const struct usv_dp_ring *r)
+{
+	return r->scratch + USV_DP_RX_HEADROOM;
+}
 
 static inline void usv_dp_count(uint64_t *c, uint64_t v)
 {

@@ -190,7 +190,7 @@ static ssize_t rx_read(struct usv_dp_ring *r, const struct rx_state *s, uint32_t
 	ssize_t n;
 
 	if (guest < RX_READ_MAX)
-		r->iov[cnt++] = (struct iovec){ .iov_base = r->scratch,
+		r->iov[cnt++] = (struct iovec){ .iov_base = usv_dp_rx_tail(r),
 						.iov_len = RX_READ_MAX - guest };
 	n = tap_read(r, r->iov, cnt);
 	if (n <= 0)
@@ -233,53 +233,61 @@ static int rx_hold(struct usv_dp_ring *r, const struct rx_state *s, uint32_t hle
 		usv_dp_ring_error(r, "cannot read back RX buffers of head %u", r->chains[0].head);
 		return -EFAULT;
 	}
-	memcpy(r->pending + placed, r->scratch, frame - placed);
+	memcpy(r->pending + placed, usv_dp_rx_tail(r), frame - placed);
 	r->pending_len = frame;
 	return 0;
 }
 
 /* Completes a frame whose first placed bytes are in the guest already and
- * whose rest is at rest: the rest, the header, the used entries. */
+ * whose rest is at rest: the rest, the header, the used entries. A frame
+ * wholly in scratch goes with its header in one copy (one write per
+ * segment when guest memory is not mapped here). The dirty log is written
+ * after the bytes, as the kernel's: a log read in between must not miss
+ * them. */
 static int rx_complete(struct usv_dp_ring *r, const struct rx_state *s, uint32_t hlen,
 		       uint32_t frame, uint32_t placed, uint8_t *rest, unsigned *used)
 {
-	uint64_t total = (uint64_t)hlen + frame, left = total;
-	unsigned k_used = 0;
+	uint64_t left = (uint64_t)hlen + frame;
+	unsigned k_used = 0, first = *used;
+	uint8_t hdr[12] = { 0 };
 	uint16_t nb;
 	int ret = 0;
 
-	if (frame > placed && stream_copy(r, s->k, hlen + placed, rest, frame - placed, true)) {
-		usv_dp_ring_error(r, "cannot write RX buffers of head %u", r->chains[0].head);
-		return -EFAULT;
-	}
-	/* The chains this frame used; the rest go back. */
+	/* The chains this frame uses; the rest go back. */
 	while (left) {
 		const struct usv_chain *c = &r->chains[k_used];
 		uint32_t l = c->in_len < left ? c->in_len : (uint32_t)left;
 
 		r->heads[*used] = c->head;
 		r->lens[*used] = l;
-		usv_vringh_log_chain(&r->vr, c, l);
 		left -= l;
 		k_used++;
 		(*used)++;
 	}
 	usv_vringh_unpop(&r->vr, s->k - k_used);
 	nb = (uint16_t)k_used;
-	if (hlen) {
-		uint8_t hdr[12] = { 0 };
-
-		if (r->mergeable)
-			memcpy(hdr + NUM_BUFFERS_OFF, &nb, sizeof(nb));
-		ret = stream_copy(r, k_used, 0, hdr, hlen < sizeof(hdr) ? hlen : sizeof(hdr), true);
-	} else if (r->mergeable && r->sock_hlen >= 12 && frame >= 12) {
-		ret = stream_copy(r, k_used, NUM_BUFFERS_OFF, &nb, sizeof(nb), true);
+	if (r->mergeable)
+		memcpy(hdr + NUM_BUFFERS_OFF, &nb, sizeof(nb));
+	if (hlen && hlen <= sizeof(hdr) && !placed && rest == usv_dp_rx_tail(r)) {
+		memcpy(rest - hlen, hdr, hlen); /* the headroom before the tail */
+		ret = stream_copy(r, k_used, 0, rest - hlen, hlen + frame, true);
+	} else {
+		if (frame > placed)
+			ret = stream_copy(r, k_used, hlen + placed, rest, frame - placed, true);
+		if (!ret && hlen)
+			ret = stream_copy(r, k_used, 0, hdr,
+					  hlen < sizeof(hdr) ? hlen : sizeof(hdr), true);
+		else if (!ret && r->mergeable && r->sock_hlen >= 12 && frame >= 12)
+			ret = stream_copy(r, k_used, NUM_BUFFERS_OFF, &nb, sizeof(nb), true);
 	}
 	if (ret) {
-		usv_dp_ring_error(r, "cannot write the vnet header of head %u", r->chains[0].head);
-		*used -= k_used; /* not delivered: its entries are not published */
+		usv_dp_ring_error(r, "cannot write RX buffers of head %u", r->chains[0].head);
+		*used = first; /* not delivered: its entries are not published */
+		return ret;
 	}
-	return ret;
+	for (unsigned j = 0; j < k_used; j++)
+		usv_vringh_log_chain(&r->vr, &r->chains[j], r->lens[first + j]);
+	return 0;
 }
 
 /* The ring broke after the frame in hand was read from the tap: it is lost,
@@ -349,7 +357,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 				break; /* empty: the tap's poll brings us back */
 			}
 			frame = (uint32_t)n;
-			rest = r->scratch;
+			rest = usv_dp_rx_tail(r);
 		}
 		/* Mergeable: as many more chains as the frame needs. */
 		if (r->mergeable && s.cap < (uint64_t)hlen + frame) {
@@ -381,7 +389,7 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 			}
 			break;
 		}
-		/* 3. Complete it. */
+		/* 3. Complete it; the chains it does not need go back. */
 		if (rx_complete(r, &s, hlen, frame, placed, rest, &used)) {
 			rx_lost(r);
 			break;

@@ -792,6 +792,39 @@ static void err_avail_idx_moved_by_more_than_num(void **state)
 	assert_int_equal(t->vr.avail_idx, (uint16_t)(0xfff0 + 256));
 }
 
+/* Heads come in the guest's order whether read one by one (mapped) or in
+ * bulk (not mapped here): across the ring's end, after chains are given
+ * back, and for entries the guest adds after a bulk read. */
+static void heads_in_order_across_wrap_and_unpop(void **state)
+{
+	struct vt *t = *state;
+	uint16_t want = 0;
+
+	ring(t, 8, 0);
+	for (unsigned i = 0; i < 8; i++)
+		desc(t, i, DATA_GPA + 64ULL * i, 64, 0, 0);
+	base_set(t, 0xfffc); /* the avail index wraps past 2^16 too */
+	for (unsigned i = 0; i < 6; i++)
+		avail_add(t, (uint16_t)((i * 3) % 8));
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(pop(t), 0);
+		assert_int_equal(t->c.head, (want * 3) % 8);
+		want++;
+	}
+	usv_vringh_unpop(&t->vr, 2);
+	want -= 2;
+	avail_add(t, 7);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(pop(t), 0);
+		assert_int_equal(t->c.head, (want * 3) % 8);
+		want++;
+	}
+	assert_int_equal(pop(t), 0);
+	assert_int_equal(t->c.head, 7);
+	assert_int_equal(pop(t), -EAGAIN);
+	assert_int_equal(t->vr.last_avail_idx, (uint16_t)(0xfffc + 7));
+}
+
 static void err_head_at_or_above_num(void **state)
 {
 	struct vt *t = *state;
@@ -1712,6 +1745,7 @@ int main(void)
 		BOTH(err_chain_longer_than_1024_in_zero_length_entries),
 		BOTH(a_ring_of_2048_bounds_chains_at_2048),
 		BOTH(err_avail_idx_moved_by_more_than_num),
+		BOTH(heads_in_order_across_wrap_and_unpop),
 		BOTH(err_head_at_or_above_num),
 		BOTH(err_next_at_or_above_num),
 		BOTH(err_descriptor_loop),
