@@ -434,9 +434,13 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 	pthread_condattr_destroy(&ca);
 	if (ret)
 		goto err_mutex;
-	ret = -pthread_create(&w->thread, NULL, worker_main, w);
-	if (ret)
+	ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret) {
+		/* The kernel's answer when it cannot make a vhost worker. */
+		usv_err("dev %u: cannot create its worker thread: %s", handle, strerror(ret));
+		ret = -ENOMEM;
 		goto err_sync;
+	}
 	pin_to_node(w);
 	w->thread_started = true;
 	return 0;
