@@ -34,7 +34,7 @@ static void dp_dev_release(struct usv_dp_dev *d)
 	for (unsigned i = 0; i < USV_NET_NVQS; i++)
 		usv_dp_ring_free(&d->ring[i]);
 	if (d->numa_alloc)
-		numa_free(d, sizeof(*d));
+		usv_dp_node_free(d, sizeof(*d));
 	else
 		free(d);
 }
@@ -67,11 +67,9 @@ static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev,
 	}
 	node = dp->numa ? memory_node(cfg->mem) : -1;
 	if (node >= 0) {
-		d = numa_alloc_onnode(sizeof(*d), node);
-		if (d) {
-			memset(d, 0, sizeof(*d));
+		d = usv_dp_node_zalloc(sizeof(*d), node);
+		if (d)
 			d->numa_alloc = true;
-		}
 	}
 	if (!d) {
 		d = calloc(1, sizeof(*d));

@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -56,15 +57,18 @@
 
 /* ---- the failure seam ------------------------------------------------------ */
 
-enum kind { K_ALLOC, K_EVENTFD, K_SIGNALFD, K_URING, K_THREAD, K_N };
+enum kind { K_ALLOC, K_EVENTFD, K_SIGNALFD, K_URING, K_THREAD, K_NODE_MEM, K_NODE_CPUS, K_N };
 
 static const char *const kind_name[K_N] = {
 	"allocation", "eventfd", "signalfd", "io_uring_queue_init", "pthread_create",
+	"anonymous mmap (node-local memory)", "open of a node's cpulist",
 };
 
-/* What a request answers when a call of this kind fails. */
+/* What a request answers when a call of this kind fails. Node placement is
+ * a preference: without it the device's state comes from the heap and its
+ * worker runs on any CPU, and the request succeeds. */
 static const int kind_answer[K_N] = {
-	-ENOMEM, -EMFILE, -EMFILE, -ENOMEM, -ENOMEM,
+	-ENOMEM, -EMFILE, -EMFILE, -ENOMEM, -ENOMEM, 0, 0,
 };
 
 /* Counting is on only around the code under test, on one thread; 0 in
@@ -88,6 +92,9 @@ int __real_signalfd(int fd, const sigset_t *mask, int flags);
 int __real_io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned flags);
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
 			  void *arg);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_open(const char *path, int flags, ...);
+int __real_numa_num_configured_nodes(void);
 
 static bool fails(enum kind k)
 {
@@ -166,6 +173,80 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(voi
 	return fails(K_THREAD) ? EAGAIN : __real_pthread_create(t, a, fn, arg);
 }
 
+/* Anonymous mappings only: the datapath's node-local memory (guest RAM is
+ * mapped from its fd, io_uring's rings inside liburing). */
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if ((flags & MAP_ANONYMOUS) && fails(K_NODE_MEM)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mmap(addr, len, prot, flags, fd, off);
+}
+
+/* Only a node's CPU list: the core's opens have their own tests. */
+int __wrap_open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (!strncmp(path, "/sys/devices/system/node/", 25) && fails(K_NODE_CPUS)) {
+		errno = EMFILE;
+		return -1;
+	}
+	return __real_open(path, flags, mode);
+}
+
+/* At least two nodes, so that the datapath places each device's state and
+ * worker on its memory's node (node 0 on a single-node host). */
+int __wrap_numa_num_configured_nodes(void)
+{
+	int n = __real_numa_num_configured_nodes();
+
+	return n > 1 ? n : 2;
+}
+
+/* libnuma's allocating calls end the process (exit(1)) when their bitmask
+ * allocation fails, where a request must answer ENOMEM: the datapath must
+ * not call them. Counted here, checked by the tests. */
+static unsigned libnuma_allocating_calls;
+
+struct bitmask;
+void *__real_numa_alloc_onnode(size_t size, int node);
+struct bitmask *__real_numa_allocate_cpumask(void);
+struct bitmask *__real_numa_allocate_nodemask(void);
+int __real_numa_node_to_cpus(int node, struct bitmask *mask);
+
+void *__wrap_numa_alloc_onnode(size_t size, int node)
+{
+	libnuma_allocating_calls++;
+	return __real_numa_alloc_onnode(size, node);
+}
+
+struct bitmask *__wrap_numa_allocate_cpumask(void)
+{
+	libnuma_allocating_calls++;
+	return __real_numa_allocate_cpumask();
+}
+
+struct bitmask *__wrap_numa_allocate_nodemask(void)
+{
+	libnuma_allocating_calls++;
+	return __real_numa_allocate_nodemask();
+}
+
+int __wrap_numa_node_to_cpus(int node, struct bitmask *mask)
+{
+	libnuma_allocating_calls++;
+	return __real_numa_node_to_cpus(node, mask);
+}
+
 static void fault_arm(unsigned fail_at)
 {
 	fault.count = 0;
@@ -239,6 +320,7 @@ struct split_desc {
 
 struct fx {
 	struct env e;
+	bool shared_ram; /* guest RAM in a sealed memfd (mapped), else anonymous */
 	struct usv_dp *dp;
 	int tap;      /* the backend QEMU would pass */
 	int capture;  /* AF_PACKET on the tap's interface: what the host sees */
@@ -284,12 +366,26 @@ static int capture_open(void)
 	return fd;
 }
 
-static int fx_setup(void **state)
+/* Guest RAM as QEMU's shared RAM: a memfd sealed against shrinking, which
+ * the core maps (so the datapath learns its node); -1 on failure. */
+static int shared_ram(struct env *e)
+{
+	int fd = memfd_create("usv-dp-failures", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, ENV_GUEST_SIZE) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
+		return -1;
+	e->guest = mmap(NULL, ENV_GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return fd;
+}
+
+static int fx_setup_ram(void **state, bool shared)
 {
 	struct usv_dp_config dcfg = { 0 };
 	struct fx *f = calloc(1, sizeof(*f));
 	struct env *e = &f->e;
 	char why[200];
+	int ramfd = -1;
 
 	if (!f)
 		return -1;
@@ -298,9 +394,17 @@ static int fx_setup(void **state)
 	e->u.reachable = UFAKE_SIZE;
 	e->owner.tid = e->owner.tgid = getpid();
 	e->other.tid = e->other.tgid = getppid() > 1 ? getppid() : 1;
-	e->guest = mmap(NULL, ENV_GUEST_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (e->guest == MAP_FAILED || usv_dp_create(&dcfg, &f->dp) ||
+	f->shared_ram = shared;
+	if (shared)
+		ramfd = shared_ram(e);
+	else
+		e->guest = mmap(NULL, ENV_GUEST_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if ((shared && ramfd < 0) || e->guest == MAP_FAILED)
+		return -1;
+	if (shared)
+		env_keep(e, ramfd);
+	if (usv_dp_create(&dcfg, &f->dp) ||
 	    usv_devlist_init(&e->list, usv_profile_default(), usv_dp_ops(), f->dp))
 		return -1;
 	f->tap = tap_open(why, sizeof(why));
@@ -314,6 +418,16 @@ static int fx_setup(void **state)
 	f->capture = env_keep(e, capture_open());
 	f->kick = env_eventfd(e);
 	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_setup_ram(state, false);
+}
+
+static int fx_setup_shared(void **state)
+{
+	return fx_setup_ram(state, true);
 }
 
 static int fx_teardown(void **state)
@@ -478,6 +592,8 @@ static unsigned run_sequence(struct fx *f, unsigned fail_at)
 				 kind_name[fault.failed_kind] : "none yet", step_name[s], ret,
 				 strerror(-ret), want, strerror(-want));
 		failed_step = s;
+		if (want == 0)
+			continue; /* done without it; the rest proves it works */
 		/* Nothing half-started: no new thread, no fd kept. */
 		if (threads_settled(threads) != threads || count_open_fds() != fds)
 			fail_msg("call %u (%s) failing: after %s answered %d, %d threads "
@@ -503,28 +619,45 @@ static unsigned run_sequence(struct fx *f, unsigned fail_at)
 	return counted;
 }
 
-static void every_datapath_acquisition_on_the_way_up_can_fail(void **state)
+static void every_call_fails_in_turn(struct fx *f)
 {
-	struct fx *f = *state;
 	unsigned total, by_kind[K_N];
 
 	if (f->tap < 0)
 		skip();
+	memset(fault.seen, 0, sizeof(fault.seen));
 	total = run_sequence(f, 0);
 	memcpy(by_kind, fault.seen, sizeof(by_kind));
 	/* One worker: its eventfd, its io_uring, its thread; the rings'
-	 * buffers and the device's state among the allocations. */
+	 * buffers and the device's state among the allocations. With shared
+	 * RAM the device has a node: its state is mapped there and its worker
+	 * pinned to the node's CPUs. */
+	assert_int_equal(libnuma_allocating_calls, 0);
 	assert_int_equal(by_kind[K_EVENTFD], 1);
 	assert_int_equal(by_kind[K_URING], 1);
 	assert_int_equal(by_kind[K_THREAD], 1);
-	assert_true(by_kind[K_ALLOC] >= 1 + 2 * 3 + 2 + 1);
+	assert_int_equal(by_kind[K_NODE_MEM], f->shared_ram);
+	assert_int_equal(by_kind[K_NODE_CPUS], f->shared_ram);
+	assert_true(by_kind[K_ALLOC] >= (f->shared_ram ? 0 : 1) + 2 * 3 + 2 + 1);
 	for (unsigned n = 1; n <= total; n++)
 		run_sequence(f, n);
-	print_message("each of the sequence's %u calls failed in turn (%u allocations, "
-		      "%u eventfd, %u io_uring_queue_init, %u pthread_create), each answered "
-		      "at its request, left nothing behind, and recovered\n", total,
-		      by_kind[K_ALLOC], by_kind[K_EVENTFD], by_kind[K_URING],
-		      by_kind[K_THREAD]);
+	print_message("%s RAM: each of the sequence's %u calls failed in turn (%u "
+		      "allocations, %u eventfd, %u io_uring_queue_init, %u pthread_create, "
+		      "%u node-local mmap, %u node cpulist open), each answered at its "
+		      "request, left nothing behind, and recovered\n",
+		      f->shared_ram ? "shared" : "anonymous", total, by_kind[K_ALLOC],
+		      by_kind[K_EVENTFD], by_kind[K_URING], by_kind[K_THREAD],
+		      by_kind[K_NODE_MEM], by_kind[K_NODE_CPUS]);
+}
+
+static void anonymous_ram_every_acquisition_on_the_way_up_can_fail(void **state)
+{
+	every_call_fails_in_turn(*state);
+}
+
+static void shared_ram_on_a_node_every_acquisition_on_the_way_up_can_fail(void **state)
+{
+	every_call_fails_in_turn(*state);
 }
 
 /* usvhostd's start: the datapath with a stats file. Each of its calls fails
@@ -601,8 +734,11 @@ static void collecting_stats_without_memory_is_enomem(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(every_datapath_acquisition_on_the_way_up_can_fail,
+		cmocka_unit_test_setup_teardown(anonymous_ram_every_acquisition_on_the_way_up_can_fail,
 						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+			shared_ram_on_a_node_every_acquisition_on_the_way_up_can_fail,
+			fx_setup_shared, fx_teardown),
 		cmocka_unit_test(creating_the_datapath_survives_every_call_failing),
 		cmocka_unit_test_setup_teardown(collecting_stats_without_memory_is_enomem,
 						fx_setup, fx_teardown),
