@@ -5,8 +5,8 @@
  * buffers, the owner's log lock; and at the datapath's creation the stats
  * writer (path, eventfd, signalfd, thread). The core runs with the real
  * datapath (src/datapath, as usvhostd wires it) and a real tap in a private
- * network namespace. QEMU's sequence, from SET_OWNER through a packet sent
- * by the guest to RESET_OWNER and the device's release, is run once to count
+ * network namespace. QEMU's sequence, from SET_OWNER through a frame each way
+ * to RESET_OWNER and the device's release, is run once to count
  * the acquisitions, then once per acquisition with that one failing. Each
  * run must:
  *  - answer the failure at the request that needed the resource: ENOMEM for
@@ -16,8 +16,9 @@
  *  - leave nothing half-started: right after the failed request no worker
  *    thread runs that did not run before, and the process holds the fds it
  *    held before the request;
- *  - succeed when the same request is sent again, and then move a packet
- *    from the guest's TX ring to the tap;
+ *  - succeed when the same request is sent again, and then move a frame
+ *    from the guest's TX ring to the tap and one from the tap into the
+ *    guest's RX ring;
  *  - release everything: no datapath thread and the fds of the start after
  *    the device is released (LeakSanitizer checks memory in the ASan build).
  *
@@ -311,6 +312,9 @@ static int threads_settled(int want)
 #define FRAME_LEN 60
 #define RING_NUM 256
 #define TX_BUF_OFF 0x4000 /* guest-physical (= offset in e->guest) */
+#define RX_BUF_OFF 0x5000
+#define RX_BUF_LEN 2048
+#define DESC_F_WRITE 2
 
 struct split_desc {
 	uint64_t addr;
@@ -325,6 +329,7 @@ struct fx {
 	int tap;      /* the backend QEMU would pass */
 	int capture;  /* AF_PACKET on the tap's interface: what the host sees */
 	int kick;     /* ring 1's kick eventfd */
+	int rxkick;   /* ring 0's */
 };
 
 static int tap_open(char *why, size_t n)
@@ -342,6 +347,14 @@ static int tap_open(char *why, size_t n)
 		close(fd);
 		return -1;
 	}
+	/* Nothing but the test's frames: no IPv6 autoconfiguration on it. */
+	snprintf(why, n, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", TAP_NAME);
+	s = open(why, O_WRONLY | O_CLOEXEC);
+	if (s >= 0) {
+		assert_int_equal(write(s, "1", 1), 1);
+		close(s);
+	}
+	why[0] = '\0';
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(s >= 0);
 	assert_int_equal(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
@@ -417,6 +430,7 @@ static int fx_setup_ram(void **state, bool shared)
 	env_keep(e, f->tap);
 	f->capture = env_keep(e, capture_open());
 	f->kick = env_eventfd(e);
+	f->rxkick = env_eventfd(e);
 	return 0;
 }
 
@@ -514,18 +528,56 @@ static void expect_sent(struct fx *f, unsigned run)
 	}
 }
 
+/* The guest posts a buffer on the RX ring (vq 0) and kicks; the host sends a
+ * frame into the tap; it lands in the buffer, after the tap's vnet header. */
+static void guest_receive(struct fx *f, unsigned run)
+{
+	struct env *e = &f->e;
+	uint8_t *ring = e->guest + (env_ring_desc(e, 0) - (uintptr_t)e->guest);
+	struct split_desc *desc = (struct split_desc *)ring;
+	uint16_t *avail = (uint16_t *)(ring + 0x1000);
+	uint16_t *used = (uint16_t *)(ring + 0x2000);
+	uint8_t frame[FRAME_LEN] = { 0 }, *buf = e->guest + RX_BUF_OFF;
+	char want[32];
+	uint64_t one = 1;
+	struct timespec t0, t;
+
+	desc[0] = (struct split_desc){ .addr = RX_BUF_OFF, .len = RX_BUF_LEN,
+				       .flags = DESC_F_WRITE };
+	avail[2] = 0;
+	__atomic_store_n(&avail[1], 1, __ATOMIC_RELEASE);
+	assert_int_equal(write(f->rxkick, &one, sizeof(one)), sizeof(one));
+	memcpy(frame, "\x02\0\0\0\0\x01", 6);
+	memcpy(frame + 6, "\x02\0\0\0\0\x02", 6);
+	frame[12] = ETH_TYPE_TEST >> 8;
+	frame[13] = ETH_TYPE_TEST & 0xff;
+	snprintf(want, sizeof(want), "rx %u", run);
+	memcpy(frame + 14, want, strlen(want) + 1);
+	assert_int_equal(send(f->capture, frame, sizeof(frame), 0), sizeof(frame));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (__atomic_load_n(&used[1], __ATOMIC_ACQUIRE) != 1) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			fail_msg("run %u: the host's frame never reached the guest", run);
+		usleep(1000);
+	}
+	if (memcmp(buf + VNET_HLEN + 14, want, strlen(want) + 1))
+		fail_msg("run %u: the guest's RX buffer holds something else", run);
+}
+
 /* ---- QEMU's sequence, step by step ------------------------------------------ */
 
 enum step {
-	ST_OWNER, ST_MEM, ST_KICK, ST_RING1, ST_RING0, ST_KICK_AGAIN, ST_MEM_AGAIN,
-	ST_SEND, ST_BASE1, ST_DETACH1, ST_RING1_AGAIN, ST_RESET, ST_RELEASE, ST_N
+	ST_OWNER, ST_MEM, ST_KICK, ST_KICK0, ST_RING1, ST_RING0, ST_KICK_AGAIN,
+	ST_MEM_AGAIN, ST_SEND, ST_BASE1, ST_DETACH1, ST_RING1_AGAIN, ST_RESET,
+	ST_RELEASE, ST_N
 };
 
 static const char *const step_name[ST_N] = {
-	"SET_OWNER", "SET_MEM_TABLE", "SET_VRING_KICK 1",
+	"SET_OWNER", "SET_MEM_TABLE", "SET_VRING_KICK 1", "SET_VRING_KICK 0",
 	"ring 1 NUM, ADDR, NET_SET_BACKEND", "ring 0 NUM, ADDR, NET_SET_BACKEND",
 	"SET_VRING_KICK 1 on a running ring", "SET_MEM_TABLE with both rings running",
-	"a guest TX frame", "GET_VRING_BASE 1", "NET_SET_BACKEND 1 -1",
+	"a frame each way", "GET_VRING_BASE 1", "NET_SET_BACKEND 1 -1",
 	"NET_SET_BACKEND 1 again", "RESET_OWNER", "the device's release",
 };
 
@@ -542,6 +594,8 @@ static int run_step(struct fx *f, enum step s, unsigned run)
 	case ST_KICK:
 	case ST_KICK_AGAIN:
 		return env_file(e, &e->owner, USV_VHOST_SET_VRING_KICK, 1, f->kick);
+	case ST_KICK0:
+		return env_file(e, &e->owner, USV_VHOST_SET_VRING_KICK, 0, f->rxkick);
 	case ST_RING1:
 	case ST_RING1_AGAIN:
 		return env_start_ring(e, 1, f->tap);
@@ -550,6 +604,7 @@ static int run_step(struct fx *f, enum step s, unsigned run)
 	case ST_SEND:
 		guest_send(f, run);
 		expect_sent(f, run);
+		guest_receive(f, run);
 		return 0;
 	case ST_BASE1:
 		return env_state(e, &e->owner, USV_VHOST_GET_VRING_BASE, 1, 0);
