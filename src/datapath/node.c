@@ -35,7 +35,8 @@ void *usv_dp_node_zalloc(size_t size, int node)
 	 * lends another's rather than failing the fault. If it cannot be set
 	 * the memory is still good, only placed anywhere. */
 	mask[node / LONG_BITS] = 1ul << (node % LONG_BITS);
-	mbind(p, size, MPOL_PREFERRED, mask, NODE_MAX, 0);
+	/* The kernel reads maxnode - 1 bits. */
+	mbind(p, size, MPOL_PREFERRED, mask, NODE_MAX + 1, 0);
 	return p;
 }
 
