@@ -292,9 +292,9 @@ static int count_threads(void)
 	return n;
 }
 
-/* The thread count once it is want: a joined thread leaves /proc a moment
- * after pthread_join() returns, a new one names itself when it runs. Waits
- * at most 2 s, then returns what there is. */
+/* The thread count once it is want: a joined thread leaves /proc/self/task
+ * a moment after pthread_join() returns. Waits at most 2 s, then returns
+ * what there is. */
 static int threads_settled(int want)
 {
 	int n = count_threads();
@@ -310,7 +310,6 @@ static int threads_settled(int want)
 #define ETH_TYPE_TEST 0x88b5 /* local experimental */
 #define VNET_HLEN 10
 #define FRAME_LEN 60
-#define RING_NUM 256
 #define TX_BUF_OFF 0x4000 /* guest-physical (= offset in e->guest) */
 #define RX_BUF_OFF 0x5000
 #define RX_BUF_LEN 2048
@@ -348,13 +347,11 @@ static int tap_open(char *why, size_t n)
 		return -1;
 	}
 	/* Nothing but the test's frames: no IPv6 autoconfiguration on it. */
-	snprintf(why, n, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", TAP_NAME);
-	s = open(why, O_WRONLY | O_CLOEXEC);
+	s = open("/proc/sys/net/ipv6/conf/" TAP_NAME "/disable_ipv6", O_WRONLY | O_CLOEXEC);
 	if (s >= 0) {
 		assert_int_equal(write(s, "1", 1), 1);
 		close(s);
 	}
-	why[0] = '\0';
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(s >= 0);
 	assert_int_equal(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
