@@ -34,7 +34,7 @@ static void dp_dev_release(struct usv_dp_dev *d)
 	for (unsigned i = 0; i < USV_NET_NVQS; i++)
 		usv_dp_ring_free(&d->ring[i]);
 	if (d->numa_alloc)
-		numa_free(d, sizeof(*d));
+		usv_dp_node_free(d, sizeof(*d));
 	else
 		free(d);
 }
@@ -51,24 +51,25 @@ static struct usv_dp_dev *dp_dev_find(struct usv_dp *dp, const struct usv_dev *d
 	return d;
 }
 
-/* The device's state and worker, made at its first ring start. */
+/* The device's state and worker, made at its first ring start (*created
+ * then says so, for the caller to undo it if that start fails). */
 static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev,
-		      const struct usv_ring_config *cfg, struct usv_dp_dev **out)
+		      const struct usv_ring_config *cfg, struct usv_dp_dev **out,
+		      bool *created)
 {
 	struct usv_dp_dev *d = dp_dev_find(dp, dev);
 	int node, ret;
 
+	*created = false;
 	if (d) {
 		*out = d;
 		return 0;
 	}
 	node = dp->numa ? memory_node(cfg->mem) : -1;
 	if (node >= 0) {
-		d = numa_alloc_onnode(sizeof(*d), node);
-		if (d) {
-			memset(d, 0, sizeof(*d));
+		d = usv_dp_node_zalloc(sizeof(*d), node);
+		if (d)
 			d->numa_alloc = true;
-		}
 	}
 	if (!d) {
 		d = calloc(1, sizeof(*d));
@@ -103,7 +104,36 @@ static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev,
 	dp->devs = d;
 	pthread_mutex_unlock(&dp->lock);
 	*out = d;
+	*created = true;
 	return 0;
+}
+
+/* Ends the device's worker and drops its state; every ring is stopped. Its
+ * counters go to the released totals. */
+static void dp_dev_destroy(struct usv_dp *dp, struct usv_dp_dev *d)
+{
+	struct usv_dp_dev **p;
+
+	usv_dp_worker_stop(&d->w);
+	pthread_mutex_lock(&dp->lock);
+	for (p = &dp->devs; *p; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		struct usv_dp_stats *t = &dp->retired[i], *s = &d->ring[i].st;
+
+		t->packets += s->packets;
+		t->bytes += s->bytes;
+		t->kicks += s->kicks;
+		t->interrupts += s->interrupts;
+		t->drops += s->drops;
+		t->errors += s->errors;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	dp_dev_release(d);
 }
 
 void usv_dp_ring_free(struct usv_dp_ring *r)
@@ -234,24 +264,28 @@ static int op_ring_start(void *ctx, struct usv_dev *dev, const struct usv_ring_c
 	unsigned idx = cfg->index;
 	struct usv_dp_dev *d;
 	struct usv_dp_ring *r;
+	bool created;
 	int ret;
 
 	if (idx >= USV_NET_NVQS)
 		return -EINVAL;
-	ret = dp_dev_get(ctx, dev, cfg, &d);
+	ret = dp_dev_get(ctx, dev, cfg, &d, &created);
 	if (ret)
 		return ret;
 	r = &d->ring[idx];
 	ret = usv_dp_ring_alloc(r, calloc);
 	if (ret) {
 		usv_err("dev %u: vq %u: no memory for its buffers", cfg->handle, idx);
-		return ret;
+		goto err_dev;
 	}
 	/* The owner's log lock: the owner stays while the ring runs
 	 * (RESET_OWNER stops it first); the stop lets it go. */
 	r->loglock = usv_dp_loglock_get(ctx, cfg->owner_tgid);
-	if (!r->loglock)
-		return -ENOMEM;
+	if (!r->loglock) {
+		usv_err("dev %u: vq %u: no memory for its owner's log lock", cfg->handle, idx);
+		ret = -ENOMEM;
+		goto err_dev;
+	}
 	/* The device's handlers (vq->handle_kick), set while the ring is
 	 * stopped; the message orders them before the worker's reads. */
 	r->handle = idx == USV_VQ_TX ? usv_dp_handle_tx : usv_dp_handle_rx;
@@ -259,6 +293,12 @@ static int op_ring_start(void *ctx, struct usv_dev *dev, const struct usv_ring_c
 	c.r = r;
 	usv_dp_send(&d->w, call_start, &c);
 	return 0;
+err_dev:
+	/* A failed first start leaves no worker behind: the device is as it
+	 * was before the request. */
+	if (created)
+		dp_dev_destroy(ctx, d);
+	return ret;
 }
 
 static void op_ring_stop(void *ctx, struct usv_dev *dev, unsigned idx,
@@ -295,32 +335,11 @@ static void op_ring_sync(void *ctx, struct usv_dev *dev, unsigned idx,
 
 static void op_dev_free(void *ctx, struct usv_dev *dev)
 {
-	struct usv_dp *dp = ctx;
-	struct usv_dp_dev *d = dp_dev_find(dp, dev), **p;
+	struct usv_dp_dev *d = dp_dev_find(ctx, dev);
 
-	if (!d)
-		return;
 	/* Every ring is stopped: the worker has nothing left but to quit. */
-	usv_dp_worker_stop(&d->w);
-	pthread_mutex_lock(&dp->lock);
-	for (p = &dp->devs; *p; p = &(*p)->next) {
-		if (*p == d) {
-			*p = d->next;
-			break;
-		}
-	}
-	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
-		struct usv_dp_stats *t = &dp->retired[i], *s = &d->ring[i].st;
-
-		t->packets += s->packets;
-		t->bytes += s->bytes;
-		t->kicks += s->kicks;
-		t->interrupts += s->interrupts;
-		t->drops += s->drops;
-		t->errors += s->errors;
-	}
-	pthread_mutex_unlock(&dp->lock);
-	dp_dev_release(d);
+	if (d)
+		dp_dev_destroy(ctx, d);
 }
 
 static const struct usv_datapath_ops dp_ops = {

@@ -25,6 +25,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -289,6 +290,14 @@ void usv_dp_sig_quiesce(struct usv_dp_sig *s);
 void usv_dp_signal(struct usv_dp_ring *r);
 /* The dirty log's eventfd, when the ring logged since the last time. */
 void usv_dp_signal_log(struct usv_dp_ring *r);
+
+/* node.c: a NUMA node's memory and CPUs, with system calls only (libnuma's
+ * allocating calls exit the process when memory runs out). */
+/* size bytes of zeroes placed on node if it can be, or NULL (no memory). */
+void *usv_dp_node_zalloc(size_t size, int node);
+void usv_dp_node_free(void *p, size_t size);
+/* The node's CPUs (sysfs cpulist) into *set. 0 or -errno. */
+int usv_dp_node_cpus(int node, cpu_set_t *set);
 
 /* dev.c: per-device state and the ops table. */
 /* The ring's buffers for its direction, all or none: on failure nothing is

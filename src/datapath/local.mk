@@ -6,6 +6,7 @@ src_libusvdp_la_SOURCES = \
 	src/datapath/dev.c \
 	src/datapath/net_rx.c \
 	src/datapath/net_tx.c \
+	src/datapath/node.c \
 	src/datapath/ring.c \
 	src/datapath/signal.c \
 	src/datapath/stats.c \

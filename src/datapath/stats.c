@@ -168,9 +168,16 @@ int usv_dp_stats_start(struct usv_dp *dp)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	dp->stats_sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (dp->stats_sigfd < 0) {
+		ret = -errno;
+		usv_err("stats: cannot read SIGUSR1 through a signalfd: %s", strerror(-ret));
+		return ret;
+	}
 	ret = pthread_create(&dp->stats_thread, NULL, stats_main, dp);
-	if (ret)
+	if (ret) {
+		usv_err("stats: cannot create the writer thread: %s", strerror(ret));
 		return -ret;
+	}
 	dp->stats_started = true;
 	return 0;
 }

@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <numa.h>
-
 #include "core/log.h"
 #include "datapath/dp_internal.h"
 
@@ -378,25 +376,21 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Runs the worker on the CPUs of its node (the node of the guest's memory). */
+/* Runs the worker on the CPUs of its node (the node of the guest's memory).
+ * Only a matter of speed: a worker that cannot be pinned runs anywhere. */
 static void pin_to_node(struct usv_worker *w)
 {
-	struct bitmask *cpus;
 	cpu_set_t set;
+	int ret;
 
 	if (w->node < 0)
 		return;
-	cpus = numa_allocate_cpumask();
-	if (!cpus)
-		return;
-	if (numa_node_to_cpus(w->node, cpus) == 0) {
-		CPU_ZERO(&set);
-		for (unsigned c = 0; c < cpus->size && c < CPU_SETSIZE; c++)
-			if (numa_bitmask_isbitset(cpus, c))
-				CPU_SET(c, &set);
-		pthread_setaffinity_np(w->thread, sizeof(set), &set);
-	}
-	numa_free_cpumask(cpus);
+	ret = usv_dp_node_cpus(w->node, &set);
+	if (!ret)
+		ret = -pthread_setaffinity_np(w->thread, sizeof(set), &set);
+	if (ret)
+		usv_warn("dev %u: worker not pinned to the CPUs of node %d: %s", w->handle,
+			 w->node, strerror(-ret));
 }
 
 int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
@@ -434,9 +428,13 @@ int usv_dp_worker_start(struct usv_worker *w, unsigned handle, int node)
 	pthread_condattr_destroy(&ca);
 	if (ret)
 		goto err_mutex;
-	ret = -pthread_create(&w->thread, NULL, worker_main, w);
-	if (ret)
+	ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret) {
+		/* The kernel's answer when it cannot make a vhost worker. */
+		usv_err("dev %u: cannot create its worker thread: %s", handle, strerror(ret));
+		ret = -ENOMEM;
 		goto err_sync;
+	}
 	pin_to_node(w);
 	w->thread_started = true;
 	return 0;

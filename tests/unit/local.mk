@@ -113,6 +113,25 @@ tests_unit_test_dp_buffers_LDFLAGS = $(AM_LDFLAGS) -pthread
 tests_unit_test_dp_buffers_LDADD = src/libusvdp.la src/libusvcore.la $(URING_LIBS) $(NUMA_LIBS) $(CMOCKA_LIBS)
 endif
 
+# test_dp_failures: the datapath's acquisitions on a device's way up (its
+# state, on its memory's NUMA node, worker, io_uring, ring buffers) and at its
+# creation (the stats writer), each failing in turn (the calls wrapped at link
+# time), through the core with a real tap in a private network namespace
+# (root, else skipped).
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_dp_failures
+TESTS += tests/unit/test_dp_failures
+tests_unit_test_dp_failures_SOURCES = tests/unit/test_dp_failures.c $(IOCTL_COMMON_SRC)
+tests_unit_test_dp_failures_CFLAGS = $(UNIT_CC_FLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+tests_unit_test_dp_failures_LDFLAGS = $(UNIT_LINK_FLAGS) -Wl,--wrap=malloc \
+	-Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=strdup -Wl,--wrap=eventfd \
+	-Wl,--wrap=signalfd -Wl,--wrap=io_uring_queue_init -Wl,--wrap=pthread_create \
+	-Wl,--wrap=mmap -Wl,--wrap=open -Wl,--wrap=numa_num_configured_nodes \
+	-Wl,--wrap=numa_alloc_onnode -Wl,--wrap=numa_allocate_cpumask \
+	-Wl,--wrap=numa_allocate_nodemask -Wl,--wrap=numa_node_to_cpus
+tests_unit_test_dp_failures_LDADD = src/libusvdp.la $(UNIT_LIBS) $(URING_LIBS) $(NUMA_LIBS)
+endif
+
 # test_trace: tracing, profiles and fault injection with no privilege (the
 # --inject parser, the profile gate, the dispatch hook, the recorder's JSON
 # read back through the format's reader).
