@@ -183,9 +183,9 @@ hp_wait_console() { # REGEX SECS WHAT
 	done
 }
 
-# Bounded wait for a condition (a command), with what it waits for.
+# Bounded wait for a condition (a command); WHAT names it for the reader.
 hp_until() { # SECS WHAT COMMAND...
-	local deadline=$((SECONDS + $1)) what=$2
+	local deadline=$((SECONDS + $1))
 	shift 2
 	until "$@"; do
 		[ "$SECONDS" -lt "$deadline" ] || return 1
