@@ -31,6 +31,12 @@ void usv_options_usage(FILE *f)
 		"                                  (default root)\n"
 		"      --max-devices-per-user=N    devices one uid may hold open; more opens\n"
 		"                                  fail with EMFILE (default 256; 0: no limit)\n"
+		"      --max-mem-regions=N         memory regions a SET_MEM_TABLE may carry;\n"
+		"                                  more fail with E2BIG, as above the vhost\n"
+		"                                  module's max_mem_regions (default 64, 1\n"
+		"                                  to 65535). QEMU reads the kernel's limit\n"
+		"                                  from /sys/module/vhost/parameters/\n"
+		"                                  max_mem_regions (64 when it is absent)\n"
 		"      --keep-privileges           do not drop capabilities nor set\n"
 		"                                  no_new_privs after start-up (debugging)\n"
 		"      --seccomp=enforce|log|kill|off\n"
@@ -130,7 +136,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
 	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT, OPT_CONTROL,
-	       OPT_CONTROL_GROUP, OPT_SECCOMP };
+	       OPT_CONTROL_GROUP, OPT_SECCOMP, OPT_MAX_MEM_REGIONS };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -148,6 +154,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "max-devices-per-user", required_argument, NULL, OPT_MAX_PER_USER },
+		{ "max-mem-regions", required_argument, NULL, OPT_MAX_MEM_REGIONS },
 		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
@@ -166,6 +173,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 	o->log_level = USV_LOG_INFO;
 	o->mode = USV_DEFAULT_MODE;
 	o->max_devices_per_user = USV_DEFAULT_MAX_DEVICES_PER_USER;
+	o->max_mem_regions = USV_MAX_MEM_REGIONS;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:n:m:p:w:s:fl:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -288,6 +296,20 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 				return -EINVAL;
 			}
 			o->max_devices_per_user = (unsigned)n;
+			break;
+		}
+		case OPT_MAX_MEM_REGIONS: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || optarg[0] == '-' || n < 1 ||
+			    n > USV_MAX_MEM_REGIONS_LIMIT) {
+				fprintf(stderr, "usvhostd: --max-mem-regions takes a number "
+					"from 1 to %d (the kernel's max_mem_regions is an "
+					"unsigned short)\n", USV_MAX_MEM_REGIONS_LIMIT);
+				return -EINVAL;
+			}
+			o->max_mem_regions = (unsigned)n;
 			break;
 		}
 		case OPT_CONTROL:

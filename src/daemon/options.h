@@ -32,6 +32,7 @@ struct usv_options {
 	unsigned ninject;
 	unsigned workers;   /* --workers, accepted and ignored; 0: not given */
 	unsigned max_devices_per_user; /* 0: no limit */
+	unsigned max_mem_regions; /* SET_MEM_TABLE answers E2BIG above it */
 	mode_t mode;        /* of the served file (FUSE) */
 	gid_t gid;          /* its group (FUSE) */
 	bool mode_set;      /* --mode given */
@@ -49,6 +50,8 @@ struct usv_options {
 #define USV_DEFAULT_MOUNT "/run/usvhost"
 #define USV_DEFAULT_MAX_DEVICES_PER_USER 256
 #define USV_DEFAULT_MODE 0600
+/* The kernel's vhost module parameter is an unsigned short. */
+#define USV_MAX_MEM_REGIONS_LIMIT 65535
 
 /* 0: run; 1: done (help or version printed); -EINVAL: bad usage (reported). */
 int usv_options_parse(int argc, char **argv, struct usv_options *o);

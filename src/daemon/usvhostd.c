@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	char devpath[512], ctlpath[108];
 	sigset_t usr1;
 	struct usv_options o;
+	struct usv_profile profile; /* the chosen one, with the daemon's limits */
 	enum usv_transport t;
 	int ret;
 
@@ -120,7 +121,11 @@ int main(int argc, char **argv)
 	sv.dc.stats_path = o.stats;
 	usv_priv_plan_for(t == USV_TRANSPORT_FUSE, &sv.plan);
 	/* The datapath is handed to the list once it runs (serve_started). */
-	ret = usv_devlist_init(&devs, usv_profile_find(o.profile), NULL, NULL);
+	/* --max-mem-regions is the daemon's, as the module parameter is the
+	 * kernel's: every profile answers E2BIG above it. */
+	profile = *usv_profile_find(o.profile);
+	profile.max_mem_regions = o.max_mem_regions;
+	ret = usv_devlist_init(&devs, &profile, NULL, NULL);
 	if (ret) {
 		usv_err("cannot initialise the device list: %s", strerror(-ret));
 		return EXIT_FAILURE;
@@ -190,6 +195,8 @@ int main(int argc, char **argv)
 		goto out;
 	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
 		 usv_transport_name(t), o.profile);
+	usv_info("at most %u memory regions per device (--max-mem-regions)",
+		 profile.max_mem_regions);
 	if (o.max_devices_per_user)
 		usv_info("at most %u devices per user (--max-devices-per-user)",
 			 o.max_devices_per_user);

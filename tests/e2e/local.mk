@@ -12,6 +12,9 @@
 # system calls within the unit's filter).
 # libvirt: a libvirtd of the test's own starts a domain with vhost through
 # usvhostd, by <backend vhost=PATH> and by /dev/vhost-net (about 45 s).
+# hotplug: NICs (one and two queue pairs) hot-plugged and unplugged over QMP
+# with fds from getfd, DIMMs added while data moves, and --max-mem-regions
+# answering QEMU's bigger table E2BIG (one guest, about 90 s).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -21,7 +24,8 @@ TESTS += \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \
-	tests/e2e/libvirt.sh
+	tests/e2e/libvirt.sh \
+	tests/e2e/hotplug.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -31,4 +35,5 @@ EXTRA_DIST += \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \
-	tests/e2e/libvirt.sh
+	tests/e2e/libvirt.sh \
+	tests/e2e/hotplug.sh

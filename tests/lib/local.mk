@@ -15,5 +15,7 @@ tests_lib_libpidfdemul_la_SOURCES = tests/lib/pidfd_emul.c
 # Shell harnesses: e2e-lib.sh (usvhostd on its FUSE front, taps, unmodified
 # QEMU, checks and cleanup) for the e2e, conformance, integration
 # (trace-client.sh) and VM tests and scripts/run-guest.sh; guest-lib.sh, what
-# runs in their guests; tap-queues.py, e2e-lib.sh's multiqueue tap.
-EXTRA_DIST += tests/lib/e2e-lib.sh tests/lib/guest-lib.sh tests/lib/tap-queues.py
+# runs in their guests; tap-queues.py, e2e-lib.sh's multiqueue tap;
+# qmp-plug.py, hot-plug over QMP (getfd with the fds, NICs, DIMMs).
+EXTRA_DIST += tests/lib/e2e-lib.sh tests/lib/guest-lib.sh tests/lib/tap-queues.py \
+	tests/lib/qmp-plug.py

@@ -2,7 +2,9 @@
 /*
  * SET_MEM_TABLE: padding and region limits, faults and wrapping regions,
  * regions bound to the owner's memory, a failed table keeping the previous
- * one, and the dirty-log bitmap a running ring needs with LOG_ALL.
+ * one, and the dirty-log bitmap a running ring needs with LOG_ALL; a region
+ * limit other than 64 (usvhostd --max-mem-regions), tables swapped under a
+ * running ring as DIMMs are hot-plugged.
  * The caller, its memory and the shared helpers: ioctl_fixture.h.
  */
 #include <errno.h>
@@ -239,6 +241,87 @@ static void mem_table_with_log_all_needs_the_bitmap_for_running_rings(void **sta
 	assert_int_equal(env_mem_table(e, &far, 1), 0);
 }
 
+/* The default profile with usvhostd --max-mem-regions=256: the limit is the
+ * profile's, which the daemon copies and sets. */
+#define NMAX 256
+
+static struct usv_profile with_nmax;
+
+static int env_setup_nmax(void **state)
+{
+	with_nmax = *usv_profile_default();
+	with_nmax.max_mem_regions = NMAX;
+	return env_setup_profile(state, &with_nmax);
+}
+
+/* n regions as QEMU's table after n - 1 DIMMs: the guest at gpa 0 (it holds
+ * the rings), then 256-byte views of it above, one per DIMM. */
+static void nmax_regions(struct env *e, struct usv_vhost_memory_region *r, unsigned n)
+{
+	r[0] = guest_region(e, 0, ENV_GUEST_SIZE);
+	for (unsigned i = 1; i < n; i++)
+		r[i] = (struct usv_vhost_memory_region){
+			.guest_phys_addr = ENV_GUEST_SIZE + (i - 1) * 256ULL,
+			.memory_size = 256,
+			.userspace_addr = (uintptr_t)e->guest + (i - 1) % 256 * 256,
+		};
+}
+
+static void mem_table_limit_is_the_daemons(void **state)
+{
+	struct env *e = *state;
+	static struct usv_vhost_memory_region r[NMAX + 1];
+
+	assert_int_equal(env_set_owner(e), 0);
+	nmax_regions(e, r, NMAX + 1);
+	assert_int_equal(env_mem_table(e, r, NMAX), 0);
+	assert_int_equal(e->dev->mem->nregions, NMAX);
+	/* One more is E2BIG, before the regions are read, the table kept. */
+	assert_int_equal(env_mem_table(e, r, NMAX + 1), -E2BIG);
+	assert_int_equal(mem_hdr_at(e, UFAKE_SIZE - 8, NMAX + 1, 0), -E2BIG);
+	assert_int_equal(mem_hdr_at(e, UFAKE_SIZE - 8, NMAX, 0), -EFAULT);
+	assert_int_equal(e->dev->mem->nregions, NMAX);
+	/* 64 is no limit of its own here. */
+	assert_int_equal(env_mem_table(e, r, 65), 0);
+	assert_int_equal(e->dev->mem->nregions, 65);
+}
+
+static void mem_table_grows_under_running_rings(void **state)
+{
+	struct env *e = *state;
+	int backend = env_backend_or_skip(e);
+	static struct usv_vhost_memory_region r[NMAX + 1];
+	const unsigned steps[] = { 2, 3, 65, NMAX };
+	struct usv_guestmem *before;
+
+	/* As QEMU adding DIMMs: each a region more, sent while TX and RX run. */
+	assert_int_equal(env_set_owner(e), 0);
+	assert_int_equal(env_start_ring(e, 0, backend), 0);
+	assert_int_equal(env_start_ring(e, 1, backend), 0);
+	nmax_regions(e, r, NMAX + 1);
+	for (unsigned s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		fake_dp_clear(&e->dp);
+		check_ret(env_mem_table(e, r, steps[s]), 0, "%u regions", steps[s]);
+		assert_int_equal(e->dev->mem->nregions, steps[s]);
+		/* Both rings were handed the new table before the answer. */
+		assert_int_equal(dp_count(e, DP_UPDATE, 0, USV_RING_MEM), 1);
+		assert_int_equal(dp_count(e, DP_UPDATE, 1, USV_RING_MEM), 1);
+		assert_int_equal(dp_last(e)->mem_nregions, steps[s]);
+		assert_int_equal(dp_count(e, DP_STOP, 0, 0) + dp_count(e, DP_STOP, 1, 0), 0);
+		assert_true(usv_vq_running(&e->dev->vqs[0]) && usv_vq_running(&e->dev->vqs[1]));
+	}
+	/* Past the limit: E2BIG, the rings keep the table they run on. */
+	before = e->dev->mem;
+	fake_dp_clear(&e->dp);
+	assert_int_equal(env_mem_table(e, r, NMAX + 1), -E2BIG);
+	assert_ptr_equal(e->dev->mem, before);
+	assert_int_equal(e->dp.n, 0);
+	assert_true(usv_vq_running(&e->dev->vqs[0]) && usv_vq_running(&e->dev->vqs[1]));
+	/* And it shrinks again (a DIMM unplugged). */
+	assert_int_equal(env_mem_table(e, r, 1), 0);
+	assert_int_equal(dp_last(e)->mem_nregions, 1);
+}
+
 int main(void)
 {
 #define E(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
@@ -255,6 +338,10 @@ int main(void)
 		E(mem_table_user_addresses_are_checked_only_for_running_rings),
 		E(mem_table_waits_for_every_region_before_changing_anything),
 		E(mem_table_with_log_all_needs_the_bitmap_for_running_rings),
+		cmocka_unit_test_setup_teardown(mem_table_limit_is_the_daemons,
+						env_setup_nmax, env_teardown),
+		cmocka_unit_test_setup_teardown(mem_table_grows_under_running_rings,
+						env_setup_nmax, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
