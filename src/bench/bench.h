@@ -135,6 +135,7 @@ int bench_raw_rr(struct bench_dev *d, struct bench_clock *c);
 struct bench_backend {
 	pid_t pid;          /* 0: none found */
 	bool kernel;        /* the kernel's vhost-PID workers */
+	bool kthreads;      /* ... as kernel threads, one per device (before 6.4) */
 	char what[64];
 };
 void bench_backend_find(const struct bench_opts *o, struct bench_backend *b);
