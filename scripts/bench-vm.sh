@@ -31,9 +31,9 @@ Options:
                     "tx:64 tx:1500 rx:64 rx:1500 rr:64")
   --guest=irq|poll  the guest driver's mode (default irq)
   --devices=N       devices (and taps) per run, in parallel (default 1)
-  --profile         then, for tx:64 and rx:64 and each RAM kind: usvhostd's
-                    system calls per packet (strace -c) and a system-wide
-                    perf profile of each backend (RESULTS/bench/profile/)
+  --profile         then, for tx:64 and rx:64 and each RAM kind, one more run
+                    with usvhostd under strace -c: its system calls per
+                    packet (RESULTS/bench/profile/)
   --results=DIR     the VM's logs and raw results (default
                     BUILD-DIR/bench-vm; emptied first)
   --md=FILE         the Markdown table (default RESULTS/bench-vm.md)
@@ -45,6 +45,8 @@ Options:
   --build-dir=DIR   where usvhostd and usvhost-bench were built (default:
                     \$USVHOST_BUILD_DIR, else SRCDIR/build); not rebuilt
   --timeout=SECS    kill the VM after SECS (default: from the run count)
+  --from=DIR        boot nothing: make the report again from the results an
+                    earlier run left in DIR (its --results)
   --help            this text
 
 Needs what scripts/vm-run.sh needs (qemu-system-x86, busybox-static, the
@@ -59,7 +61,7 @@ die() {
 }
 
 secs=3 runs=3 rams="memfd anon" cases="tx:64 tx:1500 rx:64 rx:1500 rr:64" guest=irq devices=1
-results="" md="" json="" doc="" note="" timeout="" profile=0
+results="" md="" json="" doc="" note="" timeout="" profile=0 from=""
 builddir=${USVHOST_BUILD_DIR:-$srcdir/build}
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -78,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--note=*) note=${1#*=} ;;
 	--build-dir=*) builddir=${1#*=} ;;
 	--timeout=*) timeout=${1#*=} ;;
+	--from=*) from=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -86,6 +89,15 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+if [ -n "$from" ]; then
+	[ -s "$from/bench.env" ] && [ -s "$from/bench/results.jsonl" ] ||
+		die "$from has no results of scripts/bench-vm.sh (bench.env, bench/results.jsonl)"
+	# What that run was asked for.
+	# shellcheck disable=SC1091
+	. "$from/bench.env"
+	secs=$BENCH_SECS runs=$BENCH_RUNS rams=$BENCH_RAMS cases=$BENCH_CASES guest=$BENCH_GUEST
+	devices=${BENCH_DEVICES:-1} results=$from
+fi
 case $secs in '' | *[!0-9]* | 0) die "--secs wants a positive number" ;; esac
 case $runs in '' | *[!0-9]* | 0) die "--runs wants a positive number" ;; esac
 case $devices in '' | *[!0-9]* | 0) die "--devices wants a positive number" ;; esac
@@ -113,29 +125,39 @@ json=$(abspath "${json:-$results/bench-vm.json}")
 [ -z "$doc" ] || doc=$(abspath "$doc")
 nruns=$((runs * $(wc -w <<<"$rams") * $(wc -w <<<"$cases") * 2))
 # Each run: its seconds, set-up and teardown under TCG (a few s), the drain;
-# a profile is three more runs per RAM kind and case.
-[ "$profile" = 0 ] || nruns=$((nruns + 6 * $(wc -w <<<"$rams")))
+# a profile is one more run per RAM kind and case (and strace's slowness).
+[ "$profile" = 0 ] || nruns=$((nruns + 4 * $(wc -w <<<"$rams")))
 : "${timeout:=$((180 + nruns * (secs + 15)))}"
 case $timeout in '' | *[!0-9]*) die "--timeout takes seconds" ;; esac
 
-rm -rf "$results"
-mkdir -p "$results"
-{
-	printf 'BENCH_SECS=%q\nBENCH_RUNS=%q\nBENCH_RAMS=%q\nBENCH_CASES=%q\nBENCH_GUEST=%q\n' \
-		"$secs" "$runs" "$rams" "$cases" "$guest"
-	printf 'BENCH_DEVICES=%q\nBENCH_PROFILE=%q\n' "$devices" "$profile"
-} >"$results/bench.env"
-echo "$prog: $nruns runs of $secs s in the VM (bounded by $timeout s); logs in $results" >&2
-t0=$SECONDS
-rc=0
-"$srcdir/scripts/vm-run.sh" --no-build --build-dir="$builddir" --results="$results" \
-	--timeout="$timeout" --quiet bench >"$results/vm-run.out" 2>&1 || rc=$?
-grep -a '^\[vm:bench\]' "$results/bench.log" 2>/dev/null | sed 's/^\[vm:bench\] /  /' >&2 || true
-if [ ! -s "$results/bench/results.jsonl" ]; then
-	cat "$results/vm-run.out" >&2
-	die "the VM produced no results (vm-run.sh exit $rc)"
+# Boot the VM and run tests/vm/t-bench.sh in it; sets elapsed.
+run_vm() {
+	local t0=$SECONDS rc=0
+	rm -rf "$results"
+	mkdir -p "$results"
+	{
+		printf 'BENCH_SECS=%q\nBENCH_RUNS=%q\nBENCH_RAMS=%q\nBENCH_CASES=%q\nBENCH_GUEST=%q\n' \
+			"$secs" "$runs" "$rams" "$cases" "$guest"
+		printf 'BENCH_DEVICES=%q\nBENCH_PROFILE=%q\n' "$devices" "$profile"
+	} >"$results/bench.env"
+	echo "$prog: $nruns runs of $secs s in the VM (bounded by $timeout s); logs in $results" >&2
+	"$srcdir/scripts/vm-run.sh" --no-build --build-dir="$builddir" --results="$results" \
+		--timeout="$timeout" --quiet bench >"$results/vm-run.out" 2>&1 || rc=$?
+	grep -a '^\[vm:bench\]' "$results/bench.log" 2>/dev/null | sed 's/^\[vm:bench\] /  /' >&2 || true
+	if [ ! -s "$results/bench/results.jsonl" ]; then
+		cat "$results/vm-run.out" >&2
+		die "the VM produced no results (vm-run.sh exit $rc)"
+	fi
+	[ "$rc" = 0 ] ||
+		echo "$prog: warning: vm-run.sh exit $rc (some runs failed: see $results/bench/notes.txt)" >&2
+	elapsed=$((SECONDS - t0))
+}
+
+if [ -n "$from" ]; then
+	elapsed=$(sed -n 's/^bench .*(\([0-9]*\) s)$/\1/p' "$results/summary" 2>/dev/null)
+else
+	run_vm
 fi
-[ "$rc" = 0 ] || echo "$prog: warning: vm-run.sh exit $rc (some runs failed: see $results/bench/notes.txt)" >&2
 
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 host_mem=$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)
@@ -147,7 +169,7 @@ export RESULTS=$results/bench/results.jsonl MD=$md JSON=$json RUNS=$runs SECS=$s
 	GUEST=$guest DEVICES=$devices RAMS=$rams CASES=$cases NOTE=$note GIT_REV=$git_rev \
 	HOST_CPU=$host_cpu HOST_NPROC=$(nproc) HOST_MEM=$host_mem HOST_KERNEL=$(uname -r) \
 	HOST_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" QEMU_VERSION=$qemu_version \
-	VM_KERNEL VM_CPUS VM_MEM_MIB VM_DAEMON_VERSION ELAPSED=$((SECONDS - t0))
+	VM_KERNEL VM_CPUS VM_MEM_MIB VM_DAEMON_VERSION ELAPSED=${elapsed:-0}
 python3 - <<'PY'
 import datetime, json, os, statistics
 
@@ -206,6 +228,10 @@ def fpps(x):
     if x is None:
         return "failed"
     return "%.2f Mpps" % (x / 1e6) if x >= 1e6 else "%.1f kpps" % (x / 1e3)
+
+
+def frate(x):
+    return "-" if x is None else "%.0f" % x
 
 
 def fig(s, f):
@@ -288,8 +314,7 @@ if rr:
             fr(ratio(med(c, "usvhostd", "p50_us"), med(c, "kernel", "p50_us"))),
             fig(c["kernel"]["p99_us"], fus), fig(c["usvhostd"]["p99_us"], fus),
             fr(ratio(med(c, "usvhostd", "p99_us"), med(c, "kernel", "p99_us"))),
-            fpps(med(c, "kernel", "pps")).replace("pps", "/s"),
-            fpps(med(c, "usvhostd", "pps")).replace("pps", "/s")))
+            frate(med(c, "kernel", "pps")), frate(med(c, "usvhostd", "pps"))))
 w("")
 w("Command: `scripts/bench-vm.sh --secs=%s --runs=%s --guest=%s --devices=%s --doc`."
   % (env["SECS"], env["RUNS"], env["GUEST"], env["DEVICES"]))
