@@ -28,6 +28,9 @@
 #define BENCH_MAX_SIZE 65000
 #define BENCH_MIN_SIZE 60
 #define BENCH_MAX_SECS 3600
+/* RX buffer sizes Linux's virtio-net posts with MRG_RXBUF (1500-byte MTU). */
+#define BENCH_RX_BUF_MIN 1536
+#define BENCH_RX_BUF_MAX 4096
 /* Latency samples kept for rr (more round trips are counted, not kept). */
 #define BENCH_MAX_SAMPLES (1u << 20)
 
