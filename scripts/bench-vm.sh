@@ -90,8 +90,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ -n "$from" ]; then
-	[ -s "$from/bench.env" ] && [ -s "$from/bench/results.jsonl" ] ||
+	if ! [ -s "$from/bench.env" ] || ! [ -s "$from/bench/results.jsonl" ]; then
 		die "$from has no results of scripts/bench-vm.sh (bench.env, bench/results.jsonl)"
+	fi
 	# What that run was asked for.
 	# shellcheck disable=SC1091
 	. "$from/bench.env"
@@ -116,8 +117,9 @@ for c in $cases; do
 done
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac }
 builddir=$(abspath "$builddir")
-[ -x "$builddir/src/usvhostd" ] && [ -x "$builddir/src/usvhost-bench" ] ||
+if ! [ -x "$builddir/src/usvhostd" ] || ! [ -x "$builddir/src/usvhost-bench" ]; then
 	die "$builddir/src/usvhostd or usvhost-bench missing: build first (or --build-dir=DIR)"
+fi
 command -v python3 >/dev/null || die "needs python3 (the report)"
 results=$(abspath "${results:-$builddir/bench-vm}")
 md=$(abspath "${md:-$results/bench-vm.md}")
@@ -151,24 +153,33 @@ run_vm() {
 	[ "$rc" = 0 ] ||
 		echo "$prog: warning: vm-run.sh exit $rc (some runs failed: see $results/bench/notes.txt)" >&2
 	elapsed=$((SECONDS - t0))
+	# When it ended and how busy the host was then, for --from.
+	printf 'run_date=%q\nhost_load=%q\nelapsed=%q\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" "$elapsed" >"$results/host.env"
 }
 
-if [ -n "$from" ]; then
-	elapsed=$(sed -n 's/^bench .*(\([0-9]*\) s)$/\1/p' "$results/summary" 2>/dev/null)
+run_date="" host_load="" elapsed=""
+[ -n "$from" ] || run_vm
+if [ -f "$results/host.env" ]; then
+	# shellcheck disable=SC1091
+	. "$results/host.env"
 else
-	run_vm
+	run_date="$(date -u -r "$results/bench/results.jsonl" '+%Y-%m-%d %H:%M UTC')"
+	host_load="not recorded"
+	elapsed=$(sed -n 's/^bench .*(\([0-9]*\) s)$/\1/p' "$results/summary" 2>/dev/null)
 fi
 
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 host_mem=$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)
 qemu_version=$(qemu-system-x86_64 --version | head -n 1)
 git_rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo "?")
+host_nproc=$(nproc) host_kernel=$(uname -r)
 # shellcheck disable=SC1091
 . "$results/bench/vm.env"
 export RESULTS=$results/bench/results.jsonl MD=$md JSON=$json RUNS=$runs SECS=$secs \
 	GUEST=$guest DEVICES=$devices RAMS=$rams CASES=$cases NOTE=$note GIT_REV=$git_rev \
-	HOST_CPU=$host_cpu HOST_NPROC=$(nproc) HOST_MEM=$host_mem HOST_KERNEL=$(uname -r) \
-	HOST_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" QEMU_VERSION=$qemu_version \
+	HOST_CPU=$host_cpu HOST_NPROC=$host_nproc HOST_MEM=$host_mem HOST_KERNEL=$host_kernel \
+	HOST_LOAD=$host_load RUN_DATE=$run_date QEMU_VERSION=$qemu_version \
 	VM_KERNEL VM_CPUS VM_MEM_MIB VM_DAEMON_VERSION ELAPSED=${elapsed:-0}
 python3 - <<'PY'
 import datetime, json, os, statistics
@@ -261,7 +272,7 @@ w("")
 w("Written by `scripts/bench-vm.sh` between the markers; run it again (`--doc`) rather than")
 w("editing this part.")
 w("")
-w("* date: %s" % now.strftime("%Y-%m-%d %H:%M UTC"))
+w("* date: %s" % env["RUN_DATE"])
 w("* host: %s, %s CPUs, %s MiB RAM, Linux %s, %s; load average at the end %s"
   % (env["HOST_CPU"], env["HOST_NPROC"], env["HOST_MEM"], env["HOST_KERNEL"],
      env["QEMU_VERSION"], env["HOST_LOAD"]))
