@@ -273,11 +273,12 @@ w("Written by `scripts/bench-vm.sh` between the markers; run it again (`--doc`) 
 w("editing this part.")
 w("")
 w("* date: %s" % env["RUN_DATE"])
-w("* host: %s, %s CPUs, %s MiB RAM, Linux %s, %s; load average at the end %s"
-  % (env["HOST_CPU"], env["HOST_NPROC"], env["HOST_MEM"], env["HOST_KERNEL"],
-     env["QEMU_VERSION"], env["HOST_LOAD"]))
-w("* VM: the test VM of docs/testing-vm.md, Debian's Linux %s under TCG (`-accel tcg -cpu max`),"
+w("* host: %s, %s CPUs, %s MiB RAM, Linux %s;" % (env["HOST_CPU"], env["HOST_NPROC"],
+                                                  env["HOST_MEM"], env["HOST_KERNEL"]))
+w("  %s; load average at the end %s" % (env["QEMU_VERSION"], env["HOST_LOAD"]))
+w("* VM: the test VM of [testing-vm.md](testing-vm.md), Debian's Linux %s under TCG"
   % env["VM_KERNEL"])
+w("  (`-accel tcg -cpu max`),")
 w("  %s vCPUs, %s MiB; absolute figures are those of an emulated CPU, only the ratios"
   % (env["VM_CPUS"], env["VM_MEM_MIB"]))
 w("  (same boot, same client, runs interleaved) mean something")
