@@ -3,7 +3,8 @@
 # The host comparison: usvhost-bench on the raw tap versus usvhostd's FUSE
 # front with shared memfd RAM and with anonymous RAM, TX and RX, 64, 1500 and
 # 65000 bytes, N runs of each (interleaved, so a slow moment of the machine
-# hits every column alike), median with min and max; writes docs/benchmarks.md.
+# hits every column alike), median with min and max; writes its section of
+# docs/benchmarks.md.
 # Prints figures; not a test, not run in CI.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
@@ -19,7 +20,9 @@ Starts usvhostd on a FUSE mount in private mount and network namespaces and
 runs usvhost-bench against it and against the raw tap (--raw): TX and RX,
 64 / 1500 / 65000-byte frames, guest RAM memfd and anon. Writes a Markdown
 report (date, machine, kernel, versions, the table with medians, min and max,
-ratios to the raw tap, the backend's CPU per packet).
+ratios to the raw tap, the backend's CPU per packet) as its section of the
+--out file; the rest of that file stays. scripts/bench-vm.sh compares with
+the kernel's vhost_net.
 
 Options:
   --secs=S          seconds per run (default 3)
@@ -144,7 +147,7 @@ done
 mkdir -p "$(dirname "$out")"
 daemon_version=$("$daemon" --version 2>/dev/null || echo "usvhostd ?")
 git_rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo "?")
-export RESULTS=$results OUT=$out SIZES=$sizes RUNS=$runs SECS=$secs GUEST=$guest NOTE=$note \
+export RESULTS=$results SECTION=$work/section.md SIZES=$sizes RUNS=$runs SECS=$secs GUEST=$guest NOTE=$note \
 	DAEMON_VERSION=$daemon_version GIT_REV=$git_rev
 python3 - <<'PY'
 import datetime, json, os, platform, statistics
@@ -206,13 +209,10 @@ mem_kib = int(open("/proc/meminfo").readline().split()[1])
 now = datetime.datetime.now(datetime.timezone.utc)
 o = []
 w = o.append
-w("# Benchmarks")
-w("")
-w("Written by `scripts/bench.sh`: run it again rather than editing this file. The figures")
-w("are printed by `usvhost-bench` (`man 1 usvhost-bench`); they describe one machine at")
-w("one time and gate nothing.")
-w("")
 w("## Host: raw tap versus usvhostd's FUSE front")
+w("")
+w("Written by `scripts/bench.sh` between the markers; run it again rather than editing")
+w("this part.")
 w("")
 w("* date: %s" % now.strftime("%Y-%m-%d %H:%M UTC"))
 w("* machine: %s, %d CPUs, %d MiB RAM" % (cpu, os.cpu_count(), mem_kib // 1024))
@@ -258,7 +258,10 @@ w("")
 w("Command: `sudo scripts/bench.sh --secs=%s --runs=%s --guest=%s`."
   % (env["SECS"], env["RUNS"], env["GUEST"]))
 w("")
-open(env["OUT"], "w").write("\n".join(o))
+open(env["SECTION"], "w").write("\n".join(o))
 print("\n".join(o))
 PY
-echo "$prog: wrote $out" >&2
+# Only this script's section of the report: the rest (the VM section of
+# scripts/bench-vm.sh, the notes written by hand) stays.
+python3 "$srcdir/scripts/bench-section.py" "$out" bench-host <"$work/section.md"
+echo "$prog: wrote its section of $out" >&2

@@ -12,6 +12,8 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 list_tests() {
 	local f name desc
 	for f in "$srcdir"/tests/vm/t-*.sh; do
+		# t-bench.sh has no "test:" line: scripts/bench-vm.sh runs it.
+		grep -q '^# *test:' "$f" || continue
 		name=${f##*/t-}
 		name=${name%.sh}
 		desc=$(sed -n 's/^# *test: *//p' "$f" | head -n 1)
@@ -84,7 +86,11 @@ while [ $# -gt 0 ]; do
 	--list) list_tests; exit 0 ;;
 	-h | --help) usage; exit 0 ;;
 	-*) die "unknown option '$1' (try --help)" ;;
-	all) for f in "$srcdir"/tests/vm/t-*.sh; do n=${f##*/t-}; tests+=("${n%.sh}"); done ;;
+	all) for f in "$srcdir"/tests/vm/t-*.sh; do
+			grep -q '^# *test:' "$f" || continue
+			n=${f##*/t-}
+			tests+=("${n%.sh}")
+		done ;;
 	*) [ -f "$srcdir/tests/vm/t-$1.sh" ] || die "no test '$1' (see --list)"
 		tests+=("$1") ;;
 	esac

@@ -28,6 +28,9 @@
 #define BENCH_MAX_SIZE 65000
 #define BENCH_MIN_SIZE 60
 #define BENCH_MAX_SECS 3600
+/* RX buffer sizes Linux's virtio-net posts with MRG_RXBUF (1500-byte MTU). */
+#define BENCH_RX_BUF_MIN 1536
+#define BENCH_RX_BUF_MAX 4096
 /* Latency samples kept for rr (more round trips are counted, not kept). */
 #define BENCH_MAX_SAMPLES (1u << 20)
 
@@ -135,6 +138,7 @@ int bench_raw_rr(struct bench_dev *d, struct bench_clock *c);
 struct bench_backend {
 	pid_t pid;          /* 0: none found */
 	bool kernel;        /* the kernel's vhost-PID workers */
+	bool kthreads;      /* ... as kernel threads, one per device (before 6.4) */
 	char what[64];
 };
 void bench_backend_find(const struct bench_opts *o, struct bench_backend *b);

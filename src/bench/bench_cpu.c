@@ -3,7 +3,7 @@
  * The backend's CPU time: utime + stime of every thread of usvhostd
  * (--backend-pid, else the one process named usvhostd), or of the kernel's
  * vhost-PID workers for our own pid (threads of this process since Linux
- * 6.4, kernel threads before).
+ * 6.4, kernel threads before: one per device, each its own /proc entry).
  */
 #include "bench.h"
 
@@ -152,6 +152,49 @@ static pid_t find_comm(const char *want, const char *dev)
 	return count == 1 ? found : 0;
 }
 
+/* Before Linux 6.4 each device's worker is a kernel thread named vhost-PID
+ * (PID: its owner, us): the first one found and how many there are. */
+static unsigned count_kthreads(const char *name, pid_t *first)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *dir = opendir("/proc");
+
+	while (dir && (e = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid > 0 && comm_is(pid, 0, name) && !n++)
+			*first = pid;
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* Sums every kernel thread named name (they may come and go: one that is
+ * gone counts nothing). */
+static long long kthread_ticks(const char *name)
+{
+	char path[64];
+	struct dirent *e;
+	long long sum = 0, t;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0 || !comm_is(pid, 0, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if ((t = stat_ticks(path)) > 0)
+			sum += t;
+	}
+	closedir(dir);
+	return sum;
+}
+
 static bool has_thread(pid_t pid, const char *name)
 {
 	char path[64];
@@ -171,7 +214,8 @@ static bool has_thread(pid_t pid, const char *name)
 void bench_backend_find(const struct bench_opts *o, struct bench_backend *b)
 {
 	char name[32];
-	pid_t pid;
+	pid_t pid = 0;
+	unsigned n;
 
 	memset(b, 0, sizeof(*b));
 	snprintf(name, sizeof(name), "vhost-%d", (int)getpid());
@@ -183,10 +227,12 @@ void bench_backend_find(const struct bench_opts *o, struct bench_backend *b)
 		b->pid = getpid();
 		b->kernel = true;
 		snprintf(b->what, sizeof(b->what), "kernel %s threads", name);
-	} else if ((pid = find_comm(name, NULL))) {
+	} else if ((n = count_kthreads(name, &pid))) {
 		b->pid = pid;
 		b->kernel = true;
-		snprintf(b->what, sizeof(b->what), "kernel thread %s", name);
+		b->kthreads = true;
+		snprintf(b->what, sizeof(b->what), "kernel thread%s %s%s", n > 1 ? "s" : "", name,
+			 n > 1 ? " (all of them)" : "");
 	} else if ((pid = find_comm("usvhostd", o->dev))) {
 		b->pid = pid;
 		snprintf(b->what, sizeof(b->what), "usvhostd pid %d", (int)pid);
@@ -200,5 +246,7 @@ long long bench_backend_ticks(const struct bench_backend *b)
 	if (!b->pid)
 		return -1;
 	snprintf(name, sizeof(name), "vhost-%d", (int)getpid());
+	if (b->kthreads)
+		return kthread_ticks(name);
 	return task_ticks(b->pid, b->kernel ? name : NULL);
 }

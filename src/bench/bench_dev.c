@@ -29,6 +29,17 @@ size_t bench_bufsz(const struct bench_opts *o)
 	return ((size_t)BENCH_HDR + o->size + 63) & ~(size_t)63;
 }
 
+/* RX buffers as Linux's virtio-net sizes its mergeable ones: the header and
+ * the average frame, cache-line aligned, never shorter than a frame of a
+ * 1500-byte MTU (1536) nor longer than a page; a longer frame spans several
+ * (num_buffers). A backend cannot count on one small frame per buffer. */
+static size_t rx_bufsz(const struct bench_opts *o)
+{
+	size_t n = bench_bufsz(o);
+
+	return n < BENCH_RX_BUF_MIN ? BENCH_RX_BUF_MIN : n > BENCH_RX_BUF_MAX ? BENCH_RX_BUF_MAX : n;
+}
+
 static int xioctl(int fd, unsigned long cmd, void *arg, const char *what)
 {
 	if (ioctl(fd, cmd, arg) < 0) {
@@ -42,8 +53,8 @@ static int xioctl(int fd, unsigned long cmd, void *arg, const char *what)
 
 static int ram_init(struct bench_dev *d)
 {
-	size_t bufs = (size_t)d->o->ring * bench_bufsz(d->o);
-	size_t size = (2 * RING_AREA + 2 * bufs + 0xfffff) & ~(size_t)0xfffff;
+	size_t bufs = (size_t)d->o->ring * (rx_bufsz(d->o) + bench_bufsz(d->o));
+	size_t size = (2 * RING_AREA + bufs + 0xfffff) & ~(size_t)0xfffff;
 	void *p;
 
 	d->ram_size = size;
@@ -71,10 +82,11 @@ static int vring_init(struct bench_dev *d, unsigned q)
 {
 	struct bench_vring *r = &d->vq[q];
 	size_t off = (size_t)q * RING_AREA;
-	size_t bufoff = 2 * RING_AREA + (size_t)q * d->o->ring * bench_bufsz(d->o);
+	/* RX buffers first, then TX's. */
+	size_t bufoff = 2 * RING_AREA + (size_t)q * d->o->ring * rx_bufsz(d->o);
 
 	r->num = d->o->ring;
-	r->bufsz = bench_bufsz(d->o);
+	r->bufsz = q == 0 ? rx_bufsz(d->o) : bench_bufsz(d->o);
 	r->desc = (struct bench_vdesc *)(d->ram + off);
 	r->avail = (uint16_t *)(d->ram + off + 16 * r->num);
 	r->used = (uint16_t *)(d->ram + off + ((16 * r->num + 6 + 2 * r->num + 4095) & ~4095u));

@@ -19,6 +19,7 @@ check-vm-multi: $(check_PROGRAMS) $(sbin_PROGRAMS) $(bin_PROGRAMS)
 check-vm-boot-loop: $(check_PROGRAMS) $(sbin_PROGRAMS) $(bin_PROGRAMS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/vm/vm-boot-loop.sh
 .PHONY: check-vm-boot-loop
+# t-bench.sh is in no entry: it prints figures, scripts/bench-vm.sh runs it.
 EXTRA_DIST += \
 	tests/vm/vm-cuse.sh \
 	tests/vm/vm-guests.sh \
@@ -33,4 +34,5 @@ EXTRA_DIST += \
 	tests/vm/t-guest-kernel.sh \
 	tests/vm/t-guest-usvhost.sh \
 	tests/vm/t-multi.sh \
-	tests/vm/t-boot-loop.sh
+	tests/vm/t-boot-loop.sh \
+	tests/vm/t-bench.sh
