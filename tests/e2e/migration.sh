@@ -164,9 +164,11 @@ compare_ram() {
 	local bytes
 	bytes=$(numfmt --from=iec "$E2E_MEM")
 	RAM_DIFF=""
-	qmp src pmemsave "{\"val\": 0, \"size\": $bytes, \"filename\": \"$E2E_DIR/ram-src\"}" >/dev/null &&
-		qmp dst pmemsave "{\"val\": 0, \"size\": $bytes, \"filename\": \"$E2E_DIR/ram-dst\"}" >/dev/null ||
-		{ e2e_fail "QMP pmemsave failed"; return 0; }
+	if ! qmp src pmemsave "{\"val\": 0, \"size\": $bytes, \"filename\": \"$E2E_DIR/ram-src\"}" >/dev/null ||
+		! qmp dst pmemsave "{\"val\": 0, \"size\": $bytes, \"filename\": \"$E2E_DIR/ram-dst\"}" >/dev/null; then
+		e2e_fail "QMP pmemsave failed"
+		return 0
+	fi
 	RAM_DIFF=$("$PYTHON" - "$E2E_DIR/ram-src" "$E2E_DIR/ram-dst" <<-'PY'
 		import sys
 		a, b = (open(f, "rb") for f in sys.argv[1:3])
