@@ -15,6 +15,9 @@
 # hotplug: NICs (one and two queue pairs) hot-plugged and unplugged over QMP
 # with fds from getfd, DIMMs added while data moves, and --max-mem-regions
 # answering QEMU's bigger table E2BIG (one guest, about 90 s).
+# migration: live migration between two QEMUs on one usvhostd while TCP
+# streams both ways, anonymous and memfd RAM; guest RAM compared page by
+# page, and usvhostd-nolog must fail that comparison (about 3-4 min).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -25,7 +28,8 @@ TESTS += \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \
 	tests/e2e/libvirt.sh \
-	tests/e2e/hotplug.sh
+	tests/e2e/hotplug.sh \
+	tests/e2e/migration.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -36,4 +40,15 @@ EXTRA_DIST += \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \
 	tests/e2e/libvirt.sh \
-	tests/e2e/hotplug.sh
+	tests/e2e/hotplug.sh \
+	tests/e2e/migration.sh
+
+# The negative control of migration.sh: usvhostd built with the dirty log of
+# RX buffer writes left out (the used ring is still logged). Test-only: never
+# installed, no runtime switch in the real daemon.
+check_PROGRAMS += tests/e2e/usvhostd-nolog
+tests_e2e_usvhostd_nolog_SOURCES = $(src_usvhostd_SOURCES) $(src_libusvdp_la_SOURCES)
+tests_e2e_usvhostd_nolog_CPPFLAGS = $(AM_CPPFLAGS) -DUSV_TEST_NO_RX_LOG
+tests_e2e_usvhostd_nolog_CFLAGS = $(src_usvhostd_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+tests_e2e_usvhostd_nolog_LDADD = src/libusvfront.la src/libusvtrace.la src/libusvcore.la \
+	$(URING_LIBS) $(NUMA_LIBS) $(FUSE3_LIBS) $(JSONC_LIBS) $(SECCOMP_LIBS) -lpthread

@@ -37,6 +37,7 @@ E2E_MNT=""          # current FUSE mount (holds vhost-net)
 E2E_DAEMON_PID=""
 E2E_QEMU_PID=""
 E2E_QEMU_RC=""
+E2E_BG_QEMU_PIDS=() # QEMUs started with e2e_boot_guest --background
 E2E_MOUNTS=()       # every mount point we asked a daemon for
 E2E_TAPS=()
 E2E_FAILS=0
@@ -272,12 +273,17 @@ e2e_stop_daemon() {
 #                       tty: console on this terminal, logged to console.log
 #   --stdin=tty         let the guest read the terminal (interactive)
 #   --timeout=SECS      kill QEMU after SECS (0: no limit; default $E2E_QEMU_TIMEOUT)
+#   --tag=T             two QEMUs in one run: files console-T.log, qemu-T.err,
+#                       qemu-T.trace and qemu-T.cmd instead of the plain names
+#   --background        start QEMU and return at once: E2E_BG_PID is its pid
+#                       (waited for by the caller, killed by the cleanup)
 #   -- ARGS             more QEMU arguments
 # Sets E2E_QEMU_RC (124 on timeout). QEMU's stderr: $E2E_RUN_DIR/qemu.err;
 # its traces (vhost_dev_start/stop): $E2E_RUN_DIR/qemu.trace.
 e2e_boot_guest() {
 	local initrd="" tap="" ram=anon vhost=on console="" stdin=/dev/null
 	local timeout=$E2E_QEMU_TIMEOUT netdev chardev device queues=1 devopts=""
+	local tag="" bg=0 f_con f_err f_trace f_cmd
 	local -a args extra=() launcher=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -290,6 +296,8 @@ e2e_boot_guest() {
 		--console=*) console=${1#*=} ;;
 		--stdin=tty) stdin=/dev/tty ;;
 		--timeout=*) timeout=${1#*=} ;;
+		--tag=*) tag=-${1#*=} ;;
+		--background) bg=1 ;;
 		--) shift; extra=("$@"); break ;;
 		*) e2e_die "e2e_boot_guest: unknown option $1" ;;
 		esac
@@ -298,7 +306,9 @@ e2e_boot_guest() {
 	if [ -z "$initrd" ] || [ -z "$tap" ]; then
 		e2e_die "e2e_boot_guest needs --initrd and --tap"
 	fi
-	: "${console:=$E2E_RUN_DIR/console.log}"
+	f_con=$E2E_RUN_DIR/console$tag.log f_err=$E2E_RUN_DIR/qemu$tag.err
+	f_trace=$E2E_RUN_DIR/qemu$tag.trace f_cmd=$E2E_RUN_DIR/qemu$tag.cmd
+	: "${console:=$f_con}"
 
 	netdev="tap,id=n0,ifname=$tap,script=no,downscript=no"
 	device=virtio-net-pci,netdev=n0
@@ -321,7 +331,7 @@ e2e_boot_guest() {
 	fi
 	device="$device${devopts:+,$devopts}"
 	chardev="stdio,id=con0,mux=on"
-	[ "$console" != tty ] || chardev="$chardev,logfile=$E2E_RUN_DIR/console.log"
+	[ "$console" != tty ] || chardev="$chardev,logfile=$f_con"
 	[ "$stdin" = /dev/null ] || chardev="$chardev,signal=off"
 	# shellcheck disable=SC2054 # commas are QEMU's option syntax
 	args=(-accel tcg -m "$E2E_MEM" -nodefaults -display none -no-reboot
@@ -329,7 +339,7 @@ e2e_boot_guest() {
 		-kernel "$USVHOST_VMLINUZ" -initrd "$initrd"
 		-append "console=ttyS0 panic=-1 quiet"
 		-netdev "$netdev" -device "$device"
-		-trace vhost_dev_start -trace vhost_dev_stop -D "$E2E_RUN_DIR/qemu.trace")
+		-trace vhost_dev_start -trace vhost_dev_stop -D "$f_trace")
 	case $ram in
 	anon) ;;
 	memfd) args+=(-object "memory-backend-memfd,id=mem,size=$E2E_MEM,share=on"
@@ -337,22 +347,27 @@ e2e_boot_guest() {
 	*) e2e_die "--ram=anon|memfd" ;;
 	esac
 	args+=("${extra[@]+"${extra[@]}"}")
-	printf '%q ' "${launcher[@]+"${launcher[@]}"}" "$QEMU" "${args[@]}" >"$E2E_RUN_DIR/qemu.cmd"
+	printf '%q ' "${launcher[@]+"${launcher[@]}"}" "$QEMU" "${args[@]}" >"$f_cmd"
 	if [ "$vhost" = on ] && [ "$queues" = 1 ]; then
-		echo "3<>$E2E_MNT/vhost-net" >>"$E2E_RUN_DIR/qemu.cmd"
+		echo "3<>$E2E_MNT/vhost-net" >>"$f_cmd"
 	fi
 
 	# Open the vhost device in the child that execs QEMU: the daemon sees the
 	# open from QEMU's own pid. The open itself goes through the daemon, so
 	# it is covered by the bounded wait below.
 	(
-		exec <"$stdin" 2>"$E2E_RUN_DIR/qemu.err"
+		exec <"$stdin" 2>"$f_err"
 		[ "$console" = tty ] || exec >"$console"
 		if [ "$vhost" = on ] && [ "$queues" = 1 ]; then
 			exec 3<>"$E2E_MNT/vhost-net" || exit 125
 		fi
 		exec "${launcher[@]+"${launcher[@]}"}" "$QEMU" "${args[@]}"
 	) &
+	if [ "$bg" = 1 ]; then
+		E2E_BG_PID=$!
+		E2E_BG_QEMU_PIDS+=("$E2E_BG_PID")
+		return 0
+	fi
 	E2E_QEMU_PID=$!
 	if [ "$timeout" = 0 ]; then
 		E2E_QEMU_RC=0
@@ -381,8 +396,9 @@ e2e_show_file() { # FILE [LINES]
 
 e2e_show_run_logs() {
 	local f
-	for f in qemu.cmd console.log qemu.err qemu.trace daemon.log; do
-		e2e_show_file "$E2E_RUN_DIR/$f" 80
+	# qemu-T.* and console-T.log: the QEMUs of a run started with --tag=T.
+	for f in "$E2E_RUN_DIR"/{qemu{,-*}.cmd,console{,-*}.log,qemu{,-*}.err,qemu{,-*}.trace,daemon.log}; do
+		e2e_show_file "$f" 80
 	done
 	E2E_LOGS_SHOWN=1
 }
@@ -779,11 +795,11 @@ e2e_check_counters() { # NDEV [MIN-PER-RING]
 # "n N" with N < 2 * queue pairs): while vhost runs they all go to usvhostd.
 # The one exception: right after vhost_dev_stop QEMU drains each ring's kick
 # eventfd once (virtio_bus_cleanup_host_notifier), as with the kernel's vhost.
-e2e_check_no_qemu_datapath() { # QUEUE-PAIRS
-	local n
+e2e_check_no_qemu_datapath() { # QUEUE-PAIRS [TRACE-FILE]
+	local n tr=${2:-$E2E_RUN_DIR/qemu.trace}
 	# Counting nothing proves nothing unless the trace is read as written:
 	# every vhost run traces vhost_dev_start, at the start of a line.
-	if ! grep -q '^vhost_dev_start' "$E2E_RUN_DIR/qemu.trace" 2>/dev/null; then
+	if ! grep -q '^vhost_dev_start' "$tr" 2>/dev/null; then
 		e2e_fail "QEMU's trace has no line starting with vhost_dev_start: cannot tell which kicks QEMU handled"
 		return
 	fi
@@ -796,7 +812,7 @@ e2e_check_no_qemu_datapath() { # QUEUE-PAIRS
 			if (stopped && !(q in drained)) { drained[q] = 1; next }
 			c++
 		}
-		END { print c + 0 }' "$E2E_RUN_DIR/qemu.trace")
+		END { print c + 0 }' "$tr")
 	if [ "$n" = 0 ]; then
 		e2e_pass "QEMU handled no data-ring kick itself (trace virtio_queue_notify)"
 	else
@@ -852,6 +868,7 @@ e2e_cleanup() {
 	set +e
 	trap - EXIT INT TERM HUP
 	[ -z "$E2E_QEMU_PID" ] || e2e_kill_bounded "$E2E_QEMU_PID" qemu
+	for t in "${E2E_BG_QEMU_PIDS[@]+"${E2E_BG_QEMU_PIDS[@]}"}"; do e2e_kill_bounded "$t" qemu; done
 	[ -z "$E2E_DAEMON_PID" ] || e2e_kill_bounded "$E2E_DAEMON_PID" usvhostd
 	for t in $E2E_PING_PID "${E2E_JOBS[@]+"${E2E_JOBS[@]}"}"; do e2e_kill_bounded "$t" "host-side job"; done
 	for m in "${E2E_MOUNTS[@]+"${E2E_MOUNTS[@]}"}"; do

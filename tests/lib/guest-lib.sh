@@ -206,3 +206,51 @@ guest_vq_interrupts() {
 			n = 0; for (i = 2; i <= ncpu + 1; i++) n += $i; s = s " " $NF "=" n }
 		END { print "USVHOST_IRQ" s }' /proc/interrupts
 }
+
+# ---- paced flows (tests/e2e/migration.sh) ------------------------------------
+# Flows that last a while whatever the link's speed: KIB KiB at a time with
+# SECS of sleep after each, so the host can act (migrate) while they run.
+# The receiver reads slowly, so the guest's socket keeps a full receive queue:
+# data the host's side wrote into guest RAM that no guest CPU has read yet.
+# Same console line as guest_send / guest_recv.
+
+# Send FILE to the host's PORT, KIB KiB every SECS.
+guest_send_paced() { # PORT FILE KIB SECS
+	sum=$(sha256sum <"$2" | cut -d' ' -f1)
+	bytes=$(stat -c %s "$2")
+	n=$(((bytes + $3 * 1024 - 1) / ($3 * 1024)))
+	guest_mark begin "$1"
+	t0=$(guest_csecs)
+	# busybox nc half-closes at the end of its input: the host sees the end.
+	if ! { i=0; while [ "$i" -lt "$n" ]; do
+		dd if="$2" bs="$3"k skip="$i" count=1 2>/dev/null || exit 1
+		sleep "$4"; i=$((i + 1)); done; } |
+		timeout "$GUEST_XFER_TIMEOUT" nc "$GUEST_HOST_IP" "$1" >/dev/null; then
+		echo "guest: sending $2 to port $1 failed or timed out ($GUEST_XFER_TIMEOUT s)"
+		return 1
+	fi
+	guest_mark end "$1"
+	echo "USVHOST_XFER port=$1 dir=g2h bytes=$bytes sha256=$sum csecs=$(($(guest_csecs) - t0))"
+}
+
+# Receive from the host's PORT into FILE until the host closes, taking KIB
+# KiB from the connection every SECS.
+guest_recv_paced() { # PORT FILE KIB SECS
+	[ -p /tmp/hold ] || mkfifo /tmp/hold
+	: >"$2"
+	guest_mark begin "$1"
+	t0=$(guest_csecs)
+	{ timeout "$GUEST_XFER_TIMEOUT" nc "$GUEST_HOST_IP" "$1" 0<>/tmp/hold; echo $? >"/tmp/nc-$1.rc"; } |
+		while :; do
+			k=$(dd bs="$3"k count=1 iflag=fullblock 2>/dev/null | tee -a "$2" | wc -c)
+			[ "$k" -gt 0 ] || break
+			sleep "$4"
+		done
+	if [ "$(cat "/tmp/nc-$1.rc")" != 0 ]; then
+		echo "guest: receiving from port $1 failed or timed out ($GUEST_XFER_TIMEOUT s) after $(stat -c %s "$2") bytes"
+		return 1
+	fi
+	t1=$(guest_csecs)
+	guest_mark end "$1"
+	echo "USVHOST_XFER port=$1 dir=h2g bytes=$(stat -c %s "$2") sha256=$(sha256sum <"$2" | cut -d' ' -f1) csecs=$((t1 - t0))"
+}

@@ -16,6 +16,7 @@ tests_lib_libpidfdemul_la_SOURCES = tests/lib/pidfd_emul.c
 # QEMU, checks and cleanup) for the e2e, conformance, integration
 # (trace-client.sh) and VM tests and scripts/run-guest.sh; guest-lib.sh, what
 # runs in their guests; tap-queues.py, e2e-lib.sh's multiqueue tap;
-# qmp-plug.py, hot-plug over QMP (getfd with the fds, NICs, DIMMs).
+# qmp-plug.py, hot-plug over QMP (getfd with the fds, NICs, DIMMs); qmp.py,
+# a QMP client (tests/e2e/migration.sh).
 EXTRA_DIST += tests/lib/e2e-lib.sh tests/lib/guest-lib.sh tests/lib/tap-queues.py \
-	tests/lib/qmp-plug.py
+	tests/lib/qmp-plug.py tests/lib/qmp.py
