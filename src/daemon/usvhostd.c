@@ -3,6 +3,7 @@
  * once the front is up, privileges are dropped and the datapath started. */
 #include <errno.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,15 @@ int main(int argc, char **argv)
 	ret = usv_options_parse(argc, argv, &o);
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : 2;
+	/* VMs come and go for months: memory a released device held must go
+	 * back to the system. A device's ring buffers (64 KiB and more each)
+	 * are mapped and unmapped whole at a fixed threshold (glibc would
+	 * raise it after the first free and keep later ones in its heaps),
+	 * and two arenas serve the daemon's threads (one per thread that ever
+	 * allocated would each keep their freed pages); nothing allocates per
+	 * packet. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	usv_log_setup(o.log_level, o.syslog || !o.foreground);
 	usv_log_set_format(o.log_format);
 	usv_notify_open(&sv.notify);

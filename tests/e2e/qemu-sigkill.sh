@@ -18,7 +18,7 @@ set -eu
 . "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${E2E_KILLS:=20}"
 : "${E2E_FD_SLACK:=2}"
-: "${E2E_RSS_SLACK_KIB:=4096}"
+: "${E2E_RSS_SLACK_KIB:=512}"
 : "${E2E_TRAFFIC_WAIT:=40}"  # s from QEMU's start until traffic must flow
 : "${E2E_MIN_PACKETS:=200}"  # per direction, before the kill
 
