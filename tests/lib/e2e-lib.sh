@@ -804,7 +804,7 @@ e2e_check_no_qemu_datapath() { # QUEUE-PAIRS [TRACE-FILE]
 		return
 	fi
 	n=$(awk -v max=$((2 * $1)) '
-		/^vhost_dev_start/ { split("", drained) }
+		/^vhost_dev_start/ { split("", drained); stopped = 0 }
 		/^vhost_dev_stop/ { stopped = 1 }
 		/^virtio_queue_notify / {
 			for (i = 1; i < NF; i++) if ($i == "n") q = $(i + 1) + 0
