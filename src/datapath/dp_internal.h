@@ -130,6 +130,9 @@ struct usv_dp_ring {
 	bool backend_sock;       /* an AF_PACKET socket, not a tap */
 	bool tx_linked;          /* the backend refuses RWF_NOWAIT: TX batches
 				  * go hard-linked */
+	bool tx_direct;          /* ... and is non-blocking: TX writes are made
+				  * by the worker itself, as vhost's sendmsg(),
+				  * not punted to io-wq threads */
 	uint32_t busyloop_us;
 	struct usv_dp_loglock *loglock; /* the owner's, while running */
 	struct usv_dp_stats st;  /* written by the worker, read by stats */

@@ -6,15 +6,20 @@
  * when it is mapped here (writev), otherwise bounced through a bounded arena
  * first. The worker never waits for a write: a tap or socket that cannot
  * take one now holds the batch (its poll or io-wq does the waiting) and the
- * ring goes on when the last write completes. A chain longer than
+ * ring goes on when the last write completes. A non-blocking tap that
+ * refuses RWF_NOWAIT (tun before FMODE_NOWAIT, e.g. Linux 6.1) is written by
+ * the worker itself, as vhost's sendmsg(): io_uring would hand each of its
+ * writes to an io-wq thread. A chain longer than
  * USV_DP_FRAME_MAX is dropped and counted, as tun refuses it. The vhost
  * header is skipped when vhost owns it (vhost_hlen); used entries carry
  * length 0, published in order once the batch is done.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "datapath/dp_internal.h"
@@ -115,6 +120,27 @@ static void tx_queue(struct usv_dp_ring *r, unsigned i, const struct iovec *iov,
 	*last = sqe;
 }
 
+/* Writes chain i now, without io_uring (tx_direct). After a write that
+ * could not go at once, the rest of the batch is not tried either: they go
+ * again, hard-linked and in order, with it (tx_retry). */
+static void tx_write_direct(struct usv_dp_ring *r, unsigned i, const struct iovec *iov,
+			    unsigned cnt, bool *full)
+{
+	struct usv_dp_txslot *s = &r->tx.slot[i];
+	ssize_t n = -1;
+
+	errno = EAGAIN;
+	if (!*full)
+		n = writev(r->backend_fd, iov, (int)cnt);
+	s->res = n >= 0 ? (int)n : errno == EINTR ? -EAGAIN : -errno;
+	s->inflight = false;
+	if (s->res == -EAGAIN)
+		*full = true;
+	r->tx.queued[i] = true;
+	r->tx.iov[i] = iov;
+	r->tx.iovcnt[i] = cnt;
+}
+
 /* Closes a link chain and hands the batch to the kernel. */
 static void tx_submit(struct usv_dp_ring *r, struct io_uring_sqe *last)
 {
@@ -140,8 +166,18 @@ static bool tx_retry(struct usv_dp_ring *r)
 
 		if (!tx->queued[i] || (res != -EAGAIN && res != -EOPNOTSUPP))
 			continue;
-		if (res == -EOPNOTSUPP)
-			r->tx_linked = true; /* no RWF_NOWAIT here: link from now on */
+		if (res == -EOPNOTSUPP && !r->tx_linked) {
+			/* No RWF_NOWAIT here (tun before it learnt
+			 * FMODE_NOWAIT): io_uring would punt every write to
+			 * an io-wq thread, a wake-up per batch. A
+			 * non-blocking tap (QEMU's always are) never waits
+			 * in a write, so the worker writes itself from now
+			 * on; any other goes hard-linked. */
+			int fl = fcntl(r->backend_fd, F_GETFL);
+
+			r->tx_linked = true;
+			r->tx_direct = fl >= 0 && (fl & O_NONBLOCK);
+		}
 		tx_queue(r, i, tx->iov[i], tx->iovcnt[i], true, &last);
 	}
 	tx_submit(r, last);
@@ -161,7 +197,7 @@ static bool tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 	struct io_uring_sqe *last = NULL;
 	unsigned segs_used = 0, room;
 	char why[sizeof(r->vr.err)] = "";
-	bool empty = false;
+	bool empty = false, full = false;
 
 	/* The batch's writes may form one link chain: it must fit the queue,
 	 * and nothing else may queue a request in its middle (the ring error,
@@ -231,7 +267,10 @@ static bool tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 			iov[0] = (struct iovec){ .iov_base = p, .iov_len = len };
 			cnt = 1;
 		}
-		tx_queue(r, i, iov, cnt, r->tx_linked, &last);
+		if (r->tx_direct)
+			tx_write_direct(r, i, iov, cnt, &full);
+		else
+			tx_queue(r, i, iov, cnt, r->tx_linked, &last);
 	}
 	tx_submit(r, last);
 	if (why[0])
