@@ -3,7 +3,7 @@
 # tests/lib/e2e-lib.sh and, in the guest, tests/lib/guest-lib.sh.
 # traffic-*: packets through usvhostd's datapath (E2E_VHOST=off runs their
 # guest scripting against QEMU's own virtio-net instead); traffic-packed: the
-# packed virtqueue (packed=on) with a driver reload, about 40 s.
+# packed virtqueue (packed=on): a driver reload, then 2 queue pairs, about 50 s.
 # qemu-sigkill: QEMU killed mid-traffic 20 times; every device released, the
 # daemon's fds and memory back to where they were.
 # trace-qemu: QEMU's boot traced and replayed against the profiles, fault
