@@ -75,8 +75,8 @@ void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
 	vr->log_all = features & USV_BIT(USV_F_LOG_ALL);
 	vr->packed = features & USV_BIT(USV_F_RING_PACKED);
 	vr->signalled_used_valid = false;
-	vr->inflight_head = vr->inflight_n = 0;
-	vr->inflight_slots = 0;
+	/* The packed ring's chains in flight stay: QEMU changes features on
+	 * a running ring (LOG_ALL for migration); a ring starts zeroed. */
 	usv_vringh_remap(vr, mem);
 }
 

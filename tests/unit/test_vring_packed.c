@@ -907,6 +907,26 @@ static void push_skips_each_chains_slots(void **state)
 	assert_int_equal(ld16(t->desc + 16 + 14) & (D_AVAIL | D_USED), D_AVAIL);
 }
 
+static void chains_in_flight_survive_a_feature_change(void **state)
+{
+	struct vt *t = *state;
+	struct bufd b[3] = { { DATA_GPA, 8, 0 }, { DATA_GPA, 8, 0 }, { DATA_GPA, 8, 0 } };
+	uint16_t id, flags;
+	uint32_t len;
+
+	/* QEMU acks LOG_ALL on running rings for a migration: the setup
+	 * that follows must not forget the chain taken. */
+	ring(t, 256, 0);
+	add_chain(t, b, 3, 7);
+	assert_int_equal(pop(t), 0);
+	usv_vringh_setup(&t->vr, t->m, 256, uva_of(t, RING_GPA), uva_of(t, drv_ev_gpa(t)),
+			 uva_of(t, drv_ev_gpa(t) + 4), F_PACKED | USV_BIT(USV_F_LOG_ALL));
+	assert_int_equal(push1(t, 7, 0), 0);
+	assert_true(take_used(t, 3, &id, &len, &flags));
+	assert_int_equal(id, 7);
+	assert_int_equal(t->vr.last_used_idx, pos(3, true));
+}
+
 static void err_push_more_than_taken(void **state)
 {
 	struct vt *t = *state;
@@ -1233,6 +1253,7 @@ int main(void)
 		BOTH(unpop_gives_chains_back),
 		BOTH(push_one),
 		BOTH(push_skips_each_chains_slots),
+		BOTH(chains_in_flight_survive_a_feature_change),
 		BOTH(err_push_more_than_taken),
 		UNMAPPED(err_push_to_an_unwritable_ring),
 		BOTH(push_logs_the_used_elements),
