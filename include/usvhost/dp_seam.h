@@ -63,7 +63,10 @@ enum usv_ring_change {
 };
 
 /* Where a ring stands: set by SET_VRING_BASE and attach, handed to the
- * datapath at start, handed back by it at sync and stop. */
+ * datapath at start, handed back by it at sync and stop. A packed ring
+ * (VIRTIO_F_RING_PACKED in features) keeps its wrap counters in bit 15 of
+ * last_avail_idx and last_used_idx, slots in bits 0-14, as QEMU encodes
+ * them in VHOST_SET/GET_VRING_BASE (avail | used << 16). */
 struct usv_ring_base {
 	uint16_t last_avail_idx;
 	uint16_t avail_idx;      /* the guest's avail->idx as last read */

@@ -130,5 +130,7 @@ struct usv_vhost_memory {
 #define USV_VRING_DESC_SIZE 16
 #define USV_VRING_AVAIL_ALIGN 2
 #define USV_VRING_USED_ALIGN 4
+#define USV_VRING_PACKED_DESC_ALIGN 16
+#define USV_VRING_PACKED_EVENT_ALIGN 4
 
 #endif

@@ -3,7 +3,8 @@
  * The host side of a split virtqueue (virtio 1.x, 2.7), as drivers/vhost
  * walks it: descriptor chains with indirect tables, the used ring,
  * notification suppression (VRING_USED_F_NO_NOTIFY, EVENT_IDX,
- * NOTIFY_ON_EMPTY) and the dirty log.
+ * NOTIFY_ON_EMPTY) and the dirty log. With VIRTIO_F_RING_PACKED the same
+ * calls walk a packed virtqueue (virtio 1.1+, 2.8; core/vringh_packed.c).
  *
  * Nothing the guest wrote is trusted: every index is checked against the ring
  * size, every chain is bounded (a loop is an error), every buffer address is
@@ -77,6 +78,26 @@ struct usv_vringh_log {
  * /proc/<pid>/mem read for up to this many heads instead of one each. */
 #define USV_VRING_AVAIL_BULK 64
 
+/*
+ * Packed ring (2.8): desc is the descriptor ring, avail the driver event
+ * suppression structure, used the device's (QEMU hands them over in these
+ * three addresses). last_avail_idx and last_used_idx hold the slot in bits
+ * 0-14 and the wrap counter in bit 15, as QEMU encodes them for vhost
+ * backends (GET/SET_VRING_BASE); avail_idx mirrors last_avail_idx and
+ * used_flags' USV_VRING_USED_F_NO_NOTIFY says that kicks are disabled.
+ * A chain takes one or more ring slots and its used element must skip as
+ * many: pop records each chain's slot count until push (or unpop) consumes
+ * it, in order. A datapath pushes chains in the order it popped them and
+ * holds at most USV_VRING_PACKED_INFLIGHT popped but not pushed.
+ */
+#define USV_VRING_PACKED_INFLIGHT 512
+#define USV_VRING_PACKED_WRAP 0x8000
+#define USV_VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define USV_VRING_PACKED_DESC_F_USED (1u << 15)
+#define USV_VRING_PACKED_EVENT_ENABLE 0
+#define USV_VRING_PACKED_EVENT_DISABLE 1
+#define USV_VRING_PACKED_EVENT_DESC 2
+
 struct usv_vringh {
 	const struct usv_guestmem *mem;
 	uint32_t num;
@@ -94,6 +115,12 @@ struct usv_vringh {
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 	bool event_idx, indirect, notify_on_empty, log_all;
+	bool packed;                   /* VIRTIO_F_RING_PACKED */
+	/* Packed ring: slot counts of the chains popped and not yet pushed,
+	 * oldest at inflight_head; their sum is inflight_slots. */
+	uint16_t inflight_head, inflight_n;
+	uint32_t inflight_slots;
+	uint16_t inflight[USV_VRING_PACKED_INFLIGHT];
 	bool log_used;                 /* VHOST_VRING_F_LOG */
 	uint64_t log_addr;             /* guest address of the used ring */
 	struct usv_vringh_log log;
@@ -119,7 +146,8 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c);
 /* Gives back the last n popped chains (vhost_discard_vq_desc). */
 void usv_vringh_unpop(struct usv_vringh *vr, unsigned n);
 /* Writes used entries {head, len} at the used ring's tail and then publishes
- * the new used index (with the dirty log when asked). 0 or -EFAULT. */
+ * the new used index (with the dirty log when asked). 0 or -EFAULT (packed:
+ * -EINVAL for more entries than chains popped). */
 int usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 		    const uint32_t *lens, unsigned n);
 /* Should the guest be interrupted now (vhost_notify)? */

@@ -15,10 +15,14 @@ uint64_t usv_vring_desc_size(uint32_t num)
 	return (uint64_t)USV_VRING_DESC_SIZE * num;
 }
 
+/* Packed ring: avail and used are the driver's and the device's event
+ * suppression structures, 4 bytes each (virtio 1.1 2.8.10). */
 uint64_t usv_vring_avail_size(const struct usv_dev *dev, uint32_t num)
 {
 	uint64_t event = usv_dev_has_feature(dev, USV_F_RING_EVENT_IDX) ? 2 : 0;
 
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED))
+		return 4;
 	return 4 + 2ULL * num + event;
 }
 
@@ -26,6 +30,8 @@ uint64_t usv_vring_used_size(const struct usv_dev *dev, uint32_t num)
 {
 	uint64_t event = usv_dev_has_feature(dev, USV_F_RING_EVENT_IDX) ? 2 : 0;
 
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED))
+		return 4;
 	return 4 + 8ULL * num + event;
 }
 

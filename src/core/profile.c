@@ -35,7 +35,9 @@
  * usvhost offers what Linux 6.1's vhost-net offers, except
  * VIRTIO_F_ACCESS_PLATFORM: the IOTLB message channel (vIOMMU) is not
  * implemented yet, and offering a feature we cannot serve would be a lie.
- * It answers the 6.17 features-array ioctls as well.
+ * Beyond the kernel it offers VIRTIO_F_RING_PACKED (the packed virtqueue,
+ * which QEMU's vhost-net drives when a backend offers it; no kernel
+ * profile ever does). It answers the 6.17 features-array ioctls as well.
  *
  * The kernel profiles offer exactly what that kernel offers in
  * GET_FEATURES; the bits usvhost cannot serve are listed in .unimplemented
@@ -45,7 +47,7 @@ static const struct usv_profile profiles[] = {
 	{
 		.name = "usvhost",
 		.description = "everything usvhost implements (default)",
-		.features = { F_NET_BASE, 0 },
+		.features = { F_NET_BASE | USV_BIT(USV_F_RING_PACKED), 0 },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KERNEL_NEWEST,

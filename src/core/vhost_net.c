@@ -207,7 +207,13 @@ static int ring_prot_ok(struct usv_dev *dev, struct usv_vq *vq)
 			 dev->handle, vq->index, strerror(-nv));
 		return nv == -EMFILE || nv == -ENFILE || nv == -ENOMEM ? nv : -EFAULT;
 	}
-	if (!usv_maps_cover(v, nv, vq->used, usv_vring_used_size(dev, vq->num), true)) {
+	/* A packed ring's used elements are written in the descriptor ring. */
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED) &&
+	    !usv_maps_cover(v, nv, vq->desc, usv_vring_desc_size(vq->num), true)) {
+		usv_warn("dev %u: vq %u: packed descriptor ring at 0x%llx is not writable memory",
+			 dev->handle, vq->index, (unsigned long long)vq->desc);
+		ret = -EFAULT;
+	} else if (!usv_maps_cover(v, nv, vq->used, usv_vring_used_size(dev, vq->num), true)) {
 		usv_warn("dev %u: vq %u: used ring at 0x%llx is not writable memory",
 			 dev->handle, vq->index, (unsigned long long)vq->used);
 		ret = -EFAULT;
@@ -230,6 +236,10 @@ static int vq_init_access(struct usv_dev *dev, struct usv_vq *vq)
 
 	if (ret)
 		return ret;
+	/* Packed: no used flags nor index; both positions came with
+	 * SET_VRING_BASE and the walker publishes the device event. */
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED))
+		return 0;
 	if (usv_uva_write(dev->mem, vq->used, &flags, sizeof(flags)))
 		return -EFAULT;
 	if (usv_uva_read(dev->mem, vq->used + 2, &idx, sizeof(idx))) {

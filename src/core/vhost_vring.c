@@ -38,6 +38,12 @@ int usv_op_set_vring_addr(struct usv_dev *dev, struct usv_vq *vq, struct usv_req
 	    (a.used_user_addr & (USV_VRING_USED_ALIGN - 1)) ||
 	    (a.log_guest_addr & (USV_VRING_USED_ALIGN - 1)))
 		return -EINVAL;
+	/* Packed: the descriptor ring 16-byte aligned, the event structures
+	 * 4 (virtio 1.1 2.8.10.1), which the walker reads as one word. */
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED) &&
+	    ((a.desc_user_addr & (USV_VRING_PACKED_DESC_ALIGN - 1)) ||
+	     (a.avail_user_addr & (USV_VRING_PACKED_EVENT_ALIGN - 1))))
+		return -EINVAL;
 	log = a.flags & (1u << USV_VHOST_VRING_F_LOG);
 	/* Addresses are only checked while running; otherwise the ring size
 	 * may not be known yet, and NET_SET_BACKEND checks them. */
@@ -69,9 +75,17 @@ int usv_op_set_vring_base(struct usv_dev *dev, struct usv_vq *vq, struct usv_req
 	ret = usv_req_read(req, req->arg, &s, sizeof(s));
 	if (ret)
 		return ret;
-	if (s.num > 0xffff)
-		return -EINVAL;
-	vq->last_avail_idx = (uint16_t)s.num;
+	/* Packed: both positions, each with its wrap counter in bit 15, as
+	 * QEMU encodes them (virtio_queue_get_last_avail_idx) and Linux's
+	 * vhost takes them since 6.5. The walker checks the slots. */
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED)) {
+		vq->last_avail_idx = (uint16_t)s.num;
+		vq->last_used_idx = (uint16_t)(s.num >> 16);
+	} else {
+		if (s.num > 0xffff)
+			return -EINVAL;
+		vq->last_avail_idx = (uint16_t)s.num;
+	}
 	vq->avail_idx = vq->last_avail_idx; /* forget the cached index */
 	return 0;
 }
@@ -83,6 +97,8 @@ int usv_op_get_vring_base(struct usv_dev *dev, struct usv_vq *vq, struct usv_req
 	/* A running ring's position lives in the datapath: fetch it. */
 	usv_dev_dp_sync(dev, vq->index);
 	s.num = vq->last_avail_idx;
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED))
+		s.num |= (uint32_t)vq->last_used_idx << 16;
 
 	return usv_req_write(req, req->arg, &s, sizeof(s));
 }

@@ -9,6 +9,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
+#include "core/vringh_internal.h"
 #include "usvhost/vhost_abi.h"
 
 /* Split ring layout (virtio 1.x 2.7): offsets from each part's start. */
@@ -27,9 +28,7 @@ struct vdesc {
 	uint16_t next;
 };
 
-static int ring_err(struct usv_vringh *vr, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int ring_err(struct usv_vringh *vr, int err, const char *fmt, ...)
+int usv_vringh_fail(struct usv_vringh *vr, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,6 +51,10 @@ static uint64_t used_size(const struct usv_vringh *vr)
 void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 {
 	vr->mem = mem;
+	if (vr->packed) {
+		usv_vringh_packed_remap(vr);
+		return;
+	}
 	vr->ldesc = usv_uva_local(mem, vr->desc, (size_t)USV_VRING_DESC_SIZE * vr->num);
 	vr->lavail = usv_uva_local(mem, vr->avail, avail_size(vr));
 	vr->lused = usv_uva_local(mem, vr->used, used_size(vr));
@@ -70,7 +73,10 @@ void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
 	vr->indirect = features & USV_BIT(USV_F_RING_INDIRECT_DESC);
 	vr->notify_on_empty = features & USV_BIT(USV_F_NOTIFY_ON_EMPTY);
 	vr->log_all = features & USV_BIT(USV_F_LOG_ALL);
+	vr->packed = features & USV_BIT(USV_F_RING_PACKED);
 	vr->signalled_used_valid = false;
+	/* The packed ring's chains in flight stay: QEMU changes features on
+	 * a running ring (LOG_ALL for migration); a ring starts zeroed. */
 	usv_vringh_remap(vr, mem);
 }
 
@@ -105,6 +111,8 @@ static int log_used(struct usv_vringh *vr, uint64_t off, uint64_t len)
 
 int usv_vringh_write_used_flags(struct usv_vringh *vr)
 {
+	if (vr->packed)
+		return usv_vringh_packed_write_event(vr);
 	if (put16(vr, vr->lused, vr->used, USED_FLAGS, vr->used_flags))
 		return -EFAULT;
 	return log_used(vr, USED_FLAGS, 2);
@@ -115,10 +123,10 @@ static int refresh_avail(struct usv_vringh *vr)
 	uint16_t idx;
 
 	if (get16(vr, vr->lavail, vr->avail, AVAIL_IDX, &idx))
-		return ring_err(vr, -EFAULT, "failed to access avail idx at 0x%llx",
+		return usv_vringh_fail(vr, -EFAULT, "failed to access avail idx at 0x%llx",
 				(unsigned long long)vr->avail + AVAIL_IDX);
 	if ((uint16_t)(idx - vr->last_avail_idx) > vr->num)
-		return ring_err(vr, -EFAULT, "guest moved avail index from %u to %u",
+		return usv_vringh_fail(vr, -EFAULT, "guest moved avail index from %u to %u",
 				vr->last_avail_idx, idx);
 	vr->avail_idx = idx;
 	return 0;
@@ -126,6 +134,8 @@ static int refresh_avail(struct usv_vringh *vr)
 
 bool usv_vringh_has_avail(struct usv_vringh *vr)
 {
+	if (vr->packed)
+		return usv_vringh_packed_has_avail(vr);
 	if (vr->avail_idx != vr->last_avail_idx)
 		return true;
 	return refresh_avail(vr) == 0 && vr->avail_idx != vr->last_avail_idx;
@@ -177,24 +187,30 @@ static int translate(struct usv_vringh *vr, struct usv_chain *c, uint64_t gpa,
 	return 0;
 }
 
-static int add_desc(struct usv_vringh *vr, struct usv_chain *c, const struct vdesc *d,
-		    const char *where, unsigned i)
+int usv_vringh_add_buf(struct usv_vringh *vr, struct usv_chain *c, uint64_t addr,
+		       uint32_t len, bool write, const char *where, unsigned i)
 {
-	bool write = d->flags & USV_VRING_DESC_F_WRITE;
 	unsigned nin = c->nin;
 	int ret;
 
-	if ((write ? c->in_len : c->out_len) + (uint64_t)d->len > UINT32_MAX)
-		return ring_err(vr, -EINVAL, "chain longer than 4 GiB at idx %u", i);
+	if ((write ? c->in_len : c->out_len) + (uint64_t)len > UINT32_MAX)
+		return usv_vringh_fail(vr, -EINVAL, "chain longer than 4 GiB at idx %u", i);
 	/* The kernel translates before it checks the order. */
-	ret = translate(vr, c, d->addr, d->len, write);
+	ret = translate(vr, c, addr, len, write);
 	if (ret)
-		return ring_err(vr, ret, "translation failure %d %sdescriptor idx %u "
+		return usv_vringh_fail(vr, ret, "translation failure %d %sdescriptor idx %u "
 				"(addr 0x%llx len %u)", ret, where, i,
-				(unsigned long long)d->addr, d->len);
+				(unsigned long long)addr, len);
 	if (!write && nin)
-		return ring_err(vr, -EINVAL, "%sdescriptor has out after in: idx %u", where, i);
+		return usv_vringh_fail(vr, -EINVAL, "%sdescriptor has out after in: idx %u", where, i);
 	return 0;
+}
+
+static int add_desc(struct usv_vringh *vr, struct usv_chain *c, const struct vdesc *d,
+		    const char *where, unsigned i)
+{
+	return usv_vringh_add_buf(vr, c, d->addr, d->len, d->flags & USV_VRING_DESC_F_WRITE,
+				  where, i);
 }
 
 /* The most descriptor reads one chain may cost (see USV_VRING_MIN_CHAIN_DESCS). */
@@ -207,10 +223,10 @@ static unsigned chain_desc_limit(const struct usv_vringh *vr)
  * in place of the descriptor pointing at it (ptrs of c->ndesc). Checked
  * after a descriptor was taken, so that a chain the kernel refuses gets the
  * kernel's error first. */
-static int charge_desc(struct usv_vringh *vr, const struct usv_chain *c, unsigned ptrs)
+int usv_vringh_charge(struct usv_vringh *vr, const struct usv_chain *c, unsigned ptrs)
 {
 	if (c->ndesc - ptrs > chain_desc_limit(vr))
-		return ring_err(vr, -EINVAL, "chain longer than %u descriptors, head %u",
+		return usv_vringh_fail(vr, -EINVAL, "chain longer than %u descriptors, head %u",
 				chain_desc_limit(vr), c->head);
 	return 0;
 }
@@ -224,6 +240,21 @@ static int read_desc(struct usv_vringh *vr, struct usv_chain *c, unsigned i, str
 	}
 	return usv_uva_read(vr->mem, vr->desc + (uint64_t)i * USV_VRING_DESC_SIZE, d,
 			    sizeof(*d));
+}
+
+bool usv_vringh_table_ok(const struct usv_vringh *vr, uint64_t addr, uint64_t len)
+{
+	for (uint64_t gpa = addr, left = len; left;) {
+		const struct usv_mem_region *r = usv_guestmem_find(vr->mem, gpa);
+		uint64_t n;
+
+		if (!r)
+			return false;
+		n = left - 1 > r->last - gpa ? r->last - gpa + 1 : left;
+		gpa += n;
+		left -= n;
+	}
+	return true;
 }
 
 /* Indirect entries are read this many at a time into a local copy: one read
@@ -240,28 +271,20 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 	int ret;
 
 	if (ind->len % USV_VRING_DESC_SIZE)
-		return ring_err(vr, -EINVAL, "invalid length in indirect descriptor: "
+		return usv_vringh_fail(vr, -EINVAL, "invalid length in indirect descriptor: "
 				"len 0x%x not a multiple of 16", ind->len);
 	/* The whole table must be guest memory before any entry is read. */
-	for (uint64_t gpa = ind->addr, left = ind->len; left;) {
-		const struct usv_mem_region *r = usv_guestmem_find(vr->mem, gpa);
-		uint64_t n;
-
-		if (!r)
-			return ring_err(vr, -EFAULT, "translation failure %d in indirect "
-					"(addr 0x%llx len %u)", -EFAULT,
-					(unsigned long long)ind->addr, ind->len);
-		n = left - 1 > r->last - gpa ? r->last - gpa + 1 : left;
-		gpa += n;
-		left -= n;
-	}
+	if (!usv_vringh_table_ok(vr, ind->addr, ind->len))
+		return usv_vringh_fail(vr, -EFAULT, "translation failure %d in indirect "
+				       "(addr 0x%llx len %u)", -EFAULT,
+				       (unsigned long long)ind->addr, ind->len);
 	if (count > 0x10000)
-		return ring_err(vr, -E2BIG, "indirect buffer length too big: %u", ind->len);
+		return usv_vringh_fail(vr, -E2BIG, "indirect buffer length too big: %u", ind->len);
 	do {
 		uint64_t gpa = ind->addr + (uint64_t)found * USV_VRING_DESC_SIZE;
 
 		if (++found > count)
-			return ring_err(vr, -EINVAL, "loop detected: last one at %u "
+			return usv_vringh_fail(vr, -EINVAL, "loop detected: last one at %u "
 					"indirect size %llu", found - 1,
 					(unsigned long long)count);
 		if (found > have) {
@@ -271,7 +294,7 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 					     (unsigned)(count - (found - 1)) : IND_BULK;
 
 			if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0])))
-				return ring_err(vr, -EINVAL, "failed indirect descriptor: "
+				return usv_vringh_fail(vr, -EINVAL, "failed indirect descriptor: "
 						"idx %u, 0x%llx", found - 1,
 						(unsigned long long)gpa);
 			base = found - 1;
@@ -280,11 +303,11 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 		d = tbl[found - 1 - base];
 		c->ndesc++;
 		if (d.flags & USV_VRING_DESC_F_INDIRECT)
-			return ring_err(vr, -EINVAL, "nested indirect descriptor: idx %u",
+			return usv_vringh_fail(vr, -EINVAL, "nested indirect descriptor: idx %u",
 					found - 1);
 		ret = add_desc(vr, c, &d, "indirect ", found - 1);
 		if (!ret)
-			ret = charge_desc(vr, c, ptrs);
+			ret = usv_vringh_charge(vr, c, ptrs);
 		if (ret)
 			return ret;
 	} while (d.flags & USV_VRING_DESC_F_NEXT);
@@ -329,6 +352,8 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 	struct vdesc d;
 	int ret;
 
+	if (vr->packed)
+		return usv_vringh_packed_pop(vr, c);
 	c->ndesc = 0;
 	if (vr->avail_idx == vr->last_avail_idx) {
 		ret = refresh_avail(vr);
@@ -338,11 +363,11 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 			return -EAGAIN;
 	}
 	if (avail_head(vr, vr->last_avail_idx, &head))
-		return ring_err(vr, -EFAULT, "failed to read avail ring entry %u",
+		return usv_vringh_fail(vr, -EFAULT, "failed to read avail ring entry %u",
 				vr->last_avail_idx);
 	if (head >= vr->num) {
 		vr->heads_n = 0; /* a ring restarted here reads the entry again */
-		return ring_err(vr, -EINVAL, "guest says index %u > %u is available",
+		return usv_vringh_fail(vr, -EINVAL, "guest says index %u > %u is available",
 				head, vr->num);
 	}
 	c->head = head;
@@ -351,19 +376,19 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 	i = head;
 	do {
 		if (i >= vr->num)
-			return ring_err(vr, -EINVAL, "desc index is %u > %u, head = %u",
+			return usv_vringh_fail(vr, -EINVAL, "desc index is %u > %u, head = %u",
 					i, vr->num, head);
 		if (++found > vr->num)
-			return ring_err(vr, -EINVAL, "loop detected: last one at %u vq "
+			return usv_vringh_fail(vr, -EINVAL, "loop detected: last one at %u vq "
 					"size %u head %u", i, vr->num, head);
 		if (read_desc(vr, c, i, &d))
-			return ring_err(vr, -EFAULT, "failed to get descriptor: idx %u", i);
+			return usv_vringh_fail(vr, -EFAULT, "failed to get descriptor: idx %u", i);
 		if (d.flags & USV_VRING_DESC_F_INDIRECT) {
 			ret = walk_indirect(vr, c, &d, ++ptrs);
 		} else {
 			ret = add_desc(vr, c, &d, "", i);
 			if (!ret)
-				ret = charge_desc(vr, c, ptrs);
+				ret = usv_vringh_charge(vr, c, ptrs);
 		}
 		if (ret)
 			return ret;
@@ -375,6 +400,10 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 
 void usv_vringh_unpop(struct usv_vringh *vr, unsigned n)
 {
+	if (vr->packed) {
+		usv_vringh_packed_unpop(vr, n);
+		return;
+	}
 	vr->last_avail_idx -= (uint16_t)n;
 }
 
@@ -402,6 +431,8 @@ int usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads, const uint32_t
 	uint16_t old = vr->last_used_idx, new;
 	unsigned done = 0;
 
+	if (vr->packed)
+		return usv_vringh_packed_push(vr, heads, lens, n);
 	while (done < n) {
 		uint16_t at = (uint16_t)(old + done);
 		unsigned slot = at & (vr->num - 1);
@@ -413,15 +444,15 @@ int usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads, const uint32_t
 		if (k > 64)
 			k = 64;
 		if (write_used_elems(vr, at, heads + done, lens + done, k))
-			return ring_err(vr, -EFAULT, "failed to write used ring entry %u", at);
+			return usv_vringh_fail(vr, -EFAULT, "failed to write used ring entry %u", at);
 		done += k;
 	}
 	new = (uint16_t)(old + n);
 	/* The entries must be visible before the index (put16 releases). */
 	if (put16(vr, vr->lused, vr->used, USED_IDX, new))
-		return ring_err(vr, -EFAULT, "failed to increment used idx");
+		return usv_vringh_fail(vr, -EFAULT, "failed to increment used idx");
 	if (log_used(vr, USED_IDX, 2))
-		return ring_err(vr, -EFAULT, "failed to log used idx");
+		return usv_vringh_fail(vr, -EFAULT, "failed to log used idx");
 	vr->last_used_idx = new;
 	/* A guest that never signals for 2^16 entries: forget what we sent. */
 	if ((uint16_t)(new - vr->signalled_used) < (uint16_t)(new - old))
@@ -434,6 +465,8 @@ bool usv_vringh_need_signal(struct usv_vringh *vr)
 	uint16_t old, new, event, flags;
 	bool valid;
 
+	if (vr->packed)
+		return usv_vringh_packed_need_signal(vr);
 	/* Pairs with the guest's barrier when it enables interrupts. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vr->notify_on_empty && vr->avail_idx == vr->last_avail_idx)
@@ -459,6 +492,8 @@ bool usv_vringh_enable_notify(struct usv_vringh *vr)
 {
 	uint16_t idx;
 
+	if (vr->packed)
+		return usv_vringh_packed_enable_notify(vr);
 	if (!(vr->used_flags & USV_VRING_USED_F_NO_NOTIFY))
 		return false;
 	vr->used_flags &= (uint16_t)~USV_VRING_USED_F_NO_NOTIFY;
@@ -481,6 +516,10 @@ bool usv_vringh_enable_notify(struct usv_vringh *vr)
 
 void usv_vringh_disable_notify(struct usv_vringh *vr)
 {
+	if (vr->packed) {
+		usv_vringh_packed_disable_notify(vr);
+		return;
+	}
 	if (vr->used_flags & USV_VRING_USED_F_NO_NOTIFY)
 		return;
 	vr->used_flags |= USV_VRING_USED_F_NO_NOTIFY;
@@ -505,6 +544,10 @@ void usv_vringh_describe(struct usv_vringh *vr, char *buf, size_t n)
 {
 	char a[8], u[8], ev[8], f[8];
 
+	if (vr->packed) {
+		usv_vringh_packed_describe(vr, buf, n);
+		return;
+	}
 	if (vr->event_idx) {
 		snprintf(buf, n, "last_avail_idx=%u avail.idx=%s avail_event=%s last_used_idx=%u "
 			 "used.idx=%s used_event=%s signalled_used=%u%s used_flags=0x%x",

@@ -61,9 +61,10 @@
 
 /* ---- the answers recorded in the table ----------------------------------- */
 
-/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33); usvhostd does not. */
+/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33); usvhostd does not,
+ * and offers RING_PACKED (bit 34), which no kernel does. */
 #define K_FEATURES 0x33d008000ULL
-#define U_FEATURES 0x13d008000ULL
+#define U_FEATURES 0x53d008000ULL
 /* What QEMU 7.2 acks. */
 #define QEMU_F 0x130008000ULL
 #define PAT 0xa5a5a5a5a5a5a5a5ULL
@@ -180,6 +181,7 @@ enum out {
 enum reason {
 	R_NONE,
 	R_AP,        /* ACCESS_PLATFORM not offered */
+	R_PACKED,    /* RING_PACKED offered, beyond the kernel */
 	R_FARRAY,    /* the 6.17 features-array ioctls are served */
 	R_FUSE_EARLY, /* FUSE-file front: payload copied before the server runs */
 	R_FUSE_VFS,  /* FUSE-file front: a regular file; the VFS answers */
@@ -193,7 +195,11 @@ static const struct {
 	[R_NONE] = { "", "" },
 	[R_AP] = { "no-access-platform",
 		   "VIRTIO_F_ACCESS_PLATFORM (bit 33) is not offered and refused: "
-		   "no IOTLB/vIOMMU channel" },
+		   "no IOTLB/vIOMMU channel (GET_FEATURES also has RING_PACKED, "
+		   "see packed-ring)" },
+	[R_PACKED] = { "packed-ring",
+		       "VIRTIO_F_RING_PACKED (bit 34) is offered and taken: usvhost "
+		       "serves the packed virtqueue, which no kernel vhost-net does" },
 	[R_FARRAY] = { "features-array",
 		       "GET/SET_FEATURES_ARRAY (Linux 6.17) are served; 6.1 sends "
 		       "them down the unknown path" },
@@ -297,14 +303,14 @@ static const struct row rows[] = {
 	{ R("features.set-qemu", "SET_FEATURES 0x130008000 (what QEMU 7.2 acks)", S_OWNED),
 	  .ops = { OP(SF, A_U64, QEMU_F) }, KO(0, OUT_SAME) },
 	{ R("features.set-zero", "SET_FEATURES 0", S_OWNED), .ops = { OP(SF, A_U64, 0) }, K(0) },
-	{ R("features.set-offered", "SET_FEATURES everything but ACCESS_PLATFORM", S_OWNED),
-	  .ops = { OP(SF, A_U64, U_FEATURES) }, K(0) },
+	{ R("features.set-offered", "SET_FEATURES everything both offer", S_OWNED),
+	  .ops = { OP(SF, A_U64, U_FEATURES & K_FEATURES) }, K(0) },
 	{ R("features.set-with-ap", "SET_FEATURES everything the kernel offers", S_OWNED),
 	  .ops = { OP(SF, A_U64, K_FEATURES) }, K(0), U(R_AP, EOPNOTSUPP) },
 	{ R("features.set-ap-only", "SET_FEATURES ACCESS_PLATFORM (33) alone", S_OWNED),
 	  .ops = { OP(SF, A_U64, B(33)) }, K(0), U(R_AP, EOPNOTSUPP) },
 	{ R("features.set-packed", "SET_FEATURES RING_PACKED (34)", S_OWNED),
-	  .ops = { OP(SF, A_U64, B(34)) }, K(EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, B(34)) }, K(EOPNOTSUPP), U(R_PACKED, 0) },
 	{ R("features.set-in-order", "SET_FEATURES IN_ORDER (35)", S_OWNED),
 	  .ops = { OP(SF, A_U64, B(35)) }, K(EOPNOTSUPP) },
 	{ R("features.set-ring-reset", "SET_FEATURES RING_RESET (40)", S_OWNED),
@@ -320,7 +326,7 @@ static const struct row rows[] = {
 	{ R("features.set-mq", "SET_FEATURES NET_F_MQ (22)", S_OWNED),
 	  .ops = { OP(SF, A_U64, B(22)) }, K(EOPNOTSUPP) },
 	{ R("features.set-qemu-packed", "SET_FEATURES QEMU's set plus RING_PACKED", S_OWNED),
-	  .ops = { OP(SF, A_U64, QEMU_F | B(34)) }, K(EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, QEMU_F | B(34)) }, K(EOPNOTSUPP), U(R_PACKED, 0) },
 	{ R("features.set-non-owner", "SET_FEATURES from another process", S_OWNED),
 	  .ops = { OPC(SF, A_U64, QEMU_F) }, K(0) },
 	{ R("features.set-running", "SET_FEATURES again while both rings run", S_RUN),
@@ -373,7 +379,7 @@ static const struct row rows[] = {
 	  .ops = { OP(SFA, A_FARRAY, 2, QEMU_F, 0, 0) }, K(ENOBUFS), U(R_FARRAY, 0) },
 	{ R("features-array.set-1-packed", "SET_FEATURES_ARRAY {1, [QEMU's | RING_PACKED]}", S_OWNED),
 	  .ops = { OP(SFA, A_FARRAY, 1, QEMU_F | B(34), 0, 0) }, K(ENOTTY),
-	  U(R_FARRAY, EOPNOTSUPP) },
+	  U(R_FARRAY, 0) },
 	{ R("features-array.set-bit127", "SET_FEATURES_ARRAY {2, [QEMU's, bit 63]}", S_OWNED),
 	  .ops = { OP(SFA, A_FARRAY, 2, QEMU_F, B(63), 0) }, K(ENOBUFS),
 	  U(R_FARRAY, EOPNOTSUPP) },

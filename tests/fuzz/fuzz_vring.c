@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: the split ring's host side (usvhost/vringh.h) against a guest
- * that writes anything into its rings, descriptor tables, indirect tables and
- * indexes.
+ * libFuzzer target: the ring walker's host side (usvhost/vringh.h), split and
+ * packed, against a guest that writes anything into its rings, descriptor
+ * tables, indirect tables, indexes and event structures.
  *
  * Guest memory is three regions over one buffer of this process, all with the
  * mmap strategy (accesses are memcpy; nothing goes through another process):
@@ -15,7 +15,7 @@
  * Input: a header, then operations until the input ends.
  *   header: u8 log2(num) (num = 1 << (v % 11): 1..1024)
  *           u8 features (bit 0 EVENT_IDX, 1 INDIRECT_DESC, 2 NOTIFY_ON_EMPTY,
- *              3 LOG_ALL)
+ *              3 LOG_ALL, 4 RING_PACKED)
  *           u8 segments a chain may have (0: USV_VRING_MAX_SEGS)
  *           gpa desc, gpa avail, gpa used (each a u32 "gpa", below)
  *           u16 start index (last_avail_idx = avail->idx, as after
@@ -33,6 +33,12 @@
  *     8 push raw: u8 n, n x (u32 head, u32 len)
  *     9 need_signal   10 enable_notify   11 disable_notify
  *     12 has_avail    13 unpop u8 n      14 remap and write_used_flags
+ * Packed rings (2.8) read the same operations their way: avail, used are the
+ * driver and device event structures; the start indexes are positions
+ * (slot | wrap << 15); 1 writes a ring slot raw (addr, len, id, flags);
+ *     3 avail: u16 v   (slot at the driver's position gets flags v & 7 and
+ *                       the driver's avail bits; the position moves on)
+ *     4 driver position = u16   5 driver event = u16 off_wrap, u16 flags
  * A pop that fails (other than EAGAIN) ends the run: the datapath stops a
  * broken ring.
  *
@@ -40,7 +46,8 @@
  * region and point where the region maps them; lengths add up; the readable
  * part can be read, the writable part written and read back (4 KiB of each),
  * not one byte more; a failed pop leaves a reason and does not move
- * last_avail_idx.
+ * last_avail_idx; packed: a pop moves by 1..num slots, the slots in flight
+ * never exceed the ring, positions stay inside it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,7 +82,8 @@ struct fz {
 	struct usv_seg segs[USV_VRING_MAX_SEGS];
 	uint32_t num;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t drv_avail_idx;
+	uint16_t drv_avail_idx;       /* packed: the driver's position */
+	bool packed;
 	uint16_t pending[MAX_PENDING];
 	unsigned npending;
 	unsigned pops;
@@ -236,6 +244,24 @@ static void check_chain(void)
 	FUZZ_ASSERT(usv_vringh_log_chain(&fz->vr, c, c->in_len) == 0, "dirty log");
 }
 
+/* A packed position on the circle of 2 * num. */
+static uint32_t lin(uint16_t pos)
+{
+	return (pos & 0x7fff) + (pos & 0x8000 ? fz->num : 0);
+}
+
+static void check_packed_move(uint16_t before)
+{
+	uint16_t after = fz->vr.last_avail_idx;
+	uint32_t d = (lin(after) + 2 * fz->num - lin(before)) % (2 * fz->num);
+
+	FUZZ_ASSERT((after & 0x7fff) < fz->num, "position %u outside the ring of %u",
+		    after & 0x7fff, fz->num);
+	FUZZ_ASSERT(d >= 1 && d <= fz->num, "a pop moved from 0x%x to 0x%x", before, after);
+	FUZZ_ASSERT(fz->vr.inflight_slots <= fz->num, "%u slots in flight, ring of %u",
+		    fz->vr.inflight_slots, fz->num);
+}
+
 /* Pops up to n chains; false when the ring broke. */
 static bool pop_some(unsigned n)
 {
@@ -265,14 +291,32 @@ static bool pop_some(unsigned n)
 				    "a failed pop moved last_avail_idx");
 			return false;
 		}
-		FUZZ_ASSERT(fz->vr.last_avail_idx == (uint16_t)(before + 1),
-			    "a pop moved last_avail_idx from %u to %u", before,
-			    fz->vr.last_avail_idx);
+		if (fz->packed)
+			check_packed_move(before);
+		else
+			FUZZ_ASSERT(fz->vr.last_avail_idx == (uint16_t)(before + 1),
+				    "a pop moved last_avail_idx from %u to %u", before,
+				    fz->vr.last_avail_idx);
 		check_chain();
 		if (fz->npending < MAX_PENDING)
 			fz->pending[fz->npending++] = fz->c.head;
 	}
 	return true;
+}
+
+/* The packed driver: slot at its position made available with flags
+ * v & 7 (NEXT, WRITE, INDIRECT) in its lap; the position moves on. */
+static void packed_avail(uint16_t v)
+{
+	uint16_t pos = fz->drv_avail_idx, slot = (uint16_t)((pos & 0x7fff) % fz->num);
+	uint16_t flags = (uint16_t)(v & 7) | (pos & 0x8000 ? USV_VRING_PACKED_DESC_F_AVAIL :
+					      USV_VRING_PACKED_DESC_F_USED);
+
+	put16(fz->desc_gpa + 16ULL * slot + 14, flags);
+	if (++slot == fz->num)
+		fz->drv_avail_idx = (uint16_t)((pos & 0x8000) ^ 0x8000);
+	else
+		fz->drv_avail_idx = (uint16_t)(slot | (pos & 0x8000));
 }
 
 static void push_pending(struct fin *in)
@@ -288,7 +332,11 @@ static void push_pending(struct fin *in)
 	}
 	memmove(fz->pending, fz->pending + n, (fz->npending - n) * sizeof(fz->pending[0]));
 	fz->npending -= n;
-	usv_vringh_push(&fz->vr, heads, lens, n);
+	/* A packed push that succeeded leaves the used position in the ring
+	 * (a start position outside it fails the first push). */
+	if (!usv_vringh_push(&fz->vr, heads, lens, n) && n && fz->packed)
+		FUZZ_ASSERT((fz->vr.last_used_idx & 0x7fff) < fz->num,
+			    "used position 0x%x outside the ring", fz->vr.last_used_idx);
 }
 
 static void push_raw(struct fin *in)
@@ -321,9 +369,12 @@ static void setup(struct fin *in)
 		features |= USV_BIT(USV_F_NOTIFY_ON_EMPTY);
 	if (f & 8)
 		features |= USV_BIT(USV_F_LOG_ALL);
+	if (f & 16)
+		features |= USV_BIT(USV_F_RING_PACKED);
+	fz->packed = f & 16;
 	segs = fin_u8(in);
 	fz->desc_gpa = gpa_field(in);
-	fz->avail_gpa = gpa_field(in) & ~1ULL;
+	fz->avail_gpa = gpa_field(in) & (fz->packed ? ~3ULL : ~1ULL);
 	fz->used_gpa = gpa_field(in) & ~3ULL;
 	memset(&fz->vr, 0, sizeof(fz->vr));
 	usv_vringh_setup(&fz->vr, fz->mem, fz->num, ring_uva(fz->desc_gpa, 1),
@@ -332,9 +383,11 @@ static void setup(struct fin *in)
 	fz->vr.log = (struct usv_vringh_log){ .lock = &fz->log_lock, .memfd = -1, .fd = -1 };
 	fz->vr.last_avail_idx = fz->vr.avail_idx = fin_u16(in);
 	fz->drv_avail_idx = fz->vr.last_avail_idx;
-	put16(fz->avail_gpa + 2, fz->drv_avail_idx);
 	fz->vr.last_used_idx = fin_u16(in);
-	put16(fz->used_gpa + 2, fz->vr.last_used_idx);
+	if (!fz->packed) {
+		put16(fz->avail_gpa + 2, fz->drv_avail_idx);
+		put16(fz->used_gpa + 2, fz->vr.last_used_idx);
+	}
 	memset(&fz->c, 0, sizeof(fz->c));
 	fz->c.seg = fz->segs;
 	fz->c.max_segs = segs ? segs : USV_VRING_MAX_SEGS;
@@ -373,6 +426,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			put_desc(gpa + 16ULL * fin_u16(&in), &in);
 			break;
 		case 3:
+			if (fz->packed) {
+				packed_avail(fin_u16(&in));
+				break;
+			}
 			put16(fz->avail_gpa + 4 + 2ULL * (fz->drv_avail_idx & (fz->num - 1)),
 			      fin_u16(&in));
 			put16(fz->avail_gpa + 2, ++fz->drv_avail_idx);
@@ -383,7 +440,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 5:
 			put16(fz->avail_gpa, fin_u16(&in));
-			put16(fz->avail_gpa + 4 + 2ULL * fz->num, fin_u16(&in));
+			if (fz->packed)
+				put16(fz->avail_gpa + 2, fin_u16(&in));
+			else
+				put16(fz->avail_gpa + 4 + 2ULL * fz->num, fin_u16(&in));
 			break;
 		case 6:
 			if (!pop_some(fin_u8(&in) % 64 + 1))

@@ -222,11 +222,11 @@ class Ring:
     """One fuzz_vring input."""
 
     def __init__(self, num, features=0, desc=0x1000, avail=0x3000, used=0x4000,
-                 start=0, used_idx=0, seg_limit=0):
+                 start=0, used_idx=0, seg_limit=0, packed=False):
         log2 = num.bit_length() - 1
         feats = ((1 if features & F_EVENT_IDX else 0) | (2 if features & F_INDIRECT else 0) |
                  (4 if features & F_NOTIFY_ON_EMPTY else 0) |
-                 (8 if features & F_LOG_ALL else 0))
+                 (8 if features & F_LOG_ALL else 0) | (16 if packed else 0))
         self.b = bytearray(struct.pack("<BBBIIIHH", log2, feats, seg_limit, desc, avail,
                                        used, start, used_idx))
 
@@ -236,6 +236,15 @@ class Ring:
 
     def desc(self, i, addr, length, flags=0, nxt=0):
         self.b += struct.pack("<BHQIHH", 1, i, addr, length, flags, nxt)
+        return self
+
+    def pdesc(self, i, addr, length, buf_id, flags=0):
+        """A packed ring slot, raw: addr, len, id, flags."""
+        self.b += struct.pack("<BHQIHH", 1, i, addr, length, buf_id, flags)
+        return self
+
+    def pind(self, table, i, addr, length, flags=0):
+        self.b += struct.pack("<BIHQIHH", 2, table, i, addr, length, 0, flags)
         return self
 
     def ind(self, table, i, addr, length, flags=0, nxt=0):
@@ -330,6 +339,31 @@ def vring_seeds():
     seeds["outside-memory"] = r.desc(0, 0x20000 - 8, 16, 0).avail(0).pop().b
     r = Ring(4, seg_limit=1).desc(0, 0xfff0, 0x20, D_WRITE)
     seeds["too-many-segments"] = r.avail(0).pop().b
+
+    # Packed rings: avail(v) makes the driver's next slot available with
+    # flags v (NEXT, WRITE, INDIRECT); flags_event(off_wrap, flags) is the
+    # driver event; positions carry the wrap counter in bit 15.
+    r = Ring(8, F_EVENT_IDX, desc=0x1000, avail=0x3000, used=0x3004, start=0x8000,
+             used_idx=0x8000, packed=True)
+    r.pdesc(0, 0x8000, 100, 3).pdesc(1, 0x9000, 1500, 3)
+    r.avail(D_NEXT).avail(D_WRITE).pop().push(1500).flags_event(0x8002, 2).op(SIGNAL)
+    seeds["packed-simple"] = r.b
+    # Chains across the wrap, an indirect table crossing regions, unpop.
+    r = Ring(4, F_INDIRECT | F_EVENT_IDX | F_NOTIFY_ON_EMPTY, desc=0x1000, avail=0x3000,
+             used=0x3004, start=0x8003, used_idx=0x8003, packed=True)
+    r.pind(0x6000, 0, 0x8000, 12).pind(0x6000, 1, 0xff00, 0x200)
+    r.pind(0x6000, 2, 0x1ff00, 0x100, D_WRITE)
+    r.pdesc(3, 0xa000, 64, 1).pdesc(0, 0xb000, 64, 1).pdesc(1, 0x6000, 48, 2)
+    r.avail(D_NEXT).avail(0).avail(D_INDIRECT).op(DISABLE).pop(1).op(UNPOP, 1)
+    r.pop().push(0, 0).op(SIGNAL).op(ENABLE).op(HAS_AVAIL).op(REMAP)
+    seeds["packed-indirect-wrap"] = r.b
+    # Broken packed rings: a chain round the ring, a buffer id past it.
+    r = Ring(4, avail=0x3000, used=0x3004, start=0x8000, used_idx=0x8000, packed=True)
+    for i in range(4):
+        r.pdesc(i, 0x8000, 0, 0)
+    seeds["packed-broken-loop"] = r.avail(D_NEXT).avail(D_NEXT).avail(D_NEXT).avail(D_NEXT).pop().b
+    r = Ring(4, avail=0x3000, used=0x3004, start=0x8000, used_idx=0x8000, packed=True)
+    seeds["packed-broken-id"] = r.pdesc(0, 0x8000, 8, 9).avail(0).pop().b
     return seeds
 
 # ---- fuzz_trace_load ----------------------------------------------------------------

@@ -471,10 +471,14 @@ static void s7_features(int fd, uint64_t offered)
 	const uint64_t pat = 0xa5a5a5a5a5a5a5a5ULL;
 	uint64_t bf;
 
-	cl_set_features(fd, USV_BIT(USV_F_RING_PACKED), EOPNOTSUPP, "packed ring");
+	/* The packed ring: refused by the kernel, taken where offered
+	 * (usvhostd's default profile). */
+	int packed_err = offered & USV_BIT(USV_F_RING_PACKED) ? 0 : EOPNOTSUPP;
+
+	cl_set_features(fd, USV_BIT(USV_F_RING_PACKED), packed_err, "packed ring");
 	cl_set_features(fd, USV_BIT(63), EOPNOTSUPP, "bit 63");
 	cl_set_features(fd, CL_QEMU_FEATURES | USV_BIT(USV_F_RING_PACKED),
-			EOPNOTSUPP, "QEMU's set plus packed ring");
+			packed_err, "QEMU's set plus packed ring");
 	cl_set_features(fd, CL_QEMU_FEATURES, 0, t);
 
 	bf = 1;
@@ -541,7 +545,8 @@ static void s7_features(int fd, uint64_t offered)
 	{
 		uint64_t a[2] = { 1, CL_QEMU_FEATURES | USV_BIT(USV_F_RING_PACKED) };
 
-		cl_ioctl(fd, USV_VHOST_SET_FEATURES_ARRAY, a, EOPNOTSUPP,
+		cl_ioctl(fd, USV_VHOST_SET_FEATURES_ARRAY, a,
+			 offered & USV_BIT(USV_F_RING_PACKED) ? 0 : EOPNOTSUPP,
 			 "SET_FEATURES_ARRAY {1, [QEMU's | packed ring]}");
 	}
 	{

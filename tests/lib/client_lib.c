@@ -650,10 +650,11 @@ bool cl_qemu_init(struct cl_dev *d)
 	ok &= cl_check((f & need) == need,
 		       "%s: GET_FEATURES 0x%llx lacks bits 0x%llx", d->tag,
 		       (unsigned long long)f, (unsigned long long)(need & ~f));
-	/* The kernel's vhost-net never offers the packed ring. */
-	ok &= cl_check(!(f & USV_BIT(USV_F_RING_PACKED)),
-		       "%s: GET_FEATURES 0x%llx offers RING_PACKED", d->tag,
-		       (unsigned long long)f);
+	/* The kernel's vhost-net never offers the packed ring; usvhostd's
+	 * default profile does, and a packed ring is virtio 1.1+. */
+	ok &= cl_check(!(f & USV_BIT(USV_F_RING_PACKED)) || (f & USV_BIT(USV_F_VERSION_1)),
+		       "%s: GET_FEATURES 0x%llx offers RING_PACKED without VERSION_1",
+		       d->tag, (unsigned long long)f);
 	for (unsigned vq = 0; vq < USV_NET_NVQS; vq++) {
 		d->init_call[vq] = cl_eventfd();
 		d->init_err[vq] = cl_eventfd();

@@ -840,6 +840,25 @@ e2e_check_feature_off() { # BIT NAME
 	fi
 }
 
+# Feature BIT (NAME) is on: negotiated by the guest's driver and, with
+# vhost, acked by QEMU to usvhostd (SET_FEATURES).
+e2e_check_feature_on() { # BIT NAME
+	local bits acked
+	bits=$(grep -aoE 'virtio[0-9]+: features=[01]+' "$E2E_RUN_DIR/console.log" | tail -n1 | cut -d= -f2)
+	if [ -n "$bits" ] && [ "${bits:$1:1}" = 1 ]; then
+		e2e_pass "guest driver negotiated $2 (bit $1)"
+	else
+		e2e_fail "guest driver features ${bits:-unknown}: $2 (bit $1) not on"
+	fi
+	[ "$E2E_VHOST" = on ] || return 0
+	acked=$(grep -oE 'SET_FEATURES 0x[0-9a-f]+ -> 0' "$E2E_RUN_DIR/daemon.log" | tail -n1 | cut -d' ' -f2)
+	if [ -n "$acked" ] && [ $((acked >> $1 & 1)) = 1 ]; then
+		e2e_pass "usvhostd was given features $acked: $2"
+	else
+		e2e_fail "usvhostd SET_FEATURES ${acked:-missing}: $2 (bit $1) not on"
+	fi
+}
+
 # What every traffic run checks; stops the daemon. Then e2e_run_end.
 e2e_traffic_check() { # QUEUE-PAIRS [MIN-BYTES-PER-RING]
 	e2e_check_console '^USVHOST_TRAFFIC_DONE'

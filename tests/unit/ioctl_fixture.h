@@ -20,7 +20,10 @@
 #include "unit.h"
 
 #define T USV_TASK_SIZE_MAX
-#define OFFERED 0x13d008000ULL /* bits 15, 24, 26-29, 32: what kernel vhost-net offers */
+/* The default profile's offer: bits 15, 24, 26-29, 32 (what kernel vhost-net
+ * offers) and 34 (RING_PACKED, beyond it). */
+#define OFFERED 0x53d008000ULL
+#define KERNEL_OFFERED 0x13d008000ULL /* the same without the packed ring */
 #define MRG USV_BIT(USV_F_NET_MRG_RXBUF)
 #define V1 USV_BIT(USV_F_VERSION_1)
 #define NET_HDR USV_BIT(USV_F_NET_VIRTIO_NET_HDR)

@@ -102,6 +102,17 @@ tests_unit_test_vring_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_vring_LDADD = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)
 endif
 
+# test_vring_packed: the packed ring's host side (core/vringh_packed.c behind
+# the same calls) against guest memory built in the test.
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_vring_packed
+TESTS += tests/unit/test_vring_packed
+tests_unit_test_vring_packed_SOURCES = tests/unit/test_vring_packed.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_vring_packed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
+tests_unit_test_vring_packed_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
+tests_unit_test_vring_packed_LDADD = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)
+endif
+
 # test_dp_buffers: the datapath's ring buffers come all or none, through the
 # allocator seam of usv_dp_ring_alloc().
 if ENABLE_TESTS

@@ -219,7 +219,7 @@ static void test_profile_table(void **state)
 	assert_null(usv_profile_find("linux-2.6"));
 
 	p = usv_profile_find("usvhost");
-	assert_int_equal(p->features[0], 0x13d008000ULL);
+	assert_int_equal(p->features[0], 0x53d008000ULL);
 	assert_int_equal(p->features[1], 0);
 	assert_int_equal(p->backend_features, 0x2);
 	assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_BACKEND_FEATURES) && usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));

@@ -318,6 +318,81 @@ static void log_base_out_of_reach_of_a_running_ring_is_efault(void **state)
 	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_LOG_BASE, T - 2), 0);
 }
 
+/* ---- packed rings (VIRTIO_F_RING_PACKED acked) -------------------------- */
+
+/* Acks the packed ring as SET_FEATURES would with a profile offering it. */
+static void ack_packed(struct env *e)
+{
+	e->dev->acked_features[0] |= USV_BIT(USV_F_RING_PACKED) | V1;
+}
+
+static void packed_vring_base_carries_both_positions_with_wrap_counters(void **state)
+{
+	struct env *e = *state;
+
+	/* QEMU's encoding: avail slot | avail wrap << 15 | (used slot | used
+	 * wrap << 15) << 16. A fresh ring is 0x80008000. */
+	assert_int_equal(env_set_owner(e), 0);
+	ack_packed(e);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, 1, 0x80008000u), 0);
+	assert_int_equal(e->dev->vqs[1].last_avail_idx, 0x8000);
+	assert_int_equal(e->dev->vqs[1].last_used_idx, 0x8000);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, 1, 0x00058003u), 0);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_GET_VRING_BASE, 1, 0), 0);
+	assert_int_equal(env_out_state(e).index, 1);
+	assert_int_equal(env_out_state(e).num, 0x00058003u);
+	/* Every value is taken (Linux 6.5+ vhost too): the walker checks
+	 * the slots against the ring when it runs. */
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, 0, UINT32_MAX), 0);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_GET_VRING_BASE, 0, 0), 0);
+	assert_int_equal(env_out_state(e).num, UINT32_MAX);
+	/* Without the packed ring, the split ring's rule again. */
+	e->dev->acked_features[0] &= ~USV_BIT(USV_F_RING_PACKED);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, 0, 0x10000), -EINVAL);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_GET_VRING_BASE, 1, 0), 0);
+	assert_int_equal(env_out_state(e).num, 0x8003);
+}
+
+static void packed_vring_addr_alignment_desc_16_events_4(void **state)
+{
+	struct env *e = *state;
+	const uint64_t D = 0x10000, A = 0x20000, U = 0x30000;
+
+	assert_int_equal(env_set_owner(e), 0);
+	ack_packed(e);
+	assert_int_equal(env_vring_addr(e, 0, 0, D + 8, U, A, 0), -EINVAL);
+	assert_int_equal(env_vring_addr(e, 0, 0, D, U, A + 2, 0), -EINVAL);
+	assert_int_equal(env_vring_addr(e, 0, 0, D, U + 2, A, 0), -EINVAL);
+	assert_true(e->dev->vqs[0].desc == 0); /* nothing was set */
+	assert_int_equal(env_vring_addr(e, 0, 0, D + 16, U + 4, A + 4, 0), 0);
+	assert_true(e->dev->vqs[0].desc == D + 16);
+	assert_true(e->dev->vqs[0].avail == A + 4);
+	assert_true(e->dev->vqs[0].used == U + 4);
+}
+
+static void packed_ring_starts_at_the_base_without_used_ring_accesses(void **state)
+{
+	struct env *e = *state;
+	int backend = env_backend_or_skip(e);
+	uint8_t *dev_event;
+
+	assert_int_equal(env_set_owner(e), 0);
+	assert_int_equal(env_mem_guest(e), 0);
+	ack_packed(e);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, 0, 0x80038005u), 0);
+	/* The device event area: attach writes no used flags there and
+	 * reads no used index from it. */
+	dev_event = e->guest + (env_ring_used(e, 0) - env_ring_desc(e, 0));
+	memset(dev_event, 0xab, 4);
+	fake_dp_clear(&e->dp);
+	assert_int_equal(env_start_ring(e, 0, backend), 0);
+	assert_int_equal(dp_count(e, DP_START, 0, 0), 1);
+	assert_int_equal(e->dp.ev[e->dp.n - 1].last_used_idx, 0x8003);
+	assert_int_equal(e->dev->vqs[0].last_avail_idx, 0x8005);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(dev_event[i], 0xab);
+}
+
 int main(void)
 {
 #define E(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
@@ -337,6 +412,9 @@ int main(void)
 		E(log_fd_takes_an_eventfd_or_minus_one),
 		E(log_base_is_accepted_anywhere_while_rings_are_stopped),
 		E(log_base_out_of_reach_of_a_running_ring_is_efault),
+		E(packed_vring_base_carries_both_positions_with_wrap_counters),
+		E(packed_vring_addr_alignment_desc_16_events_4),
+		E(packed_ring_starts_at_the_base_without_used_ring_accesses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
