@@ -60,6 +60,8 @@ enum usv_ring_change {
 	USV_RING_LOG = 1 << 5,  /* log base or log fd changed */
 	USV_RING_BUSYLOOP = 1 << 6,
 	USV_RING_FEATURES = 1 << 7, /* acked features (and header lengths) changed */
+	USV_RING_IOTLB = 1 << 8,    /* the device IOTLB changed: no cached translation holds */
+	USV_RING_REQUEUE = 1 << 9,  /* a miss of this ring was answered: go again */
 };
 
 /* Where a ring stands: set by SET_VRING_BASE and attach, handed to the

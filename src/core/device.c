@@ -57,6 +57,11 @@ struct usv_dev *usv_dev_new(unsigned handle, const struct usv_profile *profile,
 		free(dev);
 		return NULL;
 	}
+	if (usv_msgq_init(&dev->msgq)) {
+		pthread_mutex_destroy(&dev->lock);
+		free(dev);
+		return NULL;
+	}
 	dev->handle = handle;
 	dev->profile = profile;
 	dev->dp = dp;
@@ -229,6 +234,12 @@ static void dev_cleanup(struct usv_dev *dev)
 	close_fd(&dev->log_fd);
 	usv_guestmem_free(dev->mem);
 	dev->mem = NULL;
+	/* No ring runs: nothing translates through it any more. A blocked
+	 * read() wakes and finds no IOTLB (EBADFD). */
+	usv_iotlb_free(dev->iotlb);
+	dev->iotlb = NULL;
+	usv_msgq_set_open(&dev->msgq, false);
+	usv_msgq_clear(&dev->msgq);
 	memset(dev->acked_features, 0, sizeof(dev->acked_features));
 	dev->acked_backend_features = 0;
 	/* After the table: it borrows the owner's /proc/<pid>/mem. */
@@ -249,6 +260,7 @@ void usv_dev_free(struct usv_dev *dev)
 	close_fd(&dev->late_close);
 	if (dev->dp && dev->dp->dev_free)
 		dev->dp->dev_free(dev->dp_ctx, dev);
+	usv_msgq_destroy(&dev->msgq);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }

@@ -39,7 +39,18 @@ static int set_features(struct usv_dev *dev, const uint64_t *features)
 	}
 	if ((f0 & USV_BIT(USV_F_LOG_ALL)) && !usv_dev_memory_access_ok(dev, dev->mem, true))
 		return -EFAULT;
-	/* ACCESS_PLATFORM would set up the IOTLB here; no profile offers it. */
+	/* vhost_init_device_iotlb(): every SET_FEATURES with ACCESS_PLATFORM
+	 * starts an empty IOTLB in place of the one before; without it, an
+	 * IOTLB the device has stays. */
+	if (f0 & USV_BIT(USV_F_ACCESS_PLATFORM)) {
+		struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+
+		if (!tlb)
+			return -EFAULT;
+		usv_iotlb_free(dev->iotlb);
+		dev->iotlb = tlb;
+		usv_msgq_set_open(&dev->msgq, true);
+	}
 	memcpy(dev->acked_features, features, sizeof(dev->acked_features));
 	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
 		dev->vqs[i].vhost_hlen = vhost_hlen;
