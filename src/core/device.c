@@ -128,6 +128,7 @@ void usv_dev_ring_config(const struct usv_dev *dev, unsigned idx,
 	cfg->sock_hlen = vq->sock_hlen;
 	cfg->busyloop_us = vq->busyloop_timeout;
 	cfg->mem = dev->mem;
+	cfg->iotlb = dev->iotlb;
 	cfg->owner_memfd = dev->owner.memfd;
 	cfg->owner_tgid = dev->owner.tgid;
 	usv_dev_ring_base(dev, idx, &cfg->base);

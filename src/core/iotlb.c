@@ -66,6 +66,34 @@ static int reserve(struct usv_iotlb *tlb)
 	return 0;
 }
 
+int usv_iotlb_assign(struct usv_iotlb *dst, const struct usv_iotlb *src)
+{
+	if (src->n > dst->cap) {
+		struct usv_iotlb_map *m = malloc(src->n * sizeof(*m));
+		uint64_t *x = malloc(src->n * sizeof(*x));
+
+		if (!m || !x) {
+			free(m);
+			free(x);
+			return -ENOMEM;
+		}
+		free(dst->maps);
+		free(dst->max_last);
+		dst->maps = m;
+		dst->max_last = x;
+		dst->cap = src->n;
+	}
+	if (src->n) {
+		memcpy(dst->maps, src->maps, src->n * sizeof(*src->maps));
+		memcpy(dst->max_last, src->max_last, src->n * sizeof(*src->max_last));
+	}
+	dst->n = src->n;
+	dst->limit = src->limit;
+	dst->seq = src->seq;
+	dst->gen = src->gen;
+	return 0;
+}
+
 static int add_one(struct usv_iotlb *tlb, uint64_t start, uint64_t last, uint64_t addr,
 		   uint8_t perm)
 {

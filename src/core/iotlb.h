@@ -40,6 +40,9 @@ struct usv_iotlb_seg {
 
 struct usv_iotlb *usv_iotlb_new(uint32_t limit);
 void usv_iotlb_free(struct usv_iotlb *tlb);
+/* dst becomes a copy of src (a datapath's own, read while the core changes
+ * the original). 0 or -ENOMEM (dst unchanged). */
+int usv_iotlb_assign(struct usv_iotlb *dst, const struct usv_iotlb *src);
 /* vhost_iotlb_add_range(): -EFAULT when last < start, -ENOMEM. [0, 2^64-1]
  * becomes two ranges. */
 int usv_iotlb_add(struct usv_iotlb *tlb, uint64_t start, uint64_t last, uint64_t addr,

@@ -152,3 +152,9 @@ int usv_chr_miss(struct usv_dev *dev, unsigned vq, uint64_t iova, unsigned acces
 {
 	return usv_msgq_miss(&dev->msgq, vq, iova, (uint8_t)access, v2);
 }
+
+int usv_ring_report_miss(struct usv_dev *dev, unsigned idx, uint64_t iova, unsigned access,
+			 bool v2)
+{
+	return usv_chr_miss(dev, idx, iova, access, v2);
+}

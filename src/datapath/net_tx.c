@@ -188,6 +188,10 @@ static bool tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 			empty = true;
 			break;
 		}
+		if (ret == USV_VRING_MISS) {
+			usv_dp_iotlb_miss(r); /* the chain stays: retried on the answer */
+			break;
+		}
 		if (ret) {
 			snprintf(why, sizeof(why), "%s", r->vr.err);
 			break;
@@ -267,6 +271,9 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 	uint64_t bytes = 0, descs = 0;
 	unsigned pkts = 0;
 
+	r->iotlb_wait = false;
+	if (!usv_dp_iotlb_ready(r))
+		return false;
 	usv_vringh_disable_notify(&r->vr);
 	for (;;) {
 		if (r->tx.inflight) {
@@ -283,7 +290,10 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 		if (usv_dp_exceeds_weight(pkts, bytes, descs))
 			return true; /* fairness: the other ring gets a turn */
 		if (!tx_fill(r, &pkts, &bytes, &descs) && !r->tx.n && !r->broken)
-			return true; /* nothing could be taken now, not nothing there */
+			/* Nothing could be taken now, not nothing there; after a
+			 * miss, the UPDATE that answers it requeues us (kicks
+			 * stay off, as in the kernel). */
+			return !r->iotlb_wait;
 		if (r->tx.n || r->broken)
 			continue;
 		/* Empty: spin if asked (with kicks still off), then let the
