@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/observer.h"
 #include "core/vhost_chr.h"
 #include "core/vhost_ops.h"
 
@@ -90,6 +91,28 @@ static int process_msg(struct usv_dev *dev, const struct iotlb_msg *m)
 	}
 }
 
+/* Tells the device's observer (the trace) of a message. */
+static void observe(struct usv_dev *dev, const struct usv_obs_iotlb *m)
+{
+	struct usv_obs_event ev = { .kind = USV_OBS_IOTLB, .handle = dev->handle, .iotlb = m };
+
+	usv_dev_observe(dev, &ev);
+}
+
+/* The message at p (len bytes, a whole header and body) for the trace. */
+static void observe_bytes(struct usv_dev *dev, const uint8_t *p, bool read, int answer)
+{
+	struct usv_obs_iotlb o = { .read = read, .answer = answer };
+
+	memcpy(&o.framing, p, 4);
+	memcpy(&o.iova, p + V1_BODY_OFFSET, 8);
+	memcpy(&o.size, p + V1_BODY_OFFSET + 8, 8);
+	memcpy(&o.uaddr, p + V1_BODY_OFFSET + 16, 8);
+	o.perm = p[V1_BODY_OFFSET + 24];
+	o.type = p[V1_BODY_OFFSET + 25];
+	observe(dev, &o);
+}
+
 ssize_t usv_chr_write(struct usv_dev *dev, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -114,11 +137,21 @@ ssize_t usv_chr_write(struct usv_dev *dev, const void *buf, size_t len)
 	memcpy(&m.uaddr, p + body + 16, 8);
 	m.perm = p[body + 24];
 	m.type = p[body + 25];
-	if ((m.type == IOTLB_UPDATE || m.type == IOTLB_INVALIDATE) && m.size == 0)
+	if ((m.type == IOTLB_UPDATE || m.type == IOTLB_INVALIDATE) && m.size == 0) {
+		usv_dbg("dev %u: IOTLB message type %u iova 0x%llx of size 0 refused",
+			dev->handle, m.type, (unsigned long long)m.iova);
+		observe_bytes(dev, p, false, -EINVAL);
 		return -EINVAL;
+	}
 	pthread_mutex_lock(&dev->lock);
 	ret = process_msg(dev, &m);
 	pthread_mutex_unlock(&dev->lock);
+	observe_bytes(dev, p, false, ret ? -EFAULT : 0);
+	if (!ret)
+		usv_dbg("dev %u: IOTLB %s iova 0x%llx size 0x%llx uaddr 0x%llx perm %u",
+			dev->handle, m.type == IOTLB_UPDATE ? "UPDATE" : "INVALIDATE",
+			(unsigned long long)m.iova, (unsigned long long)m.size,
+			(unsigned long long)m.uaddr, m.perm);
 	if (ret) {
 		usv_dbg("dev %u: IOTLB message type %u iova 0x%llx size 0x%llx "
 			  "refused: %s", dev->handle, m.type, (unsigned long long)m.iova,
@@ -133,9 +166,14 @@ ssize_t usv_chr_read(struct usv_dev *dev, void *buf, size_t len, bool nonblock,
 {
 	/* The kernel answers a buffer too short for one message before
 	 * looking for one. */
+	ssize_t ret;
+
 	if (len < VHOST_MSG_SIZE)
 		return 0;
-	return usv_msgq_read(&dev->msgq, buf, nonblock, interrupted, ctx);
+	ret = usv_msgq_read(&dev->msgq, buf, nonblock, interrupted, ctx);
+	if (ret == VHOST_MSG_SIZE)
+		observe_bytes(dev, buf, true, 0);
+	return ret;
 }
 
 unsigned usv_chr_poll(struct usv_dev *dev, const struct usv_poll_waker *w, void *handle)

@@ -254,14 +254,18 @@ void usv_dp_tx_quiesce(struct usv_dp_ring *r)
 
 	/* Writes usually finish at once; one held by a full tap or socket is
 	 * cancelled (its packet dropped). A cancel can miss a linked write
-	 * not yet issued, so it is repeated until none is left. */
-	usv_dp_wait_until(w, tx_idle, r, 10);
-	while (r->tx.inflight) {
-		for (unsigned i = 0; i < r->tx.n; i++)
-			if (r->tx.slot[i].inflight)
-				usv_dp_cancel_op(w, &r->tx.slot[i].op);
+	 * not yet issued, so it is repeated until none is left. A write the
+	 * tap could not take at once goes again first, as in a go (a quiesce
+	 * per IOTLB change would otherwise drop them). */
+	do {
 		usv_dp_wait_until(w, tx_idle, r, 10);
-	}
+		while (r->tx.inflight) {
+			for (unsigned i = 0; i < r->tx.n; i++)
+				if (r->tx.slot[i].inflight)
+					usv_dp_cancel_op(w, &r->tx.slot[i].op);
+			usv_dp_wait_until(w, tx_idle, r, 10);
+		}
+	} while (r->tx.n && tx_retry(r));
 	if (r->tx.n)
 		tx_complete(r);
 }

@@ -68,6 +68,10 @@ void usv_dp_iotlb_miss(struct usv_dp_ring *r)
 				 r->iotlb_v2))
 		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx not queued", r->devno, r->idx,
 			(unsigned long long)r->vr.miss_iova);
+	else
+		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx (%s) asked for", r->devno, r->idx,
+			(unsigned long long)r->vr.miss_iova,
+			r->vr.miss_access == USV_IOTLB_WO ? "write" : "read");
 }
 
 bool usv_dp_iotlb_ready(struct usv_dp_ring *r)

@@ -464,6 +464,71 @@ static void test_recorder_roundtrip(void **state)
 	usv_dev_free(dev);
 }
 
+static void test_recorder_iotlb(void **state)
+{
+	struct usv_trace_info info = { .producer = "test", .transport = "fuse",
+				       .profile = usv_profile_default() };
+	struct usv_dev *dev = usv_dev_new(2, usv_profile_default(), NULL, NULL);
+	struct usv_obs_iotlb w = { .framing = 2, .type = 2, .perm = 3, .iova = 0x1000,
+				   .size = 0x2000, .uaddr = 0x7f0000001000 };
+	struct usv_obs_iotlb bad = { .framing = 1, .type = 3, .iova = 0x1000, .answer = -EINVAL };
+	struct usv_obs_iotlb r = { .read = true, .framing = 2, .type = 1, .perm = 1,
+				   .iova = 0x5000 };
+	struct usv_obs_event ev = { .kind = USV_OBS_IOTLB, .handle = 2 };
+	json_object *rec;
+	struct usv_trace *t;
+	unsigned lineno = 0;
+	char err[256];
+	int64_t v;
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(dev);
+	t = usv_trace_open_stream(f, &info);
+	assert_non_null(t);
+	ev.iotlb = &w;
+	usv_trace_observer.event(t, dev, &ev);
+	ev.iotlb = &bad;
+	usv_trace_observer.event(t, dev, &ev);
+	ev.iotlb = &r;
+	usv_trace_observer.event(t, dev, &ev);
+	usv_trace_close(t);
+	rewind(f);
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	json_object_put(rec); /* the header */
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "type"), "iotlb");
+	assert_string_equal(usv_tj_str(rec, "dir"), "write");
+	assert_string_equal(usv_tj_str(rec, "msg"), "v2");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "update");
+	assert_string_equal(usv_tj_str(rec, "iova"), "0x1000");
+	assert_string_equal(usv_tj_str(rec, "size"), "0x2000");
+	assert_string_equal(usv_tj_str(rec, "uaddr"), "0x7f0000001000");
+	assert_string_equal(usv_tj_str(rec, "perm"), "rw");
+	assert_true(usv_tj_i64(rec, "ret", &v) && v == 72);
+	assert_null(usv_tj_str(rec, "errno"));
+	json_object_put(rec);
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "msg"), "v1");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "invalidate");
+	assert_string_equal(usv_tj_str(rec, "perm"), "none");
+	assert_true(usv_tj_i64(rec, "ret", &v) && v == -1);
+	assert_string_equal(usv_tj_str(rec, "errno"), "EINVAL");
+	json_object_put(rec);
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "dir"), "read");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "miss");
+	assert_string_equal(usv_tj_str(rec, "perm"), "ro");
+	assert_null(usv_tj_str(rec, "ret"));
+	json_object_put(rec);
+	fclose(f);
+	usv_dev_free(dev);
+}
+
 static void test_reader_rejects(void **state)
 {
 	json_object *rec;
@@ -497,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_profile_gate),
 		cmocka_unit_test(test_dispatch_observer_and_inject),
 		cmocka_unit_test(test_recorder_roundtrip),
+		cmocka_unit_test(test_recorder_iotlb),
 		cmocka_unit_test(test_reader_rejects),
 	};
 
