@@ -61,7 +61,8 @@
 
 /* ---- the answers recorded in the table ----------------------------------- */
 
-/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33); usvhostd does not. */
+/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33), and so does
+ * usvhostd; U_FEATURES is the rest. */
 #define K_FEATURES 0x33d008000ULL
 #define U_FEATURES 0x13d008000ULL
 /* What QEMU 7.2 acks. */
@@ -180,7 +181,6 @@ enum out {
 /* Why usvhostd answers differently on purpose (docs/conformance.md). */
 enum reason {
 	R_NONE,
-	R_AP,        /* ACCESS_PLATFORM not offered */
 	R_FARRAY,    /* the 6.17 features-array ioctls are served */
 	R_FUSE_EARLY, /* FUSE-file front: payload copied before the server runs */
 	R_FUSE_VFS,  /* FUSE-file front: a regular file; the VFS answers */
@@ -192,9 +192,6 @@ static const struct {
 	const char *key, *text;
 } reasons[R_NREASONS] = {
 	[R_NONE] = { "", "" },
-	[R_AP] = { "no-access-platform",
-		   "VIRTIO_F_ACCESS_PLATFORM (bit 33) is not offered and refused: "
-		   "no IOTLB/vIOMMU channel" },
 	[R_FARRAY] = { "features-array",
 		       "GET/SET_FEATURES_ARRAY (Linux 6.17) are served; 6.1 sends "
 		       "them down the unknown path" },
@@ -252,8 +249,8 @@ struct row {
 #define OPCE(e, c, k, ...) \
 	{ .cmd = (c), .kind = (k), .who = BY_CHILD, .want = (e), .v = { __VA_ARGS__ } }
 #define OPS(c, k, ...) { .cmd = (c), .kind = (k), .stop = true, .v = { __VA_ARGS__ } }
-/* The IOTLB rows' first step: what usvhostd refuses while it does not
- * offer ACCESS_PLATFORM ends the row with that answer. */
+/* The IOTLB rows' first step: a device that does not offer ACCESS_PLATFORM
+ * (a profile of a kernel without it) ends the row with its answer. */
 #define IOTLB_ON OPS(SF, A_U64, QEMU_F | B(33))
 #define PERM(p) (0x100 | (p)) /* an explicit perm byte for build_msg() */
 #define K(e) .k = { .set = true, .err = (e) }
@@ -296,11 +293,9 @@ struct row {
 static const struct row rows[] = {
 	/* ---- features: no owner needed ---- */
 	{ R("features.get", "GET_FEATURES on a fresh device", S_OPEN),
-	  .ops = { OP(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES),
-	  UO(R_AP, 0, OUT_U64, U_FEATURES) },
+	  .ops = { OP(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES) },
 	{ R("features.get-non-owner", "GET_FEATURES from another process", S_OWNED),
-	  .ops = { OPC(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES),
-	  UO(R_AP, 0, OUT_U64, U_FEATURES) },
+	  .ops = { OPC(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES) },
 	{ R("features.set-before-owner", "SET_FEATURES QEMU's set before SET_OWNER", S_OPEN),
 	  .ops = { OP(SF, A_U64, QEMU_F) }, K(0) },
 	{ R("features.set-qemu", "SET_FEATURES 0x130008000 (what QEMU 7.2 acks)", S_OWNED),
@@ -309,9 +304,9 @@ static const struct row rows[] = {
 	{ R("features.set-offered", "SET_FEATURES everything but ACCESS_PLATFORM", S_OWNED),
 	  .ops = { OP(SF, A_U64, U_FEATURES) }, K(0) },
 	{ R("features.set-with-ap", "SET_FEATURES everything the kernel offers", S_OWNED),
-	  .ops = { OP(SF, A_U64, K_FEATURES) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, K_FEATURES) }, K(0) },
 	{ R("features.set-ap-only", "SET_FEATURES ACCESS_PLATFORM (33) alone", S_OWNED),
-	  .ops = { OP(SF, A_U64, B(33)) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, B(33)) }, K(0) },
 	{ R("features.set-packed", "SET_FEATURES RING_PACKED (34)", S_OWNED),
 	  .ops = { OP(SF, A_U64, B(34)) }, K(EOPNOTSUPP) },
 	{ R("features.set-in-order", "SET_FEATURES IN_ORDER (35)", S_OWNED),
@@ -368,16 +363,16 @@ static const struct row rows[] = {
 	/* ---- features array (Linux 6.17; 6.1: the unknown path) ---- */
 	{ R("features-array.get-2", "GET_FEATURES_ARRAY count 2", S_OWNED),
 	  .ops = { OP(GFA, A_FARRAY, 2, PAT, PAT, PAT) }, K(ENOBUFS),
-	  UO(R_FARRAY, 0, OUT_FARRAY, 2, U_FEATURES, 0, PAT) },
+	  UO(R_FARRAY, 0, OUT_FARRAY, 2, K_FEATURES, 0, PAT) },
 	{ R("features-array.get-1", "GET_FEATURES_ARRAY count 1", S_OWNED),
 	  .ops = { OP(GFA, A_FARRAY, 1, PAT, PAT, PAT) }, K(ENOTTY),
-	  UO(R_FARRAY, 0, OUT_FARRAY, 1, U_FEATURES, PAT, PAT) },
+	  UO(R_FARRAY, 0, OUT_FARRAY, 1, K_FEATURES, PAT, PAT) },
 	{ R("features-array.get-0", "GET_FEATURES_ARRAY count 0", S_OWNED),
 	  .ops = { OP(GFA, A_FARRAY, 0, PAT, PAT, PAT) }, K(ENOTTY),
 	  UO(R_FARRAY, 0, OUT_FARRAY, 0, PAT, PAT, PAT) },
 	{ R("features-array.get-3", "GET_FEATURES_ARRAY count 3: the tail zero-filled", S_OWNED),
 	  .ops = { OP(GFA, A_FARRAY, 3, PAT, PAT, PAT) }, K(ENOBUFS),
-	  UO(R_FARRAY, 0, OUT_FARRAY, 3, U_FEATURES, 0, 0) },
+	  UO(R_FARRAY, 0, OUT_FARRAY, 3, K_FEATURES, 0, 0) },
 	{ R("features-array.set-2", "SET_FEATURES_ARRAY {2, [QEMU's, 0]}", S_OWNED),
 	  .ops = { OP(SFA, A_FARRAY, 2, QEMU_F, 0, 0) }, K(ENOBUFS), U(R_FARRAY, 0) },
 	{ R("features-array.set-1-packed", "SET_FEATURES_ARRAY {1, [QEMU's | RING_PACKED]}", S_OWNED),
@@ -390,10 +385,10 @@ static const struct row rows[] = {
 	  .ops = { OP(SFA, A_FARRAY, 3, QEMU_F, 0, 1) }, K(ENOBUFS), U(R_FARRAY, EOPNOTSUPP) },
 	{ R("features-array.get-before-owner", "GET_FEATURES_ARRAY count 2 before SET_OWNER", S_OPEN),
 	  .ops = { OP(GFA, A_FARRAY, 2, PAT, PAT, PAT) }, K(EPERM),
-	  UO(R_FARRAY, 0, OUT_FARRAY, 2, U_FEATURES, 0, PAT) },
+	  UO(R_FARRAY, 0, OUT_FARRAY, 2, K_FEATURES, 0, PAT) },
 	{ R("features-array.get-non-owner", "GET_FEATURES_ARRAY count 2 from another process", S_OWNED),
 	  .ops = { OPC(GFA, A_FARRAY, 2, PAT, PAT, PAT) }, K(EPERM),
-	  UO(R_FARRAY, 0, OUT_FARRAY, 2, U_FEATURES, 0, PAT) },
+	  UO(R_FARRAY, 0, OUT_FARRAY, 2, K_FEATURES, 0, PAT) },
 
 	/* ---- owner ---- */
 	{ R("owner.set", "SET_OWNER on a fresh device", S_OPEN), .ops = { OP(OWN, A_NONE, 0) }, K(0) },
@@ -872,89 +867,89 @@ static const struct row rows[] = {
 	/* ---- the IOTLB message channel with an IOTLB (ACCESS_PLATFORM acked) ----
 	 * Answers derived from drivers/vhost/vhost.c (vhost_chr_*_iter,
 	 * vhost_process_iotlb_msg, umem_access_ok, vhost_init_device_iotlb) and
-	 * iotlb.c; usvhostd refuses the feature until its datapath translates. */
+	 * iotlb.c. */
 	{ R("iotlb.update", "SET_FEATURES with ACCESS_PLATFORM, write() a v2 UPDATE", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.update-v1", "with an IOTLB, write() a v1 UPDATE", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 1, 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.update-asid", "with an IOTLB, a v2 UPDATE with asid 7 (not read)", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2 | (7ULL << 32), 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.update-unowned", "no owner: SET_FEATURES with ACCESS_PLATFORM, UPDATE", S_OPEN),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.update-other-process", "with an IOTLB, UPDATE from another process", S_OWNED),
 	  .ops = { IOTLB_ON, OPC(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.kept-without-ap", "IOTLB, SET_FEATURES without ACCESS_PLATFORM, UPDATE", S_OWNED),
 	  .ops = { IOTLB_ON, OP(SF, A_U64, QEMU_F), OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.gone-after-reset", "IOTLB, RESET_OWNER, then an UPDATE", S_OWNED),
 	  .ops = { IOTLB_ON, OP(USV_VHOST_RESET_OWNER, A_NONE),
 		   OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.truncated", "with an IOTLB, a v2 UPDATE cut at 39 bytes", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, 39, 2, 2, 4096) },
-	  K(EINVAL), U(R_AP, EOPNOTSUPP) },
+	  K(EINVAL) },
 	{ R("iotlb.update-size0", "with an IOTLB, a v2 UPDATE of size 0", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 0) },
-	  K(EINVAL), U(R_AP, EOPNOTSUPP) },
+	  K(EINVAL) },
 	{ R("iotlb.invalidate", "with an IOTLB, a v2 INVALIDATE of nothing mapped", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 3, 4096) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.invalidate-size0", "with an IOTLB, a v1 INVALIDATE of size 0", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 1, 3, 0) },
-	  K(EINVAL), U(R_AP, EOPNOTSUPP) },
+	  K(EINVAL) },
 	{ R("iotlb.update-kernel-uaddr", "with an IOTLB, UPDATE RW of a kernel address", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.update-kernel-uaddr-ro", "with an IOTLB, UPDATE RO of a kernel address", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(1)) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.update-kernel-uaddr-wo", "with an IOTLB, UPDATE WO of a kernel address", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(2)) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.update-kernel-uaddr-noperm", "UPDATE with no access of a kernel address", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(0)) },
-	  KO(0, OUT_RET, VHOST_MSG_LEN), U(R_AP, EOPNOTSUPP) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
 	{ R("iotlb.update-uaddr-wrap", "UPDATE with no access whose owner range wraps", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 0x2000,
 				0xfffffffffffff000ULL, PERM(0)) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.update-size-max", "with an IOTLB, UPDATE of size 2^64-1", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, UINT64_MAX) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.write-miss", "with an IOTLB, write() a MISS", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 1, 4096) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.write-access-fail", "with an IOTLB, write() an ACCESS_FAIL", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 4, 4096) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.batch-begin", "with an IOTLB, BATCH_BEGIN (vhost-net has no batching)", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 5, 0) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.batch-end", "with an IOTLB, BATCH_END", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 6, 0) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.type-unknown", "with an IOTLB, a message of type 9", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 9, 4096) },
-	  K(EFAULT), U(R_AP, EOPNOTSUPP) },
+	  K(EFAULT) },
 	{ R("iotlb.read-short", "with an IOTLB, read() of 8 bytes", S_OWNED),
-	  .ops = { IOTLB_ON, OP(CHR_READ, A_NONE, 8, 1) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { IOTLB_ON, OP(CHR_READ, A_NONE, 8, 1) }, K(0) },
 	{ R("iotlb.read-nonblock", "with an IOTLB, O_NONBLOCK read(), nothing queued", S_OWNED),
 	  .ops = { IOTLB_ON, OP(CHR_READ, A_NONE, VHOST_MSG_LEN, 1) },
-	  K(EAGAIN), U(R_AP, EOPNOTSUPP) },
+	  K(EAGAIN) },
 	{ R("iotlb.poll-idle", "with an IOTLB, poll() with nothing queued", S_OWNED),
-	  .ops = { IOTLB_ON, OP(CHR_POLL, A_NONE, 0) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { IOTLB_ON, OP(CHR_POLL, A_NONE, 0) }, K(0) },
 	{ R("iotlb.read-block", "with an IOTLB, a blocking read() waits (never returns)", S_OWNED),
 	  .ops = { IOTLB_ON, OPC(CHR_READ, A_NONE, VHOST_MSG_LEN, 0) },
-	  K(ERR_HUNG), U(R_AP, EOPNOTSUPP) },
+	  K(ERR_HUNG) },
 	{ R("iotlb.read-block-after-reset", "IOTLB, RESET_OWNER, blocking read()", S_OWNED),
 	  .ops = { IOTLB_ON, OP(USV_VHOST_RESET_OWNER, A_NONE),
 		   OPT(CHR_READ, A_NONE, VHOST_MSG_LEN, 0) },
-	  K(EBADFD), U(R_AP, EOPNOTSUPP) },
+	  K(EBADFD) },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
