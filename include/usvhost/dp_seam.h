@@ -50,6 +50,7 @@
 
 struct usv_dev;       /* opaque to a datapath */
 struct usv_guestmem;  /* the memory table, read through usvhost/vringh.h */
+struct usv_iotlb;     /* the device IOTLB (core/iotlb.h) */
 
 enum usv_ring_change {
 	USV_RING_KICK = 1 << 0, /* kick eventfd replaced */
@@ -60,6 +61,8 @@ enum usv_ring_change {
 	USV_RING_LOG = 1 << 5,  /* log base or log fd changed */
 	USV_RING_BUSYLOOP = 1 << 6,
 	USV_RING_FEATURES = 1 << 7, /* acked features (and header lengths) changed */
+	USV_RING_IOTLB = 1 << 8,    /* the device IOTLB changed: no cached translation holds */
+	USV_RING_REQUEUE = 1 << 9,  /* a miss of this ring was answered: go again */
 };
 
 /* Where a ring stands: set by SET_VRING_BASE and attach, handed to the
@@ -102,6 +105,10 @@ struct usv_ring_config {
 	uint32_t busyloop_us;     /* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 	/* The memory table and the owner it reads through. */
 	const struct usv_guestmem *mem;
+	/* The device IOTLB, NULL without ACCESS_PLATFORM: valid only during
+	 * the call (the core changes it between calls), so a datapath keeps
+	 * a copy (core/iotlb.h usv_iotlb_assign). */
+	const struct usv_iotlb *iotlb;
 	int owner_memfd;          /* the owner's pinned /proc/<pid>/mem */
 	pid_t owner_tgid;         /* who owns the device (one dirty log each) */
 	struct usv_ring_base base; /* where the ring starts (ring_start only) */
@@ -133,5 +140,11 @@ struct usv_datapath_ops {
  * Callable from any thread, without the device lock; dev stays valid while
  * the ring runs. */
 void usv_ring_report_error(struct usv_dev *dev, unsigned idx, const char *why);
+/* Ring idx needs a translation of iova with access (1 read, 2 write) from
+ * the owner (vhost_iotlb_miss()): a MISS message for read(), v2-framed when
+ * v2. The ring waits for a ring_update with USV_RING_REQUEUE. Same calling
+ * rules as usv_ring_report_error(). 0 or -ENOMEM. */
+int usv_ring_report_miss(struct usv_dev *dev, unsigned idx, uint64_t iova, unsigned access,
+			 bool v2);
 
 #endif

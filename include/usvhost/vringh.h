@@ -22,6 +22,7 @@
 #ifndef USVHOST_VRINGH_H
 #define USVHOST_VRINGH_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,14 @@
 
 /* The memory table (core/guestmem.h): read only through these calls. */
 struct usv_guestmem;
+/* The device IOTLB (core/iotlb.h), the datapath's own copy. */
+struct usv_iotlb;
+
+/* A call stopped at an IOVA the IOTLB does not map (vr->miss says which,
+ * when it is to be asked for: a range without the access needed is not
+ * asked for, as the kernel's prefetch). Nothing was taken: the ring waits
+ * until an UPDATE requeues it (the kernel's -EAGAIN from translate_desc). */
+#define USV_VRING_MISS (-ENOENT)
 
 /* Most iovec entries one chain may produce (UIO_MAXIOV, as the kernel). */
 #define USV_VRING_MAX_SEGS 1024
@@ -124,6 +133,15 @@ struct usv_vringh {
 	bool log_used;                 /* VHOST_VRING_F_LOG */
 	uint64_t log_addr;             /* guest address of the used ring */
 	struct usv_vringh_log log;
+	/* The device IOTLB, NULL without ACCESS_PLATFORM. With one, the ring
+	 * addresses and every descriptor address are IOVAs, translated to
+	 * QEMU virtual addresses through it with its permissions. */
+	const struct usv_iotlb *iotlb;
+	bool meta_ok;                  /* ring parts translated (prefetch) */
+	uint64_t used_gpa;             /* the used ring's guest address (log) */
+	bool miss;                     /* the IOVA to ask QEMU for: */
+	uint64_t miss_iova;
+	uint8_t miss_access;           /* USV_IOTLB_RO or _WO */
 	char err[128];                 /* why the ring broke, for the log */
 };
 
@@ -133,6 +151,13 @@ void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
 		     uint64_t features);
 /* Recomputes our pointers after the memory table or addresses changed. */
 void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem);
+/* Sets the IOTLB (NULL: none) after it changed: every translation made
+ * through the old one is dropped. */
+void usv_vringh_set_iotlb(struct usv_vringh *vr, const struct usv_iotlb *iotlb);
+/* vq_meta_prefetch(): with an IOTLB, translates the three ring parts once
+ * after each change. 0, or USV_VRING_MISS (the ring waits). Call before the
+ * ring is used in a go; without an IOTLB it does nothing. */
+int usv_vringh_prefetch(struct usv_vringh *vr);
 
 /*
  * Takes the next available chain. 0 and *c filled; -EAGAIN when the guest

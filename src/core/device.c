@@ -63,6 +63,11 @@ struct usv_dev *usv_dev_new(unsigned handle, const struct usv_profile *profile,
 		free(dev);
 		return NULL;
 	}
+	if (usv_msgq_init(&dev->msgq)) {
+		pthread_mutex_destroy(&dev->lock);
+		free(dev);
+		return NULL;
+	}
 	dev->handle = handle;
 	dev->profile = profile;
 	dev->dp = dp;
@@ -129,6 +134,7 @@ void usv_dev_ring_config(const struct usv_dev *dev, unsigned idx,
 	cfg->sock_hlen = vq->sock_hlen;
 	cfg->busyloop_us = vq->busyloop_timeout;
 	cfg->mem = dev->mem;
+	cfg->iotlb = dev->iotlb;
 	cfg->owner_memfd = dev->owner.memfd;
 	cfg->owner_tgid = dev->owner.tgid;
 	usv_dev_ring_base(dev, idx, &cfg->base);
@@ -235,6 +241,12 @@ static void dev_cleanup(struct usv_dev *dev)
 	close_fd(&dev->log_fd);
 	usv_guestmem_free(dev->mem);
 	dev->mem = NULL;
+	/* No ring runs: nothing translates through it any more. A blocked
+	 * read() wakes and finds no IOTLB (EBADFD). */
+	usv_iotlb_free(dev->iotlb);
+	dev->iotlb = NULL;
+	usv_msgq_set_open(&dev->msgq, false);
+	usv_msgq_clear(&dev->msgq);
 	memset(dev->acked_features, 0, sizeof(dev->acked_features));
 	dev->acked_backend_features = 0;
 	/* After the table: it borrows the owner's /proc/<pid>/mem. */
@@ -255,6 +267,7 @@ void usv_dev_free(struct usv_dev *dev)
 	close_fd(&dev->late_close);
 	if (dev->dp && dev->dp->dev_free)
 		dev->dp->dev_free(dev->dp_ctx, dev);
+	usv_msgq_destroy(&dev->msgq);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }

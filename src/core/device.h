@@ -13,6 +13,8 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
+#include "core/iotlb.h"
+#include "core/iotlb_msgq.h"
 #include "usvhost/dp_seam.h"
 #include "usvhost/vhost_abi.h"
 
@@ -48,6 +50,10 @@ struct usv_dev {
 	uint64_t acked_features[USV_FEATURES_DWORDS];
 	uint64_t acked_backend_features;
 	struct usv_guestmem *mem; /* NULL until SET_MEM_TABLE */
+	/* The device IOTLB, from a SET_FEATURES with ACCESS_PLATFORM until
+	 * cleanup (vhost_init_device_iotlb); NULL: addresses are not IOVAs. */
+	struct usv_iotlb *iotlb;
+	struct usv_iotlb_msgq msgq; /* MISS messages for read() */
 	int log_fd;               /* eventfd, -1 unbound */
 	struct usv_vq vqs[USV_NET_NVQS];
 	const struct usv_profile *profile;

@@ -256,6 +256,18 @@ const struct usv_mem_region *usv_guestmem_find(const struct usv_guestmem *m,
 	return NULL;
 }
 
+const struct usv_mem_region *usv_guestmem_find_uva(const struct usv_guestmem *m,
+						   uint64_t uva)
+{
+	for (uint32_t i = 0; m && i < m->nregions; i++) {
+		const struct usv_mem_region *r = &m->regions[i];
+
+		if (uva >= r->uaddr && uva - r->uaddr <= r->last - r->gpa)
+			return r;
+	}
+	return NULL;
+}
+
 int usv_gpa_to_uva(const struct usv_guestmem *m, uint64_t gpa, uint64_t len,
 		   uint64_t *uva)
 {

@@ -76,6 +76,11 @@ void usv_guestmem_free(struct usv_guestmem *m);
 const struct usv_mem_region *usv_guestmem_find(const struct usv_guestmem *m,
 					       uint64_t gpa);
 /* gpa..gpa+len-1 inside one region: its owner virtual address. -EFAULT if not. */
+/* The region holding owner virtual address uva, or NULL (an IOTLB entry
+ * names owner addresses: their guest address and our mapping come from
+ * here). */
+const struct usv_mem_region *usv_guestmem_find_uva(const struct usv_guestmem *m,
+						   uint64_t uva);
 int usv_gpa_to_uva(const struct usv_guestmem *m, uint64_t gpa, uint64_t len,
 		   uint64_t *uva);
 /* Copies that may cross adjacent regions; -EFAULT outside guest RAM. */

@@ -12,6 +12,8 @@ src_libusvcore_la_SOURCES = \
 	src/core/errno_name.c src/core/errno_name.h \
 	src/core/guestmem.c src/core/guestmem.h \
 	src/core/inject.c src/core/inject.h \
+	src/core/iotlb.c src/core/iotlb.h \
+	src/core/iotlb_msgq.c src/core/iotlb_msgq.h \
 	src/core/ioctl_table.c src/core/ioctl_table.h \
 	src/core/ioctl_schema.c \
 	src/core/log.c src/core/log.h \

@@ -9,7 +9,8 @@
  * the request, while the caller is still blocked in its ioctl: the caller's
  * fds are still the ones it passed. OPEN comes from the fronts with no lock;
  * RELEASE (and the DETACHes of rings still running at release) with the
- * device list's lock held, before the handle can be reused; RING_ERROR from
+ * device list's lock held, before the handle can be reused; IOTLB from the
+ * thread serving the read() or write(), with no lock; RING_ERROR from
  * a datapath thread, with no lock (the device stays valid: rings stop before
  * a device is freed). An observer must not call back into the device list
  * or take a device lock.
@@ -31,6 +32,16 @@ enum usv_obs_kind {
 	USV_OBS_DETACH,     /* index, backend, reason: a ring stopped */
 	USV_OBS_RING_ERROR, /* index, reason: the datapath stopped a bad ring */
 	USV_OBS_MEMORY,     /* mem: a memory table took effect (strategies) */
+	USV_OBS_IOTLB,      /* iotlb: a message written or read on the channel */
+};
+
+/* One IOTLB channel message (struct vhost_iotlb_msg and its framing). */
+struct usv_obs_iotlb {
+	bool read;         /* read() by the owner (a MISS), else write() */
+	uint32_t framing;  /* 1: struct vhost_msg, 2: vhost_msg_v2, else the header */
+	uint8_t type, perm;
+	uint64_t iova, size, uaddr;
+	int answer;        /* write(): 0 or -errno as answered */
 };
 
 struct usv_obs_event {
@@ -42,6 +53,7 @@ struct usv_obs_event {
 	const struct usv_fd_info *backend; /* ATTACH/DETACH */
 	const char *reason;                /* DETACH ("ioctl", "release"), RING_ERROR */
 	const struct usv_guestmem *mem;    /* MEMORY */
+	const struct usv_obs_iotlb *iotlb; /* IOTLB */
 };
 
 struct usv_obs_ioctl {

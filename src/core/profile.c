@@ -32,12 +32,11 @@
 #define F1_UDP_TUNNEL_GSO (USV_BIT(65 - 64) | USV_BIT(67 - 64))
 
 /*
- * usvhost offers what Linux 6.1's vhost-net offers, except
- * VIRTIO_F_ACCESS_PLATFORM: the IOTLB message channel (vIOMMU) is not
- * implemented yet, and offering a feature we cannot serve would be a lie.
- * Beyond the kernel it offers VIRTIO_F_RING_PACKED (the packed virtqueue,
- * which QEMU's vhost-net drives when a backend offers it; no kernel
- * profile ever does). It answers the 6.17 features-array ioctls as well.
+ * usvhost offers what Linux 6.1's vhost-net offers, VIRTIO_F_ACCESS_PLATFORM
+ * (the device IOTLB, vIOMMU) and IOTLB_MSG_V2 included. Beyond the kernel
+ * it offers VIRTIO_F_RING_PACKED (the packed virtqueue, which QEMU's
+ * vhost-net drives when a backend offers it; no kernel profile ever
+ * does). It answers the 6.17 features-array ioctls as well.
  *
  * The kernel profiles offer exactly what that kernel offers in
  * GET_FEATURES; the bits usvhost cannot serve are listed in .unimplemented
@@ -47,7 +46,7 @@ static const struct usv_profile profiles[] = {
 	{
 		.name = "usvhost",
 		.description = "everything usvhost implements (default)",
-		.features = { F_NET_BASE | USV_BIT(USV_F_RING_PACKED), 0 },
+		.features = { F_NET_4_8 | USV_BIT(USV_F_RING_PACKED), 0 },
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KERNEL_NEWEST,
@@ -60,7 +59,6 @@ static const struct usv_profile profiles[] = {
 		.backend_features = 0,
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KVER(4, 14),
-		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "v4.14 drivers/vhost/net.c (VHOST_NET_FEATURES, vhost_net_ioctl), "
 			  "drivers/vhost/vhost.h (VHOST_FEATURES)",
 	},
@@ -71,7 +69,6 @@ static const struct usv_profile profiles[] = {
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KVER(5, 10),
-		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "v5.10 drivers/vhost/net.c (VHOST_NET_FEATURES, "
 			  "VHOST_NET_BACKEND_FEATURES, vhost_net_ioctl)",
 	},
@@ -82,7 +79,6 @@ static const struct usv_profile profiles[] = {
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KVER(6, 1),
-		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM), 0 },
 		.source = "Debian 6.1.0 vhost_net.ko (GET_FEATURES constant 0x33d008000, "
 			  "SET_FEATURES mask ~0x33d008000); v6.1 drivers/vhost/net.c",
 	},
@@ -93,8 +89,7 @@ static const struct usv_profile profiles[] = {
 		.backend_features = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2),
 		.max_mem_regions = USV_MAX_MEM_REGIONS,
 		.kernel = USV_KVER(6, 17),
-		.unimplemented = { USV_BIT(USV_F_ACCESS_PLATFORM) | USV_BIT(USV_F_IN_ORDER),
-				   F1_UDP_TUNNEL_GSO },
+		.unimplemented = { USV_BIT(USV_F_IN_ORDER), F1_UDP_TUNNEL_GSO },
 		.source = "v6.17 drivers/vhost/net.c (vhost_net_features[], "
 			  "VHOST_GET/SET_FEATURES_ARRAY): commits 333c515d1896, "
 			  "bbca931fce26, 3f466fdc0b91",

@@ -79,6 +79,9 @@ bool usv_vq_ready(const struct usv_dev *dev, const struct usv_vq *vq)
 	if (!usv_vq_log_used_access_ok(dev, vq, vq->log_base, vq->log_used,
 				       vq->log_addr))
 		return false;
+	/* With an IOTLB the addresses are IOVAs, checked as they are used. */
+	if (dev->iotlb)
+		return true;
 	return usv_vq_access_ok(dev, vq, vq->num, vq->desc, vq->avail, vq->used);
 }
 

@@ -9,11 +9,20 @@
 
 #include "core/device.h"
 
-/* Bytes consumed, or -errno. */
+/* Bytes consumed, or -errno. Takes the device lock. */
 ssize_t usv_chr_write(struct usv_dev *dev, const void *buf, size_t len);
-/* Bytes produced into a message, or -errno. */
-ssize_t usv_chr_read(struct usv_dev *dev, size_t len, bool nonblock);
-/* POLL* mask. */
-unsigned usv_chr_poll(struct usv_dev *dev);
+/* Bytes of one message copied into buf (len bytes), 0 when len is shorter
+ * than a message, or -errno; a blocking read waits until a message comes,
+ * the device loses its IOTLB (-EBADFD) or interrupted(ctx) (-EINTR). */
+ssize_t usv_chr_read(struct usv_dev *dev, void *buf, size_t len, bool nonblock,
+		     bool (*interrupted)(void *ctx), void *ctx);
+/* POLL* mask. A non-NULL handle is kept and woken through w when a message
+ * is queued (the front's poll notification). */
+unsigned usv_chr_poll(struct usv_dev *dev, const struct usv_poll_waker *w, void *handle);
+/* vhost_iotlb_miss(): ring vq could not translate iova for access
+ * (USV_IOTLB_RO/WO); queues a MISS, v2-framed when the ring's backend
+ * features have IOTLB_MSG_V2. Any thread, without the device lock. */
+int usv_chr_miss(struct usv_dev *dev, unsigned vq, uint64_t iova, unsigned access,
+		 bool v2);
 
 #endif

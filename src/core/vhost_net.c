@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/procmaps.h"
 #include "core/profile.h"
+#include "core/vhost_chr.h"
 #include "core/vhost_ops.h"
 
 /* Largest zero-fill or zero-check past the known feature words: what one
@@ -28,7 +29,21 @@ static int set_features(struct usv_dev *dev, const uint64_t *features)
 {
 	uint64_t f0 = features[0];
 	uint32_t hdr_len, vhost_hlen, sock_hlen;
+	unsigned what = USV_RING_FEATURES;
 
+	/* The packed ring is not walked through an IOTLB (yet): the two
+	 * together are refused, as a kernel refuses what it cannot serve, and
+	 * QEMU then falls back to its own virtio-net instead of running a
+	 * ring we would misread. No kernel offers the packed ring at all. An
+	 * IOTLB the device keeps from an earlier SET_FEATURES counts too: the
+	 * kernel goes on translating through it. */
+	if ((f0 & USV_BIT(USV_F_RING_PACKED)) &&
+	    ((f0 & USV_BIT(USV_F_ACCESS_PLATFORM)) || dev->iotlb)) {
+		usv_warn("dev %u: SET_FEATURES 0x%llx: RING_PACKED with ACCESS_PLATFORM "
+			 "(vIOMMU) is not served: EOPNOTSUPP", dev->handle,
+			 (unsigned long long)f0);
+		return -EOPNOTSUPP;
+	}
 	hdr_len = f0 & (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_VERSION_1)) ? 12 : 10;
 	if (f0 & USV_BIT(USV_F_NET_VIRTIO_NET_HDR)) {
 		vhost_hlen = hdr_len; /* vhost adds and strips the header */
@@ -39,12 +54,24 @@ static int set_features(struct usv_dev *dev, const uint64_t *features)
 	}
 	if ((f0 & USV_BIT(USV_F_LOG_ALL)) && !usv_dev_memory_access_ok(dev, dev->mem, true))
 		return -EFAULT;
-	/* ACCESS_PLATFORM would set up the IOTLB here; no profile offers it. */
+	/* vhost_init_device_iotlb(): every SET_FEATURES with ACCESS_PLATFORM
+	 * starts an empty IOTLB in place of the one before; without it, an
+	 * IOTLB the device has stays. */
+	if (f0 & USV_BIT(USV_F_ACCESS_PLATFORM)) {
+		struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+
+		if (!tlb)
+			return -EFAULT;
+		usv_iotlb_free(dev->iotlb);
+		dev->iotlb = tlb;
+		usv_msgq_set_open(&dev->msgq, true);
+		what |= USV_RING_IOTLB; /* rings drop what they translated */
+	}
 	memcpy(dev->acked_features, features, sizeof(dev->acked_features));
 	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
 		dev->vqs[i].vhost_hlen = vhost_hlen;
 		dev->vqs[i].sock_hlen = sock_hlen;
-		usv_ring_update(dev, i, USV_RING_FEATURES);
+		usv_ring_update(dev, i, what);
 	}
 	return 0;
 }
@@ -228,11 +255,52 @@ static int ring_prot_ok(struct usv_dev *dev, struct usv_vq *vq)
 	return ret;
 }
 
+/* The used ring's word at off as QEMU's address, through the IOTLB: a miss
+ * is asked for and, as vhost_put_user/get_user there, the access fails. */
+static int used_word_uva(struct usv_dev *dev, struct usv_vq *vq, uint64_t off,
+			 unsigned access, uint64_t *uva)
+{
+	struct usv_iotlb_seg seg;
+	uint64_t miss;
+	int n = usv_iotlb_translate(dev->iotlb, vq->used + off, 2, access, &seg, 1, &miss);
+
+	if (n == -EAGAIN)
+		usv_chr_miss(dev, vq->index, miss, access,
+			     dev->acked_backend_features & USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2));
+	if (n != 1)
+		return -EFAULT;
+	*uva = seg.addr;
+	return 0;
+}
+
+/* vhost_vq_init_access() with an IOTLB: the ring addresses are IOVAs. */
+static int vq_init_access_iotlb(struct usv_dev *dev, struct usv_vq *vq)
+{
+	uint16_t flags = vq->used_flags, idx;
+	uint64_t uva;
+
+	if (used_word_uva(dev, vq, 0, USV_IOTLB_WO, &uva) ||
+	    usv_uva_write(dev->mem, uva, &flags, sizeof(flags)))
+		return -EFAULT;
+	if (used_word_uva(dev, vq, 2, USV_IOTLB_RO, &uva) ||
+	    usv_uva_read(dev->mem, uva, &idx, sizeof(idx))) {
+		usv_warn("dev %u: vq %u: cannot read used idx at IOVA 0x%llx",
+			 dev->handle, vq->index, (unsigned long long)vq->used + 2);
+		return -EFAULT;
+	}
+	vq->last_used_idx = idx;
+	return 0;
+}
+
 /* vhost_vq_init_access(): publish our used flags, learn the used index. */
 static int vq_init_access(struct usv_dev *dev, struct usv_vq *vq)
 {
 	uint16_t flags = vq->used_flags, idx;
-	int ret = ring_prot_ok(dev, vq);
+	int ret;
+
+	if (dev->iotlb)
+		return vq_init_access_iotlb(dev, vq);
+	ret = ring_prot_ok(dev, vq);
 
 	if (ret)
 		return ret;

@@ -9,6 +9,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
+#include "core/iotlb.h"
 #include "core/vringh_internal.h"
 #include "usvhost/vhost_abi.h"
 
@@ -51,6 +52,13 @@ static uint64_t used_size(const struct usv_vringh *vr)
 void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 {
 	vr->mem = mem;
+	vr->heads_n = 0; /* the ring may be elsewhere now */
+	if (vr->iotlb) {
+		/* IOVAs: our pointers come from the next prefetch. */
+		vr->ldesc = vr->lavail = vr->lused = NULL;
+		vr->meta_ok = false;
+		return;
+	}
 	if (vr->packed) {
 		usv_vringh_packed_remap(vr);
 		return;
@@ -58,7 +66,123 @@ void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 	vr->ldesc = usv_uva_local(mem, vr->desc, (size_t)USV_VRING_DESC_SIZE * vr->num);
 	vr->lavail = usv_uva_local(mem, vr->avail, avail_size(vr));
 	vr->lused = usv_uva_local(mem, vr->used, used_size(vr));
-	vr->heads_n = 0; /* the ring may be elsewhere now */
+}
+
+void usv_vringh_set_iotlb(struct usv_vringh *vr, const struct usv_iotlb *iotlb)
+{
+	vr->iotlb = iotlb;
+	vr->miss = false;
+	usv_vringh_remap(vr, vr->mem);
+}
+
+static int miss(struct usv_vringh *vr, uint64_t iova, unsigned access)
+{
+	vr->miss = true;
+	vr->miss_iova = iova;
+	vr->miss_access = (uint8_t)access;
+	return USV_VRING_MISS;
+}
+
+/* IOVA range [iova, iova+len) mapped with access all along? 0, -EPERM, or
+ * USV_VRING_MISS with the first unmapped address. */
+static int iova_check(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access)
+{
+	uint64_t last = iova + len - 1, addr = iova;
+
+	if (!len)
+		return 0;
+	for (;;) {
+		const struct usv_iotlb_map *m = usv_iotlb_first(vr->iotlb, addr, last);
+
+		if (!m || m->start > addr)
+			return miss(vr, addr, access);
+		if (!(m->perm & access))
+			return -EPERM;
+		if (m->last >= last || m->last < addr)
+			return 0;
+		addr = m->last + 1;
+	}
+}
+
+/* IOVA [iova, iova+len) as QEMU virtual pieces; the piece count, or
+ * -errno (USV_VRING_MISS, -EPERM, -ENOBUFS). */
+static int iova_pieces(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access,
+		       struct usv_iotlb_seg *segs, unsigned nsegs)
+{
+	uint64_t at;
+	int n = usv_iotlb_translate(vr->iotlb, iova, len, access, segs, nsegs, &at);
+
+	return n == -EAGAIN ? miss(vr, at, access) : n;
+}
+
+/* A ring access not mapped here: QEMU's address space, through the IOTLB
+ * when there is one (vhost_copy_{to,from}_user, __vhost_get_user). */
+static int ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf,
+		   size_t len, bool write)
+{
+	struct usv_iotlb_seg seg[4];
+	uint8_t *p = buf;
+	int n;
+
+	if (!vr->iotlb)
+		return write ? usv_uva_write(vr->mem, base + off, buf, len)
+			     : usv_uva_read(vr->mem, base + off, buf, len);
+	n = iova_pieces(vr, base + off, len, write ? USV_IOTLB_WO : USV_IOTLB_RO, seg, 4);
+	if (n < 0)
+		return -EFAULT;
+	for (int i = 0; i < n; i++) {
+		int ret = write ? usv_uva_write(vr->mem, seg[i].addr, p, seg[i].len)
+				: usv_uva_read(vr->mem, seg[i].addr, p, seg[i].len);
+
+		if (ret)
+			return ret;
+		p += seg[i].len;
+	}
+	return 0;
+}
+
+/* One ring part through the IOTLB: all mapped with access, and our pointer
+ * when it is one range of QEMU's that we map (NULL: access by access). */
+static int prefetch_part(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access,
+			 uint8_t **local, uint64_t *uva)
+{
+	struct usv_iotlb_seg seg[1];
+	int ret = iova_check(vr, iova, len, access);
+
+	*local = NULL;
+	if (ret)
+		return ret;
+	if (iova_pieces(vr, iova, len, access, seg, 1) == 1) {
+		*uva = seg[0].addr;
+		*local = usv_uva_local(vr->mem, seg[0].addr, len);
+	}
+	return 0;
+}
+
+int usv_vringh_prefetch(struct usv_vringh *vr)
+{
+	uint64_t uva = 0;
+	const struct usv_mem_region *r;
+
+	if (!vr->iotlb || vr->meta_ok)
+		return 0;
+	vr->miss = false;
+	vr->heads_n = 0;
+	/* A part lacking the access is not asked for (iotlb_access_ok()):
+	 * the ring just waits, as the kernel's. */
+	if (prefetch_part(vr, vr->desc, (uint64_t)USV_VRING_DESC_SIZE * vr->num, USV_IOTLB_RO,
+			  &vr->ldesc, &uva) ||
+	    prefetch_part(vr, vr->avail, avail_size(vr), USV_IOTLB_RO, &vr->lavail, &uva))
+		return USV_VRING_MISS;
+	uva = UINT64_MAX;
+	if (prefetch_part(vr, vr->used, used_size(vr), USV_IOTLB_WO, &vr->lused, &uva))
+		return USV_VRING_MISS;
+	/* The log takes guest addresses: the used ring's, through QEMU's
+	 * address (log_used() of the kernel translates it the same way). */
+	r = uva != UINT64_MAX ? usv_guestmem_find_uva(vr->mem, uva) : NULL;
+	vr->used_gpa = r ? r->gpa + (uva - r->uaddr) : vr->log_addr;
+	vr->meta_ok = true;
+	return 0;
 }
 
 void usv_vringh_setup(struct usv_vringh *vr, const struct usv_guestmem *mem,
@@ -89,7 +213,7 @@ static int get16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t o
 		*v = __atomic_load_n((uint16_t *)(local + off), __ATOMIC_ACQUIRE);
 		return 0;
 	}
-	return usv_uva_read(vr->mem, uva + off, v, sizeof(*v));
+	return ring_io(vr, uva, off, v, sizeof(*v), false);
 }
 
 static int put16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t off,
@@ -99,14 +223,14 @@ static int put16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t o
 		__atomic_store_n((uint16_t *)(local + off), v, __ATOMIC_RELEASE);
 		return 0;
 	}
-	return usv_uva_write(vr->mem, uva + off, &v, sizeof(v));
+	return ring_io(vr, uva, off, &v, sizeof(v), true);
 }
 
 static int log_used(struct usv_vringh *vr, uint64_t off, uint64_t len)
 {
 	if (!vr->log_used)
 		return 0;
-	return usv_vringh_log_write(vr, vr->log_addr + off, len);
+	return usv_vringh_log_write(vr, (vr->iotlb ? vr->used_gpa : vr->log_addr) + off, len);
 }
 
 int usv_vringh_write_used_flags(struct usv_vringh *vr)
@@ -139,6 +263,59 @@ bool usv_vringh_has_avail(struct usv_vringh *vr)
 	if (vr->avail_idx != vr->last_avail_idx)
 		return true;
 	return refresh_avail(vr) == 0 && vr->avail_idx != vr->last_avail_idx;
+}
+
+/* Appends the segments of buffer [iova, iova+len) to the chain, through
+ * the IOTLB (translate_desc() with dev->iotlb): pieces of QEMU's address
+ * space, cut again where our regions end. A piece outside every region
+ * (QEMU mapped no RAM there) is reached through its pinned memory and has
+ * no guest address to log. */
+static int translate_iova(struct usv_vringh *vr, struct usv_chain *c, uint64_t iova,
+			  uint32_t len, bool write)
+{
+	unsigned access = write ? USV_IOTLB_WO : USV_IOTLB_RO;
+	uint64_t last = iova + len - 1, addr = iova, left = len;
+
+	while (left) {
+		const struct usv_iotlb_map *m;
+		const struct usv_mem_region *r;
+		uint64_t uva, n;
+		uint8_t *local = NULL;
+		uint64_t gpa = UINT64_MAX;
+
+		if (c->nout + c->nin == c->max_segs)
+			return -ENOBUFS;
+		m = usv_iotlb_first(vr->iotlb, addr, last);
+		if (!m || m->start > addr)
+			return miss(vr, addr, access);
+		if (!(m->perm & access))
+			return -EPERM;
+		uva = m->addr + (addr - m->start);
+		n = m->last - addr < left - 1 ? m->last - addr + 1 : left;
+		r = usv_guestmem_find_uva(vr->mem, uva);
+		if (r) {
+			uint64_t in_r = r->last - r->gpa - (uva - r->uaddr); /* minus one */
+
+			if (n - 1 > in_r)
+				n = in_r + 1;
+			if (r->local && (!write || r->writable))
+				local = r->local + (uva - r->uaddr);
+			gpa = r->gpa + (uva - r->uaddr);
+		}
+		c->seg[c->nout + c->nin] = (struct usv_seg){
+			.local = local, .uva = uva, .gpa = gpa, .len = (uint32_t)n,
+		};
+		if (write) {
+			c->nin++;
+			c->in_len += (uint32_t)n;
+		} else {
+			c->nout++;
+			c->out_len += (uint32_t)n;
+		}
+		addr += n;
+		left -= n;
+	}
+	return 0;
 }
 
 /* Appends the segments of guest buffer [gpa, gpa+len) to the chain. */
@@ -196,7 +373,10 @@ int usv_vringh_add_buf(struct usv_vringh *vr, struct usv_chain *c, uint64_t addr
 	if ((write ? c->in_len : c->out_len) + (uint64_t)len > UINT32_MAX)
 		return usv_vringh_fail(vr, -EINVAL, "chain longer than 4 GiB at idx %u", i);
 	/* The kernel translates before it checks the order. */
-	ret = translate(vr, c, addr, len, write);
+	ret = vr->iotlb ? translate_iova(vr, c, addr, len, write)
+			: translate(vr, c, addr, len, write);
+	if (ret == USV_VRING_MISS)
+		return ret; /* not an error: the ring waits for the UPDATE */
 	if (ret)
 		return usv_vringh_fail(vr, ret, "translation failure %d %sdescriptor idx %u "
 				"(addr 0x%llx len %u)", ret, where, i,
@@ -238,8 +418,7 @@ static int read_desc(struct usv_vringh *vr, struct usv_chain *c, unsigned i, str
 		memcpy(d, vr->ldesc + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
 		return 0;
 	}
-	return usv_uva_read(vr->mem, vr->desc + (uint64_t)i * USV_VRING_DESC_SIZE, d,
-			    sizeof(*d));
+	return ring_io(vr, vr->desc, (uint64_t)i * USV_VRING_DESC_SIZE, d, sizeof(*d), false);
 }
 
 bool usv_vringh_table_ok(const struct usv_vringh *vr, uint64_t addr, uint64_t len)
@@ -274,10 +453,19 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 		return usv_vringh_fail(vr, -EINVAL, "invalid length in indirect descriptor: "
 				"len 0x%x not a multiple of 16", ind->len);
 	/* The whole table must be guest memory before any entry is read. */
-	if (!usv_vringh_table_ok(vr, ind->addr, ind->len))
+	if (vr->iotlb) {
+		ret = iova_check(vr, ind->addr, ind->len, USV_IOTLB_RO);
+		if (ret == USV_VRING_MISS)
+			return ret;
+		if (ret)
+			return usv_vringh_fail(vr, -EFAULT, "translation failure %d in indirect "
+					       "(addr 0x%llx len %u)", ret,
+					       (unsigned long long)ind->addr, ind->len);
+	} else if (!usv_vringh_table_ok(vr, ind->addr, ind->len)) {
 		return usv_vringh_fail(vr, -EFAULT, "translation failure %d in indirect "
 				       "(addr 0x%llx len %u)", -EFAULT,
 				       (unsigned long long)ind->addr, ind->len);
+	}
 	if (count > 0x10000)
 		return usv_vringh_fail(vr, -E2BIG, "indirect buffer length too big: %u", ind->len);
 	do {
@@ -293,7 +481,9 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 			unsigned n = count - (found - 1) < IND_BULK ?
 					     (unsigned)(count - (found - 1)) : IND_BULK;
 
-			if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0])))
+			if (gpa < ind->addr ||
+			    (vr->iotlb ? ring_io(vr, gpa, 0, tbl, n * sizeof(tbl[0]), false)
+				       : usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0]))))
 				return usv_vringh_fail(vr, -EINVAL, "failed indirect descriptor: "
 						"idx %u, 0x%llx", found - 1,
 						(unsigned long long)gpa);
@@ -337,7 +527,7 @@ static int avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head)
 	if (!n)
 		n = 1;
 	vr->heads_n = 0;
-	if (usv_uva_read(vr->mem, vr->avail + AVAIL_RING + 2ULL * slot, vr->heads, 2ULL * n))
+	if (ring_io(vr, vr->avail, AVAIL_RING + 2ULL * slot, vr->heads, 2ULL * n, false))
 		return -EFAULT;
 	vr->heads_idx = idx;
 	vr->heads_n = (uint16_t)n;
@@ -420,7 +610,7 @@ static int write_used_elems(struct usv_vringh *vr, uint16_t start, const uint32_
 	}
 	if (vr->lused)
 		memcpy(vr->lused + off, elem, (size_t)n * USED_ELEM);
-	else if (usv_uva_write(vr->mem, vr->used + off, elem, (size_t)n * USED_ELEM))
+	else if (ring_io(vr, vr->used, off, elem, (size_t)n * USED_ELEM, true))
 		return -EFAULT;
 	return log_used(vr, off, (uint64_t)n * USED_ELEM);
 }
@@ -659,8 +849,12 @@ int usv_vringh_log_chain(struct usv_vringh *vr, const struct usv_chain *c, uint3
 		return 0;
 	for (unsigned i = c->nout; i < c->nout + c->nin && len; i++) {
 		uint32_t n = c->seg[i].len < len ? c->seg[i].len : len;
-		int ret = usv_vringh_log_write(vr, c->seg[i].gpa, n);
+		int ret;
 
+		/* Outside guest RAM (an IOTLB piece): no page to log. */
+		if (c->seg[i].gpa == UINT64_MAX)
+			return -EFAULT;
+		ret = usv_vringh_log_write(vr, c->seg[i].gpa, n);
 		if (ret)
 			return ret;
 		len -= n;

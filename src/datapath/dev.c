@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/iotlb.h"
 #include "core/guestmem.h"
 #include "core/log.h"
 #include "datapath/dp_internal.h"
@@ -138,6 +139,8 @@ static void dp_dev_destroy(struct usv_dp *dp, struct usv_dp_dev *d)
 
 void usv_dp_ring_free(struct usv_dp_ring *r)
 {
+	usv_iotlb_free(r->tlb);
+	r->tlb = NULL;
 	free(r->segs);
 	free(r->iov);
 	free(r->chains);

@@ -123,6 +123,12 @@ struct usv_dp_ring {
 	unsigned cancelling; /* polls (1 << tag) whose cancel is in flight: never re-armed */
 	uint64_t kick_tag, tap_tag; /* user_data of those polls */
 	struct usv_vringh vr;
+	/* The device IOTLB as the core last handed it: our copy, which the
+	 * walker reads (NULL before the first). */
+	struct usv_iotlb *tlb;
+	bool iotlb_v2;     /* MISS messages in the v2 framing */
+	bool iotlb_nomem;  /* the copy could not be made: the ring stops */
+	bool iotlb_wait;   /* this go stopped at a miss: wait for its answer */
 	int kick_fd, backend_fd; /* owned by the core */
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;
@@ -272,6 +278,11 @@ void usv_dp_ring_error(struct usv_dp_ring *r, const char *fmt, ...)
 /* Publishes n used entries from r->heads/lens, signals if needed. 0, or
  * -EFAULT with the ring stopped. */
 int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n);
+/* vq_meta_prefetch() at the start of a go: false when the ring must wait
+ * for an IOTLB answer (the miss is asked for) or stopped. */
+bool usv_dp_iotlb_ready(struct usv_dp_ring *r);
+/* The walker stopped at a miss: ask the owner for it. */
+void usv_dp_iotlb_miss(struct usv_dp_ring *r);
 /* BUSYLOOP_TIMEOUT: spin up to r->busyloop_us for new work (guest buffers,
  * or tap data for RX) before sleeping. FOUND: some arrived; NONE: none (or
  * no busy polling); YIELD: the worker has something else to do first: the

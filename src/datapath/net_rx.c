@@ -63,6 +63,10 @@ static int get_rx_bufs(struct usv_dp_ring *r, struct rx_state *s, uint64_t want,
 		*descs += c->ndesc;
 		if (ret == -EAGAIN)
 			return ret;
+		if (ret == USV_VRING_MISS) {
+			usv_dp_iotlb_miss(r); /* the ring waits for the answer */
+			return ret;
+		}
 		if (ret) {
 			usv_dp_ring_error(r, "%s", r->vr.err);
 			return ret;
@@ -307,6 +311,9 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 	unsigned used = 0, pkts = 0, delivered = 0;
 	bool more = false;
 
+	r->iotlb_wait = false;
+	if (!usv_dp_iotlb_ready(r))
+		return false;
 	usv_vringh_disable_notify(&r->vr);
 	while (!r->broken) {
 		struct rx_state s = { 0 };
@@ -364,6 +371,8 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 		/* Mergeable: as many more chains as the frame needs. */
 		if (r->mergeable && s.cap < (uint64_t)hlen + frame) {
 			ret = get_rx_bufs(r, &s, (uint64_t)hlen + frame, &descs);
+			if (ret == USV_VRING_MISS)
+				ret = 0; /* short of room: the frame is held */
 			if (ret && ret != -EAGAIN) {
 				usv_vringh_unpop(&r->vr, s.k);
 				rx_lost(r);
@@ -384,6 +393,8 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 				rx_lost(r);
 				break;
 			}
+			if (r->iotlb_wait)
+				break; /* the UPDATE that answers the miss requeues us */
 			if (usv_vringh_enable_notify(&r->vr)) {
 				usv_vringh_disable_notify(&r->vr);
 				pkts++;

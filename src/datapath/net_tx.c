@@ -224,6 +224,10 @@ static bool tx_fill(struct usv_dp_ring *r, unsigned *pkts, uint64_t *bytes,
 			empty = true;
 			break;
 		}
+		if (ret == USV_VRING_MISS) {
+			usv_dp_iotlb_miss(r); /* the chain stays: retried on the answer */
+			break;
+		}
 		if (ret) {
 			snprintf(why, sizeof(why), "%s", r->vr.err);
 			break;
@@ -289,14 +293,18 @@ void usv_dp_tx_quiesce(struct usv_dp_ring *r)
 
 	/* Writes usually finish at once; one held by a full tap or socket is
 	 * cancelled (its packet dropped). A cancel can miss a linked write
-	 * not yet issued, so it is repeated until none is left. */
-	usv_dp_wait_until(w, tx_idle, r, 10);
-	while (r->tx.inflight) {
-		for (unsigned i = 0; i < r->tx.n; i++)
-			if (r->tx.slot[i].inflight)
-				usv_dp_cancel_op(w, &r->tx.slot[i].op);
+	 * not yet issued, so it is repeated until none is left. A write the
+	 * tap could not take at once goes again first, as in a go (a quiesce
+	 * per IOTLB change would otherwise drop them). */
+	do {
 		usv_dp_wait_until(w, tx_idle, r, 10);
-	}
+		while (r->tx.inflight) {
+			for (unsigned i = 0; i < r->tx.n; i++)
+				if (r->tx.slot[i].inflight)
+					usv_dp_cancel_op(w, &r->tx.slot[i].op);
+			usv_dp_wait_until(w, tx_idle, r, 10);
+		}
+	} while (r->tx.n && tx_retry(r));
 	if (r->tx.n)
 		tx_complete(r);
 }
@@ -306,6 +314,9 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 	uint64_t bytes = 0, descs = 0;
 	unsigned pkts = 0;
 
+	r->iotlb_wait = false;
+	if (!usv_dp_iotlb_ready(r))
+		return false;
 	usv_vringh_disable_notify(&r->vr);
 	for (;;) {
 		if (r->tx.inflight) {
@@ -322,7 +333,10 @@ bool usv_dp_handle_tx(struct usv_dp_ring *r)
 		if (usv_dp_exceeds_weight(pkts, bytes, descs))
 			return true; /* fairness: the other ring gets a turn */
 		if (!tx_fill(r, &pkts, &bytes, &descs) && !r->tx.n && !r->broken)
-			return true; /* nothing could be taken now, not nothing there */
+			/* Nothing could be taken now, not nothing there; after a
+			 * miss, the UPDATE that answers it requeues us (kicks
+			 * stay off, as in the kernel). */
+			return !r->iotlb_wait;
 		if (r->tx.n || r->broken)
 			continue;
 		/* Empty: spin if asked (with kicks still off), then let the

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/iotlb.h"
 #include "core/log.h"
 #include "datapath/dp_internal.h"
 
@@ -55,6 +56,34 @@ int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n)
 	if (usv_vringh_need_signal(&r->vr))
 		usv_dp_signal(r);
 	return 0;
+}
+
+void usv_dp_iotlb_miss(struct usv_dp_ring *r)
+{
+	if (!r->vr.miss)
+		return; /* a range without the access: not asked for */
+	r->vr.miss = false;
+	r->iotlb_wait = true;
+	if (usv_ring_report_miss(r->dev, r->idx, r->vr.miss_iova, r->vr.miss_access,
+				 r->iotlb_v2))
+		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx not queued", r->devno, r->idx,
+			(unsigned long long)r->vr.miss_iova);
+	else
+		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx (%s) asked for", r->devno, r->idx,
+			(unsigned long long)r->vr.miss_iova,
+			r->vr.miss_access == USV_IOTLB_WO ? "write" : "read");
+}
+
+bool usv_dp_iotlb_ready(struct usv_dp_ring *r)
+{
+	if (r->iotlb_nomem) {
+		usv_dp_ring_error(r, "no memory for a copy of the device IOTLB");
+		return false;
+	}
+	if (!usv_vringh_prefetch(&r->vr))
+		return true;
+	usv_dp_iotlb_miss(r);
+	return false;
 }
 
 bool usv_dp_exceeds_weight(unsigned pkts, uint64_t bytes, uint64_t descs)
@@ -130,6 +159,19 @@ static void load_ring(struct usv_dp_ring *r, unsigned what, const struct usv_rin
 	}
 	if (what & USV_RING_MEM)
 		usv_vringh_remap(&r->vr, cfg->mem);
+	if (what & USV_RING_IOTLB) {
+		/* Our own copy: the core changes its table while we run. */
+		int ret = 0;
+
+		if (cfg->iotlb) {
+			if (!r->tlb)
+				r->tlb = usv_iotlb_new(0);
+			ret = r->tlb ? usv_iotlb_assign(r->tlb, cfg->iotlb) : -ENOMEM;
+		}
+		r->iotlb_nomem = ret != 0;
+		usv_vringh_set_iotlb(&r->vr, cfg->iotlb && !ret ? r->tlb : NULL);
+	}
+	r->iotlb_v2 = cfg->backend_features & USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2);
 	if (what & USV_RING_CALL)
 		usv_dp_sig_set(&r->call, cfg->call_fd);
 	if (what & USV_RING_ERR)
@@ -156,6 +198,7 @@ void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg)
 	r->vr.last_used_idx = cfg->base.last_used_idx;
 	r->vr.used_flags = cfg->base.used_flags;
 	r->broken = false;
+	r->iotlb_wait = false;
 	r->running = true;
 	r->nowait_unsupported = false;
 	r->read_err_logged = false;
@@ -219,7 +262,8 @@ void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what,
 {
 	/* Nothing in flight may use the memory or ring being replaced: the
 	 * core frees them when we return. */
-	if ((what & (USV_RING_MEM | USV_RING_ADDR | USV_RING_FEATURES)) && r->quiesce)
+	if ((what & (USV_RING_MEM | USV_RING_ADDR | USV_RING_FEATURES | USV_RING_IOTLB)) &&
+	    r->quiesce)
 		r->quiesce(r);
 	if (what & USV_RING_KICK) {
 		usv_dp_poll_cancel(r, USV_TAG_KICK);

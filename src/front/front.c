@@ -58,16 +58,23 @@ int usv_front_ioctl(struct usv_devlist *devs, unsigned handle, pid_t tid,
 	return usv_ioctl_dispatch(dev, &req);
 }
 
+static bool req_interrupted(void *req)
+{
+	return fuse_req_interrupted(req);
+}
+
 void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
 		    size_t size, int flags)
 {
 	struct usv_dev *dev = usv_devlist_get(devs, handle);
-	ssize_t ret = dev ? usv_chr_read(dev, size, flags & O_NONBLOCK) : -EBADF;
+	uint8_t msg[USV_IOTLB_MSG_LEN];
+	ssize_t ret = dev ? usv_chr_read(dev, msg, size, flags & O_NONBLOCK,
+					 req_interrupted, req) : -EBADF;
 
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		fuse_reply_buf(req, (const char *)msg, (size_t)ret);
 }
 
 void usv_front_write(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
@@ -82,15 +89,33 @@ void usv_front_write(struct fuse_req *req, struct usv_devlist *devs, unsigned ha
 		fuse_reply_write(req, (size_t)ret);
 }
 
+static void poll_notify(void *ph)
+{
+	fuse_lowlevel_notify_poll(ph);
+}
+
+static void poll_drop(void *ph)
+{
+	fuse_pollhandle_destroy(ph);
+}
+
+static const struct usv_poll_waker poll_waker = {
+	.notify = poll_notify,
+	.drop = poll_drop,
+};
+
 void usv_front_poll(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
 		    struct fuse_pollhandle *ph)
 {
 	struct usv_dev *dev = usv_devlist_get(devs, handle);
 
-	if (ph)
-		fuse_pollhandle_destroy(ph); /* nothing ever becomes readable */
-	if (!dev)
+	if (!dev) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
 		fuse_reply_err(req, EBADF);
-	else
-		fuse_reply_poll(req, usv_chr_poll(dev));
+		return;
+	}
+	/* The device keeps the handle and wakes the poller when a MISS is
+	 * queued (fuse_lowlevel_notify_poll). */
+	fuse_reply_poll(req, usv_chr_poll(dev, &poll_waker, ph));
 }

@@ -63,6 +63,18 @@ static void show_event(const struct rec *r, char *buf, size_t len)
 						 usv_tj_str(g, "size"), usv_tj_str(g, "strategy"),
 						 usv_tj_str(g, "backing"));
 		}
+	} else if (!strcmp(r->type, "iotlb")) {
+		const char *t = usv_tj_str(r->o, "iotlb_type");
+		const char *d = usv_tj_str(r->o, "dir");
+
+		used = (size_t)snprintf(buf, len, "iotlb %s %s %s iova=%s size=%s uaddr=%s perm=%s",
+					d ? d : "?", usv_tj_str(r->o, "msg") ? usv_tj_str(r->o, "msg") : "?",
+					t ? t : "?", usv_tj_str(r->o, "iova"), usv_tj_str(r->o, "size"),
+					usv_tj_str(r->o, "uaddr"),
+					usv_tj_str(r->o, "perm") ? usv_tj_str(r->o, "perm") : "?");
+		if (d && !strcmp(d, "write") && used < len)
+			snprintf(buf + used, len - used, " -> %s",
+				 usv_tj_str(r->o, "errno") ? usv_tj_str(r->o, "errno") : "0");
 	} else if (!strcmp(r->type, "end")) {
 		usv_tj_i64(r->o, "records", &v);
 		snprintf(buf, len, "end of trace (%" PRId64 " records)", v);

@@ -13,6 +13,7 @@
 
 #include "core/bytes.h"
 #include "core/caller.h"
+#include "core/errno_name.h"
 #include "core/ioctl_table.h"
 #include "core/log.h"
 #include "core/procmaps.h"
@@ -421,16 +422,53 @@ static void on_ioctl(void *ctx, struct usv_dev *dev, const struct usv_obs_ioctl 
 	emit(ctx, o, true);
 }
 
+/* An IOTLB channel message: who moved it, its framing and fields by name. */
+static void iotlb_json(json_object *o, const struct usv_obs_iotlb *m)
+{
+	static const char *const types[] = { [1] = "miss", [2] = "update", [3] = "invalidate",
+					     [4] = "access_fail", [5] = "batch_begin",
+					     [6] = "batch_end" };
+	static const char *const perms[] = { "none", "ro", "wo", "rw" };
+
+	if (!m)
+		return;
+	add_str(o, "dir", m->read ? "read" : "write");
+	if (m->framing == 1 || m->framing == 2)
+		add_str(o, "msg", m->framing == 1 ? "v1" : "v2");
+	else
+		add_int(o, "msg", m->framing);
+	if (m->type < sizeof(types) / sizeof(types[0]) && types[m->type])
+		add_str(o, "iotlb_type", types[m->type]);
+	else
+		add_int(o, "iotlb_type", m->type);
+	add(o, "iova", usv_tj_hex(m->iova));
+	add(o, "size", usv_tj_hex(m->size));
+	add(o, "uaddr", usv_tj_hex(m->uaddr));
+	if (m->perm < 4)
+		add_str(o, "perm", perms[m->perm]);
+	else
+		add_int(o, "perm", m->perm);
+	if (!m->read) {
+		char ebuf[16];
+
+		/* As the ioctl records: the call's return, errno apart. */
+		add_int(o, "ret", m->answer ? -1 : 72);
+		if (m->answer)
+			add_str(o, "errno", usv_errname(m->answer, ebuf, sizeof(ebuf)));
+	}
+}
+
 static void on_event(void *ctx, struct usv_dev *dev, const struct usv_obs_event *ev)
 {
 	static const char *const kinds[] = {
 		[USV_OBS_OPEN] = "open", [USV_OBS_RELEASE] = "release",
 		[USV_OBS_ATTACH] = "attach", [USV_OBS_DETACH] = "detach",
 		[USV_OBS_RING_ERROR] = "ring_error", [USV_OBS_MEMORY] = "memory",
+		[USV_OBS_IOTLB] = "iotlb",
 	};
 	json_object *o;
 
-	if (ev->kind < USV_OBS_OPEN || ev->kind > USV_OBS_MEMORY)
+	if (ev->kind < USV_OBS_OPEN || ev->kind > USV_OBS_IOTLB)
 		return;
 	o = new_record(kinds[ev->kind]);
 	add_int(o, "time_ns", (int64_t)wall_ns());
@@ -482,6 +520,9 @@ static void on_event(void *ctx, struct usv_dev *dev, const struct usv_obs_event 
 		add(o, "regions", regs);
 		break;
 	}
+	case USV_OBS_IOTLB:
+		iotlb_json(o, ev->iotlb);
+		break;
 	}
 	emit(ctx, o, true);
 }

@@ -61,10 +61,10 @@
 
 /* ---- the answers recorded in the table ----------------------------------- */
 
-/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33); usvhostd does not,
- * and offers RING_PACKED (bit 34), which no kernel does. */
+/* Linux 6.1's vhost_net offers ACCESS_PLATFORM (bit 33), and so does
+ * usvhostd, which also offers RING_PACKED (bit 34), which no kernel does. */
 #define K_FEATURES 0x33d008000ULL
-#define U_FEATURES 0x53d008000ULL
+#define U_FEATURES 0x73d008000ULL
 /* What QEMU 7.2 acks. */
 #define QEMU_F 0x130008000ULL
 #define PAT 0xa5a5a5a5a5a5a5a5ULL
@@ -175,12 +175,12 @@ enum out {
 	OUT_USED,   /* vq v0's used->flags == v1, used->idx == v2 */
 	OUT_FARRAY, /* {count, w0, w1, w2} at arg == v0..v3 */
 	OUT_SAME,   /* the argument is as it was written */
+	OUT_RET,    /* read()/write() returned v0 bytes */
 };
 
 /* Why usvhostd answers differently on purpose (docs/conformance.md). */
 enum reason {
 	R_NONE,
-	R_AP,        /* ACCESS_PLATFORM not offered */
 	R_PACKED,    /* RING_PACKED offered, beyond the kernel */
 	R_FARRAY,    /* the 6.17 features-array ioctls are served */
 	R_FUSE_EARLY, /* FUSE-file front: payload copied before the server runs */
@@ -193,10 +193,6 @@ static const struct {
 	const char *key, *text;
 } reasons[R_NREASONS] = {
 	[R_NONE] = { "", "" },
-	[R_AP] = { "no-access-platform",
-		   "VIRTIO_F_ACCESS_PLATFORM (bit 33) is not offered and refused: "
-		   "no IOTLB/vIOMMU channel (GET_FEATURES also has RING_PACKED, "
-		   "see packed-ring)" },
 	[R_PACKED] = { "packed-ring",
 		       "VIRTIO_F_RING_PACKED (bit 34) is offered and taken: usvhost "
 		       "serves the packed virtqueue, which no kernel vhost-net does" },
@@ -219,12 +215,15 @@ struct op {
 	unsigned long cmd;
 	uint8_t kind, where, who;
 	int16_t want; /* steps before the last: the answer needed to go on */
+	/* A step that, answered otherwise, ends the scenario with that answer
+	 * (a feature a device refuses on purpose) instead of failing it. */
+	bool stop;
 	uint64_t v[6];
 };
 
 struct expect {
 	bool set;
-	int16_t err;
+	int err; /* errno, or ERR_HUNG */
 	uint8_t out;
 	uint64_t v[4];
 };
@@ -253,6 +252,11 @@ struct row {
 #define OPE(e, c, k, ...) { .cmd = (c), .kind = (k), .want = (e), .v = { __VA_ARGS__ } }
 #define OPCE(e, c, k, ...) \
 	{ .cmd = (c), .kind = (k), .who = BY_CHILD, .want = (e), .v = { __VA_ARGS__ } }
+#define OPS(c, k, ...) { .cmd = (c), .kind = (k), .stop = true, .v = { __VA_ARGS__ } }
+/* The IOTLB rows' first step: a device that does not offer ACCESS_PLATFORM
+ * (a profile of a kernel without it) ends the row with its answer. */
+#define IOTLB_ON OPS(SF, A_U64, QEMU_F | B(33))
+#define PERM(p) (0x100 | (p)) /* an explicit perm byte for build_msg() */
 #define K(e) .k = { .set = true, .err = (e) }
 #define KO(e, o, ...) .k = { .set = true, .err = (e), .out = (o), .v = { __VA_ARGS__ } }
 #define U(r, e) .ur = (r), .u = { .set = true, .err = (e) }
@@ -294,10 +298,10 @@ static const struct row rows[] = {
 	/* ---- features: no owner needed ---- */
 	{ R("features.get", "GET_FEATURES on a fresh device", S_OPEN),
 	  .ops = { OP(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES),
-	  UO(R_AP, 0, OUT_U64, U_FEATURES) },
+	  UO(R_PACKED, 0, OUT_U64, U_FEATURES) },
 	{ R("features.get-non-owner", "GET_FEATURES from another process", S_OWNED),
 	  .ops = { OPC(GF, A_U64, PAT) }, KO(0, OUT_U64, K_FEATURES),
-	  UO(R_AP, 0, OUT_U64, U_FEATURES) },
+	  UO(R_PACKED, 0, OUT_U64, U_FEATURES) },
 	{ R("features.set-before-owner", "SET_FEATURES QEMU's set before SET_OWNER", S_OPEN),
 	  .ops = { OP(SF, A_U64, QEMU_F) }, K(0) },
 	{ R("features.set-qemu", "SET_FEATURES 0x130008000 (what QEMU 7.2 acks)", S_OWNED),
@@ -306,9 +310,9 @@ static const struct row rows[] = {
 	{ R("features.set-offered", "SET_FEATURES everything both offer", S_OWNED),
 	  .ops = { OP(SF, A_U64, U_FEATURES & K_FEATURES) }, K(0) },
 	{ R("features.set-with-ap", "SET_FEATURES everything the kernel offers", S_OWNED),
-	  .ops = { OP(SF, A_U64, K_FEATURES) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, K_FEATURES) }, K(0) },
 	{ R("features.set-ap-only", "SET_FEATURES ACCESS_PLATFORM (33) alone", S_OWNED),
-	  .ops = { OP(SF, A_U64, B(33)) }, K(0), U(R_AP, EOPNOTSUPP) },
+	  .ops = { OP(SF, A_U64, B(33)) }, K(0) },
 	{ R("features.set-packed", "SET_FEATURES RING_PACKED (34)", S_OWNED),
 	  .ops = { OP(SF, A_U64, B(34)) }, K(EOPNOTSUPP), U(R_PACKED, 0) },
 	{ R("features.set-in-order", "SET_FEATURES IN_ORDER (35)", S_OWNED),
@@ -865,6 +869,93 @@ static const struct row rows[] = {
 	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 5, 0) }, K(EFAULT) },
 	{ R("chr.write-miss", "write() of a v2 MISS, a message only the device sends", S_OWNED),
 	  .ops = { OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 1, 4096) }, K(EFAULT) },
+
+	/* ---- the IOTLB message channel with an IOTLB (ACCESS_PLATFORM acked) ----
+	 * Answers derived from drivers/vhost/vhost.c (vhost_chr_*_iter,
+	 * vhost_process_iotlb_msg, umem_access_ok, vhost_init_device_iotlb) and
+	 * iotlb.c. */
+	{ R("iotlb.update", "SET_FEATURES with ACCESS_PLATFORM, write() a v2 UPDATE", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.update-v1", "with an IOTLB, write() a v1 UPDATE", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 1, 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.update-asid", "with an IOTLB, a v2 UPDATE with asid 7 (not read)", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2 | (7ULL << 32), 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.update-unowned", "no owner: SET_FEATURES with ACCESS_PLATFORM, UPDATE", S_OPEN),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.update-other-process", "with an IOTLB, UPDATE from another process", S_OWNED),
+	  .ops = { IOTLB_ON, OPC(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.kept-without-ap", "IOTLB, SET_FEATURES without ACCESS_PLATFORM, UPDATE", S_OWNED),
+	  .ops = { IOTLB_ON, OP(SF, A_U64, QEMU_F), OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.gone-after-reset", "IOTLB, RESET_OWNER, then an UPDATE", S_OWNED),
+	  .ops = { IOTLB_ON, OP(USV_VHOST_RESET_OWNER, A_NONE),
+		   OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096) },
+	  K(EFAULT) },
+	{ R("iotlb.truncated", "with an IOTLB, a v2 UPDATE cut at 39 bytes", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, 39, 2, 2, 4096) },
+	  K(EINVAL) },
+	{ R("iotlb.update-size0", "with an IOTLB, a v2 UPDATE of size 0", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 0) },
+	  K(EINVAL) },
+	{ R("iotlb.invalidate", "with an IOTLB, a v2 INVALIDATE of nothing mapped", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 3, 4096) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.invalidate-size0", "with an IOTLB, a v1 INVALIDATE of size 0", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 1, 3, 0) },
+	  K(EINVAL) },
+	{ R("iotlb.update-kernel-uaddr", "with an IOTLB, UPDATE RW of a kernel address", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR) },
+	  K(EFAULT) },
+	{ R("iotlb.update-kernel-uaddr-ro", "with an IOTLB, UPDATE RO of a kernel address", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(1)) },
+	  K(EFAULT) },
+	{ R("iotlb.update-kernel-uaddr-wo", "with an IOTLB, UPDATE WO of a kernel address", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(2)) },
+	  K(EFAULT) },
+	{ R("iotlb.update-kernel-uaddr-noperm", "UPDATE with no access of a kernel address", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 4096, KADDR, PERM(0)) },
+	  KO(0, OUT_RET, VHOST_MSG_LEN) },
+	{ R("iotlb.update-uaddr-wrap", "UPDATE with no access whose owner range wraps", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, 0x2000,
+				0xfffffffffffff000ULL, PERM(0)) },
+	  K(EFAULT) },
+	{ R("iotlb.update-size-max", "with an IOTLB, UPDATE of size 2^64-1", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 2, UINT64_MAX) },
+	  K(EFAULT) },
+	{ R("iotlb.write-miss", "with an IOTLB, write() a MISS", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 1, 4096) },
+	  K(EFAULT) },
+	{ R("iotlb.write-access-fail", "with an IOTLB, write() an ACCESS_FAIL", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 4, 4096) },
+	  K(EFAULT) },
+	{ R("iotlb.batch-begin", "with an IOTLB, BATCH_BEGIN (vhost-net has no batching)", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 5, 0) },
+	  K(EFAULT) },
+	{ R("iotlb.batch-end", "with an IOTLB, BATCH_END", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 6, 0) },
+	  K(EFAULT) },
+	{ R("iotlb.type-unknown", "with an IOTLB, a message of type 9", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_WRITE, A_NONE, VHOST_MSG_LEN, 2, 9, 4096) },
+	  K(EFAULT) },
+	{ R("iotlb.read-short", "with an IOTLB, read() of 8 bytes", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_READ, A_NONE, 8, 1) }, K(0) },
+	{ R("iotlb.read-nonblock", "with an IOTLB, O_NONBLOCK read(), nothing queued", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_READ, A_NONE, VHOST_MSG_LEN, 1) },
+	  K(EAGAIN) },
+	{ R("iotlb.poll-idle", "with an IOTLB, poll() with nothing queued", S_OWNED),
+	  .ops = { IOTLB_ON, OP(CHR_POLL, A_NONE, 0) }, K(0) },
+	{ R("iotlb.read-block", "with an IOTLB, a blocking read() waits (never returns)", S_OWNED),
+	  .ops = { IOTLB_ON, OPC(CHR_READ, A_NONE, VHOST_MSG_LEN, 0) },
+	  K(ERR_HUNG) },
+	{ R("iotlb.read-block-after-reset", "IOTLB, RESET_OWNER, blocking read()", S_OWNED),
+	  .ops = { IOTLB_ON, OP(USV_VHOST_RESET_OWNER, A_NONE),
+		   OPT(CHR_READ, A_NONE, VHOST_MSG_LEN, 0) },
+	  K(EBADFD) },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
@@ -1234,19 +1325,21 @@ static void child_call(struct call *k, uint8_t *keep, unsigned keep_len)
 	close(p[0]);
 }
 
-/* A message for write(): the header (v1: 1 = vhost_msg, 2 = vhost_msg_v2),
- * then struct vhost_iotlb_msg at offset 8 in both: iova, size v3, uaddr,
- * perm (RW), type v2. */
+/* A message for write(): the header (v1: 1 = vhost_msg, 2 = vhost_msg_v2;
+ * bits 32-63 of v1: the v2 asid word), then struct vhost_iotlb_msg at offset
+ * 8 in both: iova, size v3, uaddr v4 (0: a user address), perm v5 (0: RW;
+ * PERM(p) for p, 0 included), type v2. */
 static size_t build_msg(const struct op *op, uint8_t *buf, size_t cap)
 {
 	size_t len = op->v[0] < cap ? (size_t)op->v[0] : cap;
 
 	memset(buf, 0, cap);
 	put32(buf, (uint32_t)op->v[1]);
+	put32(buf + 4, (uint32_t)(op->v[1] >> 32));
 	put64(buf + 8, 0x100000);
 	put64(buf + 16, op->v[3]);
-	put64(buf + 24, 0x7f0000000000ULL);
-	buf[32] = 3;
+	put64(buf + 24, op->v[4] ? op->v[4] : 0x7f0000000000ULL);
+	buf[32] = op->v[5] ? (uint8_t)op->v[5] : 3;
 	buf[33] = (uint8_t)op->v[2];
 	return len;
 }
@@ -1430,6 +1523,8 @@ static void run_row(const struct row *row, const char *path, struct cl_ram *ram,
 	for (unsigned i = 0; i <= last; i++) {
 		exec_op(&c, &row->ops[i], o);
 		if (i < last && o->err != row->ops[i].want) {
+			if (row->ops[i].stop)
+				break;
 			o->setup_failed = true;
 			snprintf(o->msg, sizeof(o->msg), "step %u: %s -> %s, needed %s", i + 1,
 				 cl_ioctl_name(row->ops[i].cmd, nb, sizeof(nb)),
@@ -1544,7 +1639,7 @@ static void render(const struct row *row, const struct expect *x, const struct o
 /* Does the observation match the expectation (errno and declared output)? */
 static bool matches(const struct expect *x, const struct obs *o)
 {
-	if (o->setup_failed || o->r > 0 || o->err != x->err)
+	if (o->setup_failed || (o->r > 0 && x->out != OUT_RET) || o->err != x->err)
 		return false;
 	switch (x->out) {
 	case OUT_U64:
@@ -1562,6 +1657,8 @@ static bool matches(const struct expect *x, const struct obs *o)
 		       get64(o->arg + 16) == x->v[2] && get64(o->arg + 24) == x->v[3];
 	case OUT_SAME:
 		return !memcmp(o->arg, o->before, o->len);
+	case OUT_RET:
+		return o->r == (int)x->v[0];
 	default:
 		return true;
 	}
@@ -1620,6 +1717,9 @@ static void expect_obs(const struct expect *x, struct obs *o)
 	case OUT_USED:
 		o->ring[x->v[0] & 1][0] = (uint16_t)x->v[1];
 		o->ring[x->v[0] & 1][1] = (uint16_t)x->v[2];
+		break;
+	case OUT_RET:
+		o->r = (int)x->v[0];
 		break;
 	default:
 		break;

@@ -6,6 +6,8 @@
 # packed virtqueue (packed=on): a driver reload, then 2 queue pairs, about 50 s.
 # qemu-sigkill: QEMU killed mid-traffic 20 times; every device released, the
 # daemon's fds and memory back to where they were.
+# traffic-viommu: the same behind a guest vIOMMU (intel-iommu, ACCESS_PLATFORM,
+# the device IOTLB), strict and passthrough (about 2 min).
 # trace-qemu: QEMU's boot traced and replayed against the profiles, fault
 # injection seen by QEMU (four boots, about 35 s).
 # unprivileged-qemu: QEMU as nobody opens the node itself (vhost=on, no
@@ -26,6 +28,7 @@ TESTS += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/traffic-packed.sh \
+	tests/e2e/traffic-viommu.sh \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \
@@ -39,6 +42,7 @@ EXTRA_DIST += \
 	tests/e2e/traffic-reload.sh \
 	tests/e2e/traffic-mq.sh \
 	tests/e2e/traffic-packed.sh \
+	tests/e2e/traffic-viommu.sh \
 	tests/e2e/qemu-sigkill.sh \
 	tests/e2e/trace-qemu.sh \
 	tests/e2e/unprivileged-qemu.sh \

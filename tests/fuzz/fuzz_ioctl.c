@@ -421,8 +421,9 @@ static void chr(struct usv_dev *dev, struct fin *in)
 	size_t n = fin_bytes(in, buf, fin_u8(in));
 
 	usv_chr_write(dev, buf, n);
-	usv_chr_read(dev, n, n & 1);
-	usv_chr_poll(dev);
+	/* Never blocking: a fuzz input must not wait for a message. */
+	usv_chr_read(dev, buf, n, true, NULL, NULL);
+	usv_chr_poll(dev, NULL, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -264,6 +264,7 @@ e2e_stop_daemon() {
 #   --ram=anon|memfd    anonymous private RAM (QEMU's default) or shared memfd
 #   --vhost=on|off      on: vhostfd=3 opened on $E2E_MNT/vhost-net
 #   --device-opts=OPTS  more virtio-net-pci properties (e.g. mrg_rxbuf=off)
+#   --append=WORDS      more guest kernel command line (e.g. intel_iommu=on)
 #   --queues=N          N > 1: multiqueue; the tap (made with
 #                       e2e_make_tap NAME ADDR multi_queue) is opened here, one
 #                       fd per queue, and given as fds=10:11..., with one open of
@@ -282,7 +283,7 @@ e2e_stop_daemon() {
 # its traces (vhost_dev_start/stop): $E2E_RUN_DIR/qemu.trace.
 e2e_boot_guest() {
 	local initrd="" tap="" ram=anon vhost=on console="" stdin=/dev/null
-	local timeout=$E2E_QEMU_TIMEOUT netdev chardev device queues=1 devopts=""
+	local timeout=$E2E_QEMU_TIMEOUT netdev chardev device queues=1 devopts="" append=""
 	local tag="" bg=0 f_con f_err f_trace f_cmd
 	local -a args extra=() launcher=()
 	while [ $# -gt 0 ]; do
@@ -292,6 +293,7 @@ e2e_boot_guest() {
 		--ram=*) ram=${1#*=} ;;
 		--vhost=*) vhost=${1#*=} ;;
 		--device-opts=*) devopts=${1#*=} ;;
+		--append=*) append=${1#*=} ;;
 		--queues=*) queues=${1#*=} ;;
 		--console=*) console=${1#*=} ;;
 		--stdin=tty) stdin=/dev/tty ;;
@@ -337,7 +339,7 @@ e2e_boot_guest() {
 	args=(-accel tcg -m "$E2E_MEM" -nodefaults -display none -no-reboot
 		-chardev "$chardev" -serial chardev:con0 -mon chardev=con0,mode=readline
 		-kernel "$USVHOST_VMLINUZ" -initrd "$initrd"
-		-append "console=ttyS0 panic=-1 quiet"
+		-append "console=ttyS0 panic=-1 quiet${append:+ $append}"
 		-netdev "$netdev" -device "$device"
 		-trace vhost_dev_start -trace vhost_dev_stop -D "$f_trace")
 	case $ram in

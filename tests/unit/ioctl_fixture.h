@@ -20,8 +20,9 @@
 #include "unit.h"
 
 #define T USV_TASK_SIZE_MAX
-/* The default profile's offer: bits 15, 24, 26-29, 32 (what kernel vhost-net
- * offers) and 34 (RING_PACKED, beyond it). */
+/* The default profile's offer but ACCESS_PLATFORM (33, offered too: GET_FEATURES
+ * answers OFFERED | 1 << 33): bits 15, 24, 26-29, 32 (what kernel vhost-net
+ * offers besides 33) and 34 (RING_PACKED, beyond it). */
 #define OFFERED 0x53d008000ULL
 #define KERNEL_OFFERED 0x13d008000ULL /* the same without the packed ring */
 #define MRG USV_BIT(USV_F_NET_MRG_RXBUF)

@@ -14,7 +14,8 @@ IOCTL_TESTS = \
 	tests/unit/test_mem_table \
 	tests/unit/test_vring_ioctl \
 	tests/unit/test_backend \
-	tests/unit/test_datapath_ops
+	tests/unit/test_datapath_ops \
+	tests/unit/test_iotlb
 UNIT_TESTS = \
 	tests/unit/test_devlist \
 	$(IOCTL_TESTS) \
@@ -79,6 +80,10 @@ tests_unit_test_datapath_ops_CFLAGS = $(UNIT_CC_FLAGS)
 tests_unit_test_datapath_ops_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_datapath_ops_LDADD = $(UNIT_LIBS)
 
+tests_unit_test_iotlb_SOURCES = tests/unit/test_iotlb.c $(IOCTL_COMMON_SRC)
+tests_unit_test_iotlb_CFLAGS = $(UNIT_CC_FLAGS)
+tests_unit_test_iotlb_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_iotlb_LDADD = $(UNIT_LIBS)
 
 tests_unit_test_guestmem_SOURCES = tests/unit/test_guestmem.c $(UNIT_COMMON_SRC)
 tests_unit_test_guestmem_CFLAGS = $(UNIT_CC_FLAGS)

@@ -219,7 +219,7 @@ static void test_profile_table(void **state)
 	assert_null(usv_profile_find("linux-2.6"));
 
 	p = usv_profile_find("usvhost");
-	assert_int_equal(p->features[0], 0x53d008000ULL);
+	assert_int_equal(p->features[0], 0x73d008000ULL);
 	assert_int_equal(p->features[1], 0);
 	assert_int_equal(p->backend_features, 0x2);
 	assert_true(usv_profile_has_ioctl(p, USV_VHOST_SET_BACKEND_FEATURES) && usv_profile_has_ioctl(p, USV_VHOST_SET_FEATURES_ARRAY));
@@ -269,10 +269,16 @@ static void test_profile_gate(void **state)
 	memcpy(fake_mem, &f, sizeof(f));
 	usv_req_init(&req, USV_VHOST_SET_FEATURES, FAKE_BASE, &caller, &fake_ua, NULL);
 	assert_int_equal(usv_profile_gate(p61, 0, &req), 0);
+	/* ACCESS_PLATFORM is served: 6.1 offered it, and it passes. */
 	f |= 1ULL << USV_F_ACCESS_PLATFORM;
 	memcpy(fake_mem, &f, sizeof(f));
 	usv_req_init(&req, USV_VHOST_SET_FEATURES, FAKE_BASE, &caller, &fake_ua, NULL);
-	assert_int_equal(usv_profile_gate(p61, 0, &req), -EOPNOTSUPP);
+	assert_int_equal(usv_profile_gate(p61, 0, &req), 0);
+	/* 6.17's IN_ORDER is not: refused with the reason logged. */
+	f |= 1ULL << USV_F_IN_ORDER;
+	memcpy(fake_mem, &f, sizeof(f));
+	usv_req_init(&req, USV_VHOST_SET_FEATURES, FAKE_BASE, &caller, &fake_ua, NULL);
+	assert_int_equal(usv_profile_gate(usv_profile_find("linux-6.17"), 0, &req), -EOPNOTSUPP);
 	/* usvhost itself never gates (it does not offer the bit at all). */
 	usv_req_init(&req, USV_VHOST_SET_FEATURES, FAKE_BASE, &caller, &fake_ua, NULL);
 	assert_int_equal(usv_profile_gate(usv_profile_default(), 0, &req), 0);
@@ -289,9 +295,10 @@ static void test_profile_gate(void **state)
 		usv_req_init(&req, USV_VHOST_SET_FEATURES_ARRAY, FAKE_BASE, &caller, &fake_ua, NULL);
 		assert_int_equal(usv_profile_gate(usv_profile_find("linux-6.17"), 0, &req), 0);
 	}
-	/* An unreadable argument: the read's EFAULT, as the handler's. */
+	/* An unreadable argument: the read's EFAULT, as the handler's (for a
+	 * profile with bits to gate). */
 	usv_req_init(&req, USV_VHOST_SET_FEATURES, 8, &caller, &fake_ua, NULL);
-	assert_int_equal(usv_profile_gate(p61, 0, &req), -EFAULT);
+	assert_int_equal(usv_profile_gate(usv_profile_find("linux-6.17"), 0, &req), -EFAULT);
 }
 
 /* ---- the dispatch hook -------------------------------------------------------- */
@@ -464,6 +471,71 @@ static void test_recorder_roundtrip(void **state)
 	usv_dev_free(dev);
 }
 
+static void test_recorder_iotlb(void **state)
+{
+	struct usv_trace_info info = { .producer = "test", .transport = "fuse",
+				       .profile = usv_profile_default() };
+	struct usv_dev *dev = usv_dev_new(2, usv_profile_default(), NULL, NULL);
+	struct usv_obs_iotlb w = { .framing = 2, .type = 2, .perm = 3, .iova = 0x1000,
+				   .size = 0x2000, .uaddr = 0x7f0000001000 };
+	struct usv_obs_iotlb bad = { .framing = 1, .type = 3, .iova = 0x1000, .answer = -EINVAL };
+	struct usv_obs_iotlb r = { .read = true, .framing = 2, .type = 1, .perm = 1,
+				   .iova = 0x5000 };
+	struct usv_obs_event ev = { .kind = USV_OBS_IOTLB, .handle = 2 };
+	json_object *rec;
+	struct usv_trace *t;
+	unsigned lineno = 0;
+	char err[256];
+	int64_t v;
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(dev);
+	t = usv_trace_open_stream(f, &info);
+	assert_non_null(t);
+	ev.iotlb = &w;
+	usv_trace_observer.event(t, dev, &ev);
+	ev.iotlb = &bad;
+	usv_trace_observer.event(t, dev, &ev);
+	ev.iotlb = &r;
+	usv_trace_observer.event(t, dev, &ev);
+	usv_trace_close(t);
+	rewind(f);
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	json_object_put(rec); /* the header */
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "type"), "iotlb");
+	assert_string_equal(usv_tj_str(rec, "dir"), "write");
+	assert_string_equal(usv_tj_str(rec, "msg"), "v2");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "update");
+	assert_string_equal(usv_tj_str(rec, "iova"), "0x1000");
+	assert_string_equal(usv_tj_str(rec, "size"), "0x2000");
+	assert_string_equal(usv_tj_str(rec, "uaddr"), "0x7f0000001000");
+	assert_string_equal(usv_tj_str(rec, "perm"), "rw");
+	assert_true(usv_tj_i64(rec, "ret", &v) && v == 72);
+	assert_null(usv_tj_str(rec, "errno"));
+	json_object_put(rec);
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "msg"), "v1");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "invalidate");
+	assert_string_equal(usv_tj_str(rec, "perm"), "none");
+	assert_true(usv_tj_i64(rec, "ret", &v) && v == -1);
+	assert_string_equal(usv_tj_str(rec, "errno"), "EINVAL");
+	json_object_put(rec);
+
+	assert_int_equal(usv_trace_read_line(f, &rec, &lineno, err, sizeof(err)), 0);
+	assert_string_equal(usv_tj_str(rec, "dir"), "read");
+	assert_string_equal(usv_tj_str(rec, "iotlb_type"), "miss");
+	assert_string_equal(usv_tj_str(rec, "perm"), "ro");
+	assert_null(usv_tj_str(rec, "ret"));
+	json_object_put(rec);
+	fclose(f);
+	usv_dev_free(dev);
+}
+
 static void test_reader_rejects(void **state)
 {
 	json_object *rec;
@@ -497,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_profile_gate),
 		cmocka_unit_test(test_dispatch_observer_and_inject),
 		cmocka_unit_test(test_recorder_roundtrip),
+		cmocka_unit_test(test_recorder_iotlb),
 		cmocka_unit_test(test_reader_rejects),
 	};
 

@@ -29,6 +29,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
+#include "core/iotlb.h"
 #include "usvhost/vringh.h"
 #include "unit.h"
 
@@ -1719,6 +1720,165 @@ static void kernel_chain_longer_than_4_gib(void **state)
 	kernel_answer(t, got, 0, -EINVAL, "chain of 6 GiB");
 }
 
+/* ---- with a device IOTLB (ACCESS_PLATFORM): addresses are IOVAs --------- */
+
+#define IOVA_BASE 0x7700000000ULL /* region 0 mapped here in one range */
+#define IOVA(gpa) (IOVA_BASE + (gpa))
+#define PAGES_IOVA 0x9000000000ULL /* two 4 KiB pages, mapped apart */
+#define UNMAPPED_IOVA 0xa000000000ULL
+
+/* The ring at RING_GPA seen through IOVAs, region 0 mapped in one range
+ * with perm (the passthrough case). */
+static struct usv_iotlb *iotlb_ring(struct vt *t, uint32_t num, uint64_t features, uint8_t perm)
+{
+	struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+
+	assert_non_null(tlb);
+	ring(t, num, features);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA_BASE + R0_SIZE - 1,
+				       uva_of(t, 0), perm), 0);
+	t->vr.desc = IOVA((uint64_t)(t->desc - t->buf));
+	t->vr.avail = IOVA((uint64_t)(t->avail - t->buf));
+	t->vr.used = IOVA((uint64_t)(t->used - t->buf));
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	return tlb;
+}
+
+static void iotlb_ring_and_buffers_are_iovas(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 8, 0, USV_IOTLB_RW);
+	uint32_t head = 0, len = 0, id, l;
+
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	/* One range over RAM we map: the ring is reached directly. */
+	if (t->mapped)
+		assert_ptr_equal(t->vr.lused, t->used);
+	else
+		assert_null(t->vr.lused);
+	desc(t, 0, IOVA(DATA_GPA), 100, D_NEXT, 1);
+	desc(t, 1, IOVA(DATA_GPA + 0x1000), 200, D_WRITE, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 0, 1, 100, 1, 200);
+	seg_is(t, 0, DATA_GPA, 100);
+	seg_is(t, 1, DATA_GPA + 0x1000, 200);
+	len = 200;
+	assert_int_equal(usv_vringh_push(&t->vr, &head, &len, 1), 0);
+	assert_int_equal(used_idx(t), 1);
+	used_elem(t, 0, &id, &l);
+	assert_int_equal(l, 200);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_a_buffer_over_two_ranges_is_two_segments(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 8, 0, USV_IOTLB_RW);
+
+	assert_int_equal(usv_iotlb_add(tlb, PAGES_IOVA, PAGES_IOVA + 0xfff,
+				       uva_of(t, DATA_GPA), USV_IOTLB_RO), 0);
+	assert_int_equal(usv_iotlb_add(tlb, PAGES_IOVA + 0x1000, PAGES_IOVA + 0x1fff,
+				       uva_of(t, DATA_GPA + 0x10000), USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	desc(t, 0, PAGES_IOVA + 0xff0, 0x20, 0, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 0, 2, 0x20, 0, 0);
+	seg_is(t, 0, DATA_GPA + 0xff0, 0x10);
+	seg_is(t, 1, DATA_GPA + 0x10000, 0x10);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_an_unmapped_buffer_is_a_miss_and_nothing_is_taken(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 8, F_INDIRECT, USV_IOTLB_RW);
+
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	desc(t, 0, IOVA(DATA_GPA), 16, D_NEXT, 1);
+	desc(t, 1, UNMAPPED_IOVA + 0x10, 64, D_WRITE, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), USV_VRING_MISS);
+	assert_true(t->vr.miss);
+	assert_true(t->vr.miss_iova == UNMAPPED_IOVA + 0x10);
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_WO);
+	assert_int_equal(t->vr.last_avail_idx, 0);
+	/* The answer: the same chain now goes. */
+	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA, UNMAPPED_IOVA + 0xfff,
+				       uva_of(t, DATA_GPA + 0x2000), USV_IOTLB_RW), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	assert_int_equal(pop(t), 0);
+	seg_is(t, 1, DATA_GPA + 0x2010, 64);
+	/* An indirect table at an unmapped IOVA is a miss too. */
+	desc(t, 2, UNMAPPED_IOVA + 0x100000, 32, D_INDIRECT, 0);
+	avail_add(t, 2);
+	assert_int_equal(pop(t), USV_VRING_MISS);
+	assert_true(t->vr.miss_iova == UNMAPPED_IOVA + 0x100000);
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_RO);
+	/* Mapped, it is read through the IOTLB. */
+	ind(t, IND_GPA, 0, IOVA(DATA_GPA), 10, D_NEXT, 0);
+	ind(t, IND_GPA, 1, IOVA(DATA_GPA + 0x100), 20, D_WRITE, 0);
+	desc(t, 2, IOVA(IND_GPA), 32, D_INDIRECT, 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 2, 1, 10, 1, 20);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_a_write_through_a_read_only_range_breaks_the_ring(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 8, 0, USV_IOTLB_RW);
+
+	assert_int_equal(usv_iotlb_add(tlb, PAGES_IOVA, PAGES_IOVA + 0xfff,
+				       uva_of(t, DATA_GPA), USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	desc(t, 0, PAGES_IOVA, 64, D_WRITE, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), -EPERM);
+	assert_non_null(strstr(t->vr.err, "translation failure"));
+	assert_false(t->vr.miss);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_prefetch_asks_for_the_ring_or_waits_without_access(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+	uint64_t used_off;
+
+	ring(t, 8, 0);
+	used_off = (uint64_t)(t->used - t->buf);
+	t->vr.desc = IOVA((uint64_t)(t->desc - t->buf));
+	t->vr.avail = IOVA((uint64_t)(t->avail - t->buf));
+	t->vr.used = IOVA(used_off);
+	/* Desc and avail mapped, the used ring not. */
+	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA(used_off) - 1, uva_of(t, 0),
+				       USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), USV_VRING_MISS);
+	assert_true(t->vr.miss);
+	assert_true(t->vr.miss_iova == IOVA(used_off));
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_WO);
+	/* Mapped read-only: nothing to ask, the ring just waits. */
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(used_off), IOVA(used_off) + 0xfff,
+				       uva_of(t, used_off), USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), USV_VRING_MISS);
+	assert_false(t->vr.miss);
+	/* Writable: the ring goes. */
+	usv_iotlb_del(tlb, IOVA(used_off), IOVA(used_off));
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(used_off), IOVA(used_off) + 0xfff,
+				       uva_of(t, used_off), USV_IOTLB_WO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	assert_int_equal(pop(t), -EAGAIN);
+	usv_iotlb_free(tlb);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 #define BOTH(f)                                                                  \
@@ -1729,6 +1889,11 @@ static void kernel_chain_longer_than_4_gib(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		BOTH(iotlb_ring_and_buffers_are_iovas),
+		BOTH(iotlb_a_buffer_over_two_ranges_is_two_segments),
+		BOTH(iotlb_an_unmapped_buffer_is_a_miss_and_nothing_is_taken),
+		BOTH(iotlb_a_write_through_a_read_only_range_breaks_the_ring),
+		BOTH(iotlb_prefetch_asks_for_the_ring_or_waits_without_access),
 		BOTH(pop_on_an_empty_ring_is_eagain),
 		BOTH(simple_chain),
 		BOTH(multi_descriptor_chains),
