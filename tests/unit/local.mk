@@ -97,22 +97,25 @@ tests_unit_test_access_LDADD = $(UNIT_LIBS)
 endif
 
 # test_vring: the split ring's host side (core/vringh.c) against guest memory
-# built in the test; self-contained so that it does not depend on the rules above.
+# built by vring_fixture.[ch], shared with test_vring_packed; self-contained so
+# that it does not depend on the rules above.
 if ENABLE_TESTS
+VRING_COMMON_SRC = tests/unit/vring_fixture.c tests/unit/vring_fixture.h \
+	tests/unit/unit.c tests/unit/unit.h
 check_PROGRAMS += tests/unit/test_vring
 TESTS += tests/unit/test_vring
-tests_unit_test_vring_SOURCES = tests/unit/test_vring.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_vring_SOURCES = tests/unit/test_vring.c $(VRING_COMMON_SRC)
 tests_unit_test_vring_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_unit_test_vring_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_vring_LDADD = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)
 endif
 
 # test_vring_packed: the packed ring's host side (core/vringh_packed.c behind
-# the same calls) against guest memory built in the test.
+# the same calls) against guest memory built by vring_fixture.[ch].
 if ENABLE_TESTS
 check_PROGRAMS += tests/unit/test_vring_packed
 TESTS += tests/unit/test_vring_packed
-tests_unit_test_vring_packed_SOURCES = tests/unit/test_vring_packed.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_vring_packed_SOURCES = tests/unit/test_vring_packed.c $(VRING_COMMON_SRC)
 tests_unit_test_vring_packed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_unit_test_vring_packed_LDFLAGS = $(AM_LDFLAGS) -pthread -Wl,--wrap=syscall
 tests_unit_test_vring_packed_LDADD = src/libusvcore.la tests/lib/libpidfdemul.la $(CMOCKA_LIBS)

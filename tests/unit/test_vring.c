@@ -5,7 +5,7 @@
  * virtio driver lays them out (little-endian; the tests run on x86), and this
  * test playing the driver.
  *
- * Every ring case runs twice: with the regions "mapped" (each region's local
+ * Every ring case runs twice (vring_fixture.h): with the regions "mapped" (each region's local
  * pointer set, accesses are memcpy) and "unmapped" (no local pointer, the
  * table's owner is this process: rings and indirect tables through
  * /proc/self/mem, as when QEMU's RAM is private).
@@ -31,39 +31,11 @@
 #include "core/guestmem.h"
 #include "core/iotlb.h"
 #include "usvhost/vringh.h"
-#include "unit.h"
+#include "vring_fixture.h"
 
-#define KiB 1024ULL
-#define MiB (1024ULL * 1024ULL)
+#define IND2_GPA 0x28000ULL  /* a second indirect table */
 
-/*
- * Guest memory: region 0 is gpa [0, 2 MiB) at buf, region 1 is gpa
- * [2 MiB, 4 MiB) at buf + 2 MiB + 64 KiB. The regions are adjacent in guest
- * physical space but not in ours, so a buffer crossing gpa 2 MiB must be
- * split into two segments to be read right.
- */
-#define R0_GPA 0ULL
-#define R0_SIZE (2 * MiB)
-#define R1_GPA (2 * MiB)
-#define R1_SIZE (2 * MiB)
-#define R1_OFF (2 * MiB + 64 * KiB)
-#define BUF_SIZE (R1_OFF + R1_SIZE)
-#define MEM_END (R1_GPA + R1_SIZE) /* first gpa outside guest memory */
-
-#define RING_GPA 0x10000ULL  /* desc, then avail, then used (num <= 2048) */
-#define IND_GPA 0x30000ULL   /* indirect tables (up to 64 KiB) */
-#define IND2_GPA 0x28000ULL  /* a second table */
-#define DATA_GPA 0x40000ULL  /* data buffers, up to 0x100000 */
-#define BIG_GPA 0x100000ULL  /* 1 MiB tables */
-
-#define F_EVENT_IDX USV_BIT(USV_F_RING_EVENT_IDX)
-#define F_INDIRECT USV_BIT(USV_F_RING_INDIRECT_DESC)
-#define F_NOTIFY_ON_EMPTY USV_BIT(USV_F_NOTIFY_ON_EMPTY)
 #define F_LOG_ALL USV_BIT(USV_F_LOG_ALL)
-
-#define D_NEXT USV_VRING_DESC_F_NEXT
-#define D_WRITE USV_VRING_DESC_F_WRITE
-#define D_INDIRECT USV_VRING_DESC_F_INDIRECT
 
 /* struct vring_desc as the driver writes it. */
 struct drv_desc {
@@ -73,123 +45,15 @@ struct drv_desc {
 	uint16_t next;
 };
 
-struct vt {
-	bool mapped;
-	uint8_t *buf;
-	struct usv_guestmem *m;
-	struct usv_vringh vr;
-	struct usv_chain c;
-	struct usv_seg segs[USV_VRING_MAX_SEGS];
-	uint32_t num;
+/* The driver's split ring: desc, then avail, then used (num <= 2048). */
+struct vt_drv {
 	uint8_t *desc, *avail, *used; /* the ring parts, in buf */
-	uint16_t drv_avail_idx;       /* what the driver published */
-	pthread_mutex_t log_lock;
-	uint8_t bitmap[256];
-	int efd;        /* a test's eventfd, closed at teardown */
-	void *noaccess; /* a test's PROT_NONE page, unmapped at teardown */
-	int fds_at_start;
+	uint16_t avail_idx;           /* what the driver published */
 };
 
-/* ---- fixture ------------------------------------------------------------- */
-
-static int vt_setup(void **state, bool mapped)
-{
-	struct vt *t = calloc(1, sizeof(*t));
-	struct usv_vhost_memory_region r[2];
-
-	if (!t)
-		return -1;
-	unit_log_setup();
-	t->mapped = mapped;
-	t->efd = -1;
-	t->fds_at_start = count_open_fds();
-	t->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t->buf == MAP_FAILED) {
-		free(t);
-		return -1;
-	}
-	r[0] = (struct usv_vhost_memory_region){
-		.guest_phys_addr = R0_GPA, .memory_size = R0_SIZE,
-		.userspace_addr = (uintptr_t)t->buf,
-	};
-	r[1] = (struct usv_vhost_memory_region){
-		.guest_phys_addr = R1_GPA, .memory_size = R1_SIZE,
-		.userspace_addr = (uintptr_t)(t->buf + R1_OFF),
-	};
-	if (usv_guestmem_new(r, 2, &t->m))
-		goto fail;
-	/* As usv_guestmem_bind() leaves it: the owner's pinned
-	 * /proc/<pid>/mem (borrowed by the table; closed at teardown). */
-	t->m->memfd = usv_procmem_open(getpid());
-	if (t->m->memfd < 0)
-		goto fail;
-	if (mapped) {
-		t->m->regions[0].local = t->buf;
-		t->m->regions[0].writable = true;
-		t->m->regions[0].strategy = USV_MEM_MMAP;
-		t->m->regions[1].local = t->buf + R1_OFF;
-		t->m->regions[1].writable = true;
-		t->m->regions[1].strategy = USV_MEM_MMAP;
-	}
-	pthread_mutex_init(&t->log_lock, NULL);
-	t->c.seg = t->segs;
-	t->c.max_segs = USV_VRING_MAX_SEGS;
-	*state = t;
-	return 0;
-fail:
-	usv_guestmem_free(t->m);
-	munmap(t->buf, BUF_SIZE);
-	free(t);
-	return -1;
-}
-
-static int vt_setup_mapped(void **state)
-{
-	return vt_setup(state, true);
-}
-
-static int vt_setup_unmapped(void **state)
-{
-	return vt_setup(state, false);
-}
-
-static int vt_teardown(void **state)
-{
-	struct vt *t = *state;
-	int ret = 0;
-
-	close(t->m->memfd);
-	usv_guestmem_free(t->m);
-	munmap(t->buf, BUF_SIZE);
-	pthread_mutex_destroy(&t->log_lock);
-	if (t->efd >= 0)
-		close(t->efd);
-	if (t->noaccess)
-		munmap(t->noaccess, 4096);
-	if (count_open_fds() != t->fds_at_start) {
-		print_error("fd leak: %d before, %d after\n", t->fds_at_start,
-			    count_open_fds());
-		ret = -1;
-	}
-	free(t);
-	return ret;
-}
+const size_t vt_drv_size = sizeof(struct vt_drv);
 
 /* ---- the driver's side ----------------------------------------------------- */
-
-static uint8_t *gp(struct vt *t, uint64_t gpa)
-{
-	if (gpa < R1_GPA)
-		return t->buf + gpa;
-	assert_true(gpa < MEM_END);
-	return t->buf + R1_OFF + (gpa - R1_GPA);
-}
-
-static uint64_t uva_of(struct vt *t, uint64_t gpa)
-{
-	return (uint64_t)(uintptr_t)gp(t, gpa);
-}
 
 /* Lays out a ring of num entries at RING_GPA (all zero) and sets vr up. */
 static void ring(struct vt *t, uint32_t num, uint64_t features)
@@ -200,20 +64,20 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 
 	assert_true(num <= 2048);
 	t->num = num;
-	t->desc = gp(t, desc);
-	t->avail = gp(t, avail);
-	t->used = gp(t, used);
-	memset(t->desc, 0, (size_t)(used + 4 + 8ULL * num + 2 - desc));
-	t->drv_avail_idx = 0;
+	t->drv->desc = gp(t, desc);
+	t->drv->avail = gp(t, avail);
+	t->drv->used = gp(t, used);
+	memset(t->drv->desc, 0, (size_t)(used + 4 + 8ULL * num + 2 - desc));
+	t->drv->avail_idx = 0;
 	memset(&t->vr, 0, sizeof(t->vr));
 	usv_vringh_setup(&t->vr, t->m, num, uva_of(t, desc), uva_of(t, avail),
 			 uva_of(t, used), features);
 	t->vr.log = (struct usv_vringh_log){ .lock = &t->log_lock, .memfd = t->m->memfd,
 					    .base = 0, .fd = -1 };
 	if (t->mapped) {
-		assert_ptr_equal(t->vr.ldesc, t->desc);
-		assert_ptr_equal(t->vr.lavail, t->avail);
-		assert_ptr_equal(t->vr.lused, t->used);
+		assert_ptr_equal(t->vr.ldesc, t->drv->desc);
+		assert_ptr_equal(t->vr.lavail, t->drv->avail);
+		assert_ptr_equal(t->vr.lused, t->drv->used);
 	} else {
 		assert_null(t->vr.ldesc);
 		assert_null(t->vr.lavail);
@@ -233,7 +97,7 @@ static void desc(struct vt *t, unsigned i, uint64_t addr, uint32_t len,
 		 uint16_t flags, uint16_t next)
 {
 	assert_true(i < t->num);
-	put_desc(t->desc, i, addr, len, flags, next);
+	put_desc(t->drv->desc, i, addr, len, flags, next);
 }
 
 static void ind(struct vt *t, uint64_t table_gpa, unsigned i, uint64_t addr,
@@ -246,60 +110,50 @@ static void ind(struct vt *t, uint64_t table_gpa, unsigned i, uint64_t addr,
 		*gp(t, table_gpa + 16ULL * i + k) = ((uint8_t *)&d)[k];
 }
 
-static void st16(uint8_t *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
-}
-
-static uint16_t ld16(const uint8_t *p)
-{
-	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
-}
-
 static void avail_idx_set(struct vt *t, uint16_t idx)
 {
-	t->drv_avail_idx = idx;
-	st16(t->avail + 2, idx);
+	t->drv->avail_idx = idx;
+	st16(t->drv->avail + 2, idx);
 }
 
 /* Makes head available: avail->ring[idx % num] = head, then avail->idx++. */
 static void avail_add(struct vt *t, uint16_t head)
 {
-	memcpy(t->avail + 4 + 2ULL * (t->drv_avail_idx & (t->num - 1)), &head, 2);
-	avail_idx_set(t, (uint16_t)(t->drv_avail_idx + 1));
+	memcpy(t->drv->avail + 4 + 2ULL * (t->drv->avail_idx & (t->num - 1)), &head, 2);
+	avail_idx_set(t, (uint16_t)(t->drv->avail_idx + 1));
 }
 
 static void avail_flags_set(struct vt *t, uint16_t flags)
 {
-	st16(t->avail, flags);
+	st16(t->drv->avail, flags);
 }
 
 /* used_event (VIRTIO_F_EVENT_IDX): avail->ring[num]. */
 static void used_event_set(struct vt *t, uint16_t v)
 {
-	st16(t->avail + 4 + 2ULL * t->num, v);
+	st16(t->drv->avail + 4 + 2ULL * t->num, v);
 }
 
 static uint16_t used_flags(struct vt *t)
 {
-	return ld16(t->used);
+	return ld16(t->drv->used);
 }
 
 static uint16_t used_idx(struct vt *t)
 {
-	return ld16(t->used + 2);
+	return ld16(t->drv->used + 2);
 }
 
 /* avail_event: used->ring[num]. */
 static uint16_t avail_event(struct vt *t)
 {
-	return ld16(t->used + 4 + 8ULL * t->num);
+	return ld16(t->drv->used + 4 + 8ULL * t->num);
 }
 
 static void used_elem(struct vt *t, unsigned slot, uint32_t *id, uint32_t *len)
 {
-	memcpy(id, t->used + 4 + 8ULL * slot, 4);
-	memcpy(len, t->used + 4 + 8ULL * slot + 4, 4);
+	memcpy(id, t->drv->used + 4 + 8ULL * slot, 4);
+	memcpy(len, t->drv->used + 4 + 8ULL * slot + 4, 4);
 }
 
 /* Sets both the device's and the driver's position (SET_VRING_BASE). */
@@ -307,71 +161,6 @@ static void base_set(struct vt *t, uint16_t base)
 {
 	t->vr.last_avail_idx = t->vr.avail_idx = base;
 	avail_idx_set(t, base);
-}
-
-static void fill(struct vt *t, uint64_t gpa, size_t len, uint8_t seed)
-{
-	for (size_t i = 0; i < len; i++)
-		*gp(t, gpa + i) = (uint8_t)(seed + i * 7);
-}
-
-static int pop(struct vt *t)
-{
-	t->c.seg = t->segs;
-	t->c.max_segs = USV_VRING_MAX_SEGS;
-	return usv_vringh_pop(&t->vr, &t->c);
-}
-
-/* Segment k of the last chain is [gpa, gpa+len), reachable the strategy's way. */
-static void seg_is(struct vt *t, unsigned k, uint64_t gpa, uint32_t len)
-{
-	const struct usv_seg *s = &t->c.seg[k];
-
-	assert_true(k < t->c.nout + t->c.nin);
-	assert_int_equal(s->gpa, gpa);
-	assert_int_equal(s->len, len);
-	assert_int_equal(s->uva, uva_of(t, gpa));
-	if (t->mapped)
-		assert_ptr_equal(s->local, gp(t, gpa));
-	else
-		assert_null(s->local);
-}
-
-static void chain_is(struct vt *t, uint16_t head, unsigned nout, uint32_t out_len,
-		     unsigned nin, uint32_t in_len)
-{
-	assert_int_equal(t->c.head, head);
-	assert_int_equal(t->c.nout, nout);
-	assert_int_equal(t->c.out_len, out_len);
-	assert_int_equal(t->c.nin, nin);
-	assert_int_equal(t->c.in_len, in_len);
-}
-
-static bool has_word(const char *s, const char *word)
-{
-	return strcasestr(s, word) != NULL;
-}
-
-/* A pop that fails: its errno, a message naming the problem, and the
- * position (last_avail_idx) left where it was. */
-static void pop_fails(struct vt *t, int err, const char *word)
-{
-	uint16_t before = t->vr.last_avail_idx;
-	int ret;
-
-	memset(t->vr.err, 0, sizeof(t->vr.err));
-	ret = pop(t);
-	if (ret != err)
-		print_error("pop: %d (%s), expected %d; vr->err: \"%s\"\n", ret,
-			    ret < 0 ? strerror(-ret) : "ok", err, t->vr.err);
-	assert_int_equal(ret, err);
-	if (!t->vr.err[0] || (word && !has_word(t->vr.err, word)))
-		print_error("vr->err \"%s\" should mention \"%s\"\n", t->vr.err,
-			    word ? word : "anything");
-	assert_true(t->vr.err[0] != '\0');
-	if (word)
-		assert_true(has_word(t->vr.err, word));
-	assert_int_equal(t->vr.last_avail_idx, before);
 }
 
 /* Sets the bits of pages [gpa, gpa+len) in a bitmap, independently. */
@@ -835,7 +624,7 @@ static void err_head_at_or_above_num(void **state)
 	avail_add(t, 256);
 	pop_fails(t, -EINVAL, "index 256");
 	/* The driver fixes the entry: the same slot is read again. */
-	memcpy(t->avail + 4, &(uint16_t){ 255 }, 2);
+	memcpy(t->drv->avail + 4, &(uint16_t){ 255 }, 2);
 	assert_int_equal(pop(t), 0);
 	assert_int_equal(t->c.head, 255);
 	avail_add(t, 0xffff);
@@ -1373,25 +1162,25 @@ static void notify_control_without_event_idx(void **state)
 	struct vt *t = *state;
 
 	ring(t, 256, 0);
-	st16(t->used, 0);
+	st16(t->drv->used, 0);
 	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(used_flags(t), USV_VRING_USED_F_NO_NOTIFY);
 	assert_true(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
 	/* Already disabled: nothing written again. */
-	st16(t->used, 0x5a5a);
+	st16(t->drv->used, 0x5a5a);
 	usv_vringh_disable_notify(&t->vr);
 	assert_int_equal(used_flags(t), 0x5a5a);
-	st16(t->used, USV_VRING_USED_F_NO_NOTIFY);
+	st16(t->drv->used, USV_VRING_USED_F_NO_NOTIFY);
 	/* Enable with nothing new: flags cleared, false. */
 	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0);
 	assert_false(t->vr.used_flags & USV_VRING_USED_F_NO_NOTIFY);
 	assert_int_equal(avail_event(t), 0); /* no EVENT_IDX: never written */
 	/* Already enabled: false, nothing written. */
-	st16(t->used, 0x5a5a);
+	st16(t->drv->used, 0x5a5a);
 	assert_false(usv_vringh_enable_notify(&t->vr));
 	assert_int_equal(used_flags(t), 0x5a5a);
-	st16(t->used, 0);
+	st16(t->drv->used, 0);
 	/* A buffer slipped in while notifications were off. */
 	usv_vringh_disable_notify(&t->vr);
 	desc(t, 0, DATA_GPA, 8, 0, 0);
@@ -1472,7 +1261,7 @@ static void write_used_flags_publishes_them(void **state)
 	struct vt *t = *state;
 
 	ring(t, 256, 0);
-	st16(t->used, 0xffff);
+	st16(t->drv->used, 0xffff);
 	t->vr.used_flags = 0;
 	assert_int_equal(usv_vringh_write_used_flags(&t->vr), 0);
 	assert_int_equal(used_flags(t), 0);
@@ -1880,11 +1669,6 @@ static void iotlb_prefetch_asks_for_the_ring_or_waits_without_access(void **stat
 }
 
 /* ---- main ---------------------------------------------------------------- */
-
-#define BOTH(f)                                                                  \
-	{ #f "/mapped", f, vt_setup_mapped, vt_teardown, NULL },                 \
-	{ #f "/unmapped", f, vt_setup_unmapped, vt_teardown, NULL }
-#define MAPPED(f) { #f, f, vt_setup_mapped, vt_teardown, NULL }
 
 int main(void)
 {

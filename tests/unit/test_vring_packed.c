@@ -6,9 +6,9 @@
  * counter, the head's flags written last; used elements read back as a
  * driver reads them.
  *
- * Every ring case runs twice, as test_vring.c's: regions "mapped" (local
- * pointers, memcpy) and "unmapped" (rings and tables through
- * /proc/self/mem). The malicious cases are the split ring's, for the packed
+ * Every ring case runs twice on vring_fixture.h's guest memory, as
+ * test_vring.c's: regions "mapped" (local pointers, memcpy) and "unmapped"
+ * (rings and tables through /proc/self/mem). The malicious cases are the split ring's, for the packed
  * layout: chains longer than the ring, IDs and positions out of range,
  * buffers outside memory or wrapping 2^64, nested and malformed indirect
  * tables, zero-length storms, more descriptors in flight than the ring.
@@ -24,33 +24,10 @@
 #include "core/caller.h"
 #include "core/guestmem.h"
 #include "usvhost/vringh.h"
-#include "unit.h"
-
-#define KiB 1024ULL
-#define MiB (1024ULL * 1024ULL)
-
-/* As test_vring.c: two regions adjacent in guest space, apart in ours. */
-#define R0_GPA 0ULL
-#define R0_SIZE (2 * MiB)
-#define R1_GPA (2 * MiB)
-#define R1_SIZE (2 * MiB)
-#define R1_OFF (2 * MiB + 64 * KiB)
-#define BUF_SIZE (R1_OFF + R1_SIZE)
-#define MEM_END (R1_GPA + R1_SIZE)
-
-#define RING_GPA 0x10000ULL  /* descriptors, driver event, device event */
-#define IND_GPA 0x30000ULL   /* indirect tables */
-#define DATA_GPA 0x40000ULL  /* data buffers */
-#define BIG_GPA 0x100000ULL  /* 1 MiB tables */
+#include "vring_fixture.h"
 
 #define F_PACKED USV_BIT(USV_F_RING_PACKED)
-#define F_EVENT_IDX USV_BIT(USV_F_RING_EVENT_IDX)
-#define F_INDIRECT USV_BIT(USV_F_RING_INDIRECT_DESC)
-#define F_NOTIFY_ON_EMPTY USV_BIT(USV_F_NOTIFY_ON_EMPTY)
 
-#define D_NEXT USV_VRING_DESC_F_NEXT
-#define D_WRITE USV_VRING_DESC_F_WRITE
-#define D_INDIRECT USV_VRING_DESC_F_INDIRECT
 #define D_AVAIL USV_VRING_PACKED_DESC_F_AVAIL
 #define D_USED USV_VRING_PACKED_DESC_F_USED
 #define WRAP USV_VRING_PACKED_WRAP
@@ -74,112 +51,19 @@ struct bufd {
 	uint16_t flags; /* NEXT is added between the chain's members */
 };
 
-struct vt {
-	bool mapped;
-	uint8_t *buf;
-	struct usv_guestmem *m;
-	struct usv_vringh vr;
-	struct usv_chain c;
-	struct usv_seg segs[USV_VRING_MAX_SEGS];
-	uint32_t num;
+/* The driver's packed ring at RING_GPA: descriptors, driver event, device
+ * event. */
+struct vt_drv {
 	uint8_t *desc, *drv_ev, *dev_ev;
-	/* The driver: next slot to fill and its wrap counter, next used
-	 * element to read and its wrap counter. */
+	/* Next slot to fill and its wrap counter, next used element to read
+	 * and its wrap counter. */
 	unsigned next_avail, next_used;
 	bool avail_wrap, used_wrap;
-	pthread_mutex_t log_lock;
-	uint8_t bitmap[256];
-	int fds_at_start;
 };
 
-/* ---- fixture ------------------------------------------------------------- */
-
-static int vt_setup(void **state, bool mapped)
-{
-	struct vt *t = calloc(1, sizeof(*t));
-	struct usv_vhost_memory_region r[2];
-
-	if (!t)
-		return -1;
-	unit_log_setup();
-	t->mapped = mapped;
-	t->fds_at_start = count_open_fds();
-	t->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t->buf == MAP_FAILED) {
-		free(t);
-		return -1;
-	}
-	r[0] = (struct usv_vhost_memory_region){
-		.guest_phys_addr = R0_GPA, .memory_size = R0_SIZE,
-		.userspace_addr = (uintptr_t)t->buf,
-	};
-	r[1] = (struct usv_vhost_memory_region){
-		.guest_phys_addr = R1_GPA, .memory_size = R1_SIZE,
-		.userspace_addr = (uintptr_t)(t->buf + R1_OFF),
-	};
-	if (usv_guestmem_new(r, 2, &t->m))
-		goto fail;
-	t->m->memfd = usv_procmem_open(getpid());
-	if (t->m->memfd < 0)
-		goto fail;
-	if (mapped) {
-		for (unsigned i = 0; i < 2; i++) {
-			t->m->regions[i].local = t->buf + (i ? R1_OFF : 0);
-			t->m->regions[i].writable = true;
-			t->m->regions[i].strategy = USV_MEM_MMAP;
-		}
-	}
-	pthread_mutex_init(&t->log_lock, NULL);
-	*state = t;
-	return 0;
-fail:
-	usv_guestmem_free(t->m);
-	munmap(t->buf, BUF_SIZE);
-	free(t);
-	return -1;
-}
-
-static int vt_setup_mapped(void **state)
-{
-	return vt_setup(state, true);
-}
-
-static int vt_setup_unmapped(void **state)
-{
-	return vt_setup(state, false);
-}
-
-static int vt_teardown(void **state)
-{
-	struct vt *t = *state;
-	int ret = 0;
-
-	close(t->m->memfd);
-	usv_guestmem_free(t->m);
-	munmap(t->buf, BUF_SIZE);
-	pthread_mutex_destroy(&t->log_lock);
-	if (count_open_fds() != t->fds_at_start) {
-		print_error("fd leak: %d before, %d after\n", t->fds_at_start, count_open_fds());
-		ret = -1;
-	}
-	free(t);
-	return ret;
-}
+const size_t vt_drv_size = sizeof(struct vt_drv);
 
 /* ---- the driver's side --------------------------------------------------- */
-
-static uint8_t *gp(struct vt *t, uint64_t gpa)
-{
-	if (gpa < R1_GPA)
-		return t->buf + gpa;
-	assert_true(gpa < MEM_END);
-	return t->buf + R1_OFF + (gpa - R1_GPA);
-}
-
-static uint64_t uva_of(struct vt *t, uint64_t gpa)
-{
-	return (uint64_t)(uintptr_t)gp(t, gpa);
-}
 
 static uint64_t drv_ev_gpa(struct vt *t)
 {
@@ -192,12 +76,12 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 {
 	assert_true(num <= 4096);
 	t->num = num;
-	t->desc = gp(t, RING_GPA);
-	t->drv_ev = gp(t, drv_ev_gpa(t));
-	t->dev_ev = gp(t, drv_ev_gpa(t) + 4);
-	memset(t->desc, 0, 16ULL * num + 8);
-	t->next_avail = t->next_used = 0;
-	t->avail_wrap = t->used_wrap = true;
+	t->drv->desc = gp(t, RING_GPA);
+	t->drv->drv_ev = gp(t, drv_ev_gpa(t));
+	t->drv->dev_ev = gp(t, drv_ev_gpa(t) + 4);
+	memset(t->drv->desc, 0, 16ULL * num + 8);
+	t->drv->next_avail = t->drv->next_used = 0;
+	t->drv->avail_wrap = t->drv->used_wrap = true;
 	memset(&t->vr, 0, sizeof(t->vr));
 	usv_vringh_setup(&t->vr, t->m, num, uva_of(t, RING_GPA), uva_of(t, drv_ev_gpa(t)),
 			 uva_of(t, drv_ev_gpa(t) + 4), features | F_PACKED);
@@ -207,24 +91,14 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 	t->vr.last_used_idx = WRAP;
 	assert_true(t->vr.packed);
 	if (t->mapped) {
-		assert_ptr_equal(t->vr.ldesc, t->desc);
-		assert_ptr_equal(t->vr.lavail, t->drv_ev);
-		assert_ptr_equal(t->vr.lused, t->dev_ev);
+		assert_ptr_equal(t->vr.ldesc, t->drv->desc);
+		assert_ptr_equal(t->vr.lavail, t->drv->drv_ev);
+		assert_ptr_equal(t->vr.lused, t->drv->dev_ev);
 	} else {
 		assert_null(t->vr.ldesc);
 		assert_null(t->vr.lavail);
 		assert_null(t->vr.lused);
 	}
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
-}
-
-static uint16_t ld16(const uint8_t *p)
-{
-	return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
 }
 
 /* Writes slot s raw: what a (possibly malicious) driver may write. */
@@ -234,8 +108,8 @@ static void put_slot(struct vt *t, unsigned s, uint64_t addr, uint32_t len, uint
 	struct pdesc d = { .addr = addr, .len = len, .id = id };
 
 	assert_true(s < t->num);
-	memcpy(t->desc + 16ULL * s, &d, 14);
-	st16(t->desc + 16ULL * s + 14, flags);
+	memcpy(t->drv->desc + 16ULL * s, &d, 14);
+	st16(t->drv->desc + 16ULL * s + 14, flags);
 }
 
 /* Available in the lap of wrap counter w: AVAIL = w, USED = !w. */
@@ -248,13 +122,13 @@ static uint16_t avail_bits(bool w)
  * in every descriptor, the head's flags last. Returns the head's slot. */
 static unsigned add_chain(struct vt *t, const struct bufd *b, unsigned n, uint16_t id)
 {
-	unsigned head = t->next_avail, s = head;
-	bool w = t->avail_wrap;
+	unsigned head = t->drv->next_avail, s = head;
+	bool w = t->drv->avail_wrap;
 	uint16_t head_flags = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t f = (uint16_t)(b[i].flags | (i + 1 < n ? D_NEXT : 0) |
-					avail_bits(t->avail_wrap));
+					avail_bits(t->drv->avail_wrap));
 
 		if (i == 0)
 			head_flags = f;
@@ -262,13 +136,13 @@ static unsigned add_chain(struct vt *t, const struct bufd *b, unsigned n, uint16
 			put_slot(t, s, b[i].addr, b[i].len, id, f);
 		if (++s == t->num) {
 			s = 0;
-			t->avail_wrap = !t->avail_wrap;
+			t->drv->avail_wrap = !t->drv->avail_wrap;
 		}
 	}
 	/* The head's flags: not available until now. */
 	put_slot(t, head, b[0].addr, b[0].len, id, avail_bits(!w));
-	st16(t->desc + 16ULL * head + 14, head_flags);
-	t->next_avail = s;
+	st16(t->drv->desc + 16ULL * head + 14, head_flags);
+	t->drv->next_avail = s;
 	return head;
 }
 
@@ -299,19 +173,19 @@ static uint16_t pos(unsigned slot, bool w)
 static bool take_used(struct vt *t, unsigned slots, uint16_t *id, uint32_t *len,
 		      uint16_t *flags)
 {
-	uint8_t *e = t->desc + 16ULL * t->next_used;
+	uint8_t *e = t->drv->desc + 16ULL * t->drv->next_used;
 	uint16_t f = ld16(e + 14);
-	bool w = t->used_wrap;
+	bool w = t->drv->used_wrap;
 
 	if (!!(f & D_AVAIL) != w || !!(f & D_USED) != w)
 		return false;
 	memcpy(len, e + 8, 4);
 	memcpy(id, e + 12, 2);
 	*flags = f;
-	t->next_used += slots;
-	if (t->next_used >= t->num) {
-		t->next_used -= t->num;
-		t->used_wrap = !t->used_wrap;
+	t->drv->next_used += slots;
+	if (t->drv->next_used >= t->num) {
+		t->drv->next_used -= t->num;
+		t->drv->used_wrap = !t->drv->used_wrap;
 	}
 	return true;
 }
@@ -320,78 +194,22 @@ static void drv_event_set(struct vt *t, uint16_t off_wrap, uint16_t flags)
 {
 	uint32_t v = off_wrap | (uint32_t)flags << 16;
 
-	__atomic_store_n((uint32_t *)t->drv_ev, v, __ATOMIC_RELEASE);
+	__atomic_store_n((uint32_t *)t->drv->drv_ev, v, __ATOMIC_RELEASE);
 }
 
 static uint16_t dev_event_off(struct vt *t)
 {
-	return ld16(t->dev_ev);
+	return ld16(t->drv->dev_ev);
 }
 
 static uint16_t dev_event_flags(struct vt *t)
 {
-	return ld16(t->dev_ev + 2);
-}
-
-static void fill(struct vt *t, uint64_t gpa, size_t len, uint8_t seed)
-{
-	for (size_t i = 0; i < len; i++)
-		*gp(t, gpa + i) = (uint8_t)(seed + i * 7);
-}
-
-static int pop(struct vt *t)
-{
-	t->c.seg = t->segs;
-	t->c.max_segs = USV_VRING_MAX_SEGS;
-	return usv_vringh_pop(&t->vr, &t->c);
+	return ld16(t->drv->dev_ev + 2);
 }
 
 static int push1(struct vt *t, uint32_t head, uint32_t len)
 {
 	return usv_vringh_push(&t->vr, &head, &len, 1);
-}
-
-static void seg_is(struct vt *t, unsigned k, uint64_t gpa, uint32_t len)
-{
-	const struct usv_seg *s = &t->c.seg[k];
-
-	assert_true(k < t->c.nout + t->c.nin);
-	assert_int_equal(s->gpa, gpa);
-	assert_int_equal(s->len, len);
-	assert_int_equal(s->uva, uva_of(t, gpa));
-	if (t->mapped)
-		assert_ptr_equal(s->local, gp(t, gpa));
-	else
-		assert_null(s->local);
-}
-
-static void chain_is(struct vt *t, uint16_t id, unsigned nout, uint32_t out_len, unsigned nin,
-		     uint32_t in_len)
-{
-	assert_int_equal(t->c.head, id);
-	assert_int_equal(t->c.nout, nout);
-	assert_int_equal(t->c.out_len, out_len);
-	assert_int_equal(t->c.nin, nin);
-	assert_int_equal(t->c.in_len, in_len);
-}
-
-/* A pop that fails: its errno, a message naming the problem, the position
- * left where it was. */
-static void pop_fails(struct vt *t, int err, const char *word)
-{
-	uint16_t before = t->vr.last_avail_idx;
-	int ret;
-
-	memset(t->vr.err, 0, sizeof(t->vr.err));
-	ret = pop(t);
-	if (ret != err)
-		print_error("pop: %d (%s), expected %d; vr->err: \"%s\"\n", ret,
-			    ret < 0 ? strerror(-ret) : "ok", err, t->vr.err);
-	assert_int_equal(ret, err);
-	if (!strcasestr(t->vr.err, word))
-		print_error("vr->err \"%s\" should mention \"%s\"\n", t->vr.err, word);
-	assert_non_null(strcasestr(t->vr.err, word));
-	assert_int_equal(t->vr.last_avail_idx, before);
 }
 
 /* ---- chains -------------------------------------------------------------- */
@@ -443,9 +261,9 @@ static void chain_out_then_in_takes_the_last_id(void **state)
 	ring(t, 256, 0);
 	add_chain(t, b, 3, 9);
 	/* Only the last descriptor's ID counts (2.8.6): change the others. */
-	memcpy(&d, t->desc, sizeof(d));
+	memcpy(&d, t->drv->desc, sizeof(d));
 	d.id = 200;
-	memcpy(t->desc, &d, 14);
+	memcpy(t->drv->desc, &d, 14);
 	assert_int_equal(pop(t), 0);
 	chain_is(t, 9, 1, 10, 2, 50);
 	seg_is(t, 0, DATA_GPA, 10);
@@ -529,7 +347,7 @@ static void a_chain_wraps_at_the_ring_end(void **state)
 
 	ring(t, 8, 0);
 	t->vr.last_avail_idx = t->vr.avail_idx = t->vr.last_used_idx = pos(6, true);
-	t->next_avail = t->next_used = 6;
+	t->drv->next_avail = t->drv->next_used = 6;
 	add_chain(t, b, 3, 5);
 	assert_int_equal(pop(t), 0);
 	chain_is(t, 5, 3, 6, 0, 0);
@@ -588,7 +406,7 @@ static void wrap_counters_across_many_laps(void **state)
 			heads[j] = t->c.head;
 			lens[j] = i % 5;
 		}
-		assert_int_equal(t->vr.last_avail_idx, pos(t->next_avail, t->avail_wrap));
+		assert_int_equal(t->vr.last_avail_idx, pos(t->drv->next_avail, t->drv->avail_wrap));
 		assert_int_equal(usv_vringh_push(&t->vr, heads, lens, batch), 0);
 		for (unsigned j = 0; j < batch; j++) {
 			uint16_t id, flags;
@@ -599,7 +417,7 @@ static void wrap_counters_across_many_laps(void **state)
 			assert_int_equal(len, lens[j]);
 			assert_int_equal(!!(flags & D_WRITE), lens[j] != 0);
 		}
-		assert_int_equal(t->vr.last_used_idx, pos(t->next_used, t->used_wrap));
+		assert_int_equal(t->vr.last_used_idx, pos(t->drv->next_used, t->drv->used_wrap));
 		assert_int_equal(t->vr.inflight_n, 0);
 	}
 	laps_before = t->vr.last_avail_idx;
@@ -904,7 +722,7 @@ static void push_skips_each_chains_slots(void **state)
 	assert_int_equal(id, 11);
 	assert_int_equal(t->vr.last_used_idx, pos(4, true));
 	/* Slots 1 and 2 keep the driver's descriptors. */
-	assert_int_equal(ld16(t->desc + 16 + 14) & (D_AVAIL | D_USED), D_AVAIL);
+	assert_int_equal(ld16(t->drv->desc + 16 + 14) & (D_AVAIL | D_USED), D_AVAIL);
 }
 
 static void chains_in_flight_survive_a_feature_change(void **state)
@@ -1087,7 +905,7 @@ static void need_signal_event_idx_wraps(void **state)
 
 		ring(t, 8, F_EVENT_IDX);
 		t->vr.last_avail_idx = t->vr.avail_idx = t->vr.last_used_idx = pos(7, true);
-		t->next_avail = t->next_used = 7;
+		t->drv->next_avail = t->drv->next_used = 7;
 		t->vr.signalled_used = pos(7, true);
 		t->vr.signalled_used_valid = true;
 		add1(t, DATA_GPA, 8, 0, 0);
@@ -1214,12 +1032,6 @@ static void describe_says_packed(void **state)
 }
 
 /* ---- main ---------------------------------------------------------------- */
-
-#define BOTH(f)                                                                  \
-	{ #f "/mapped", f, vt_setup_mapped, vt_teardown, NULL },                 \
-	{ #f "/unmapped", f, vt_setup_unmapped, vt_teardown, NULL }
-/* Rings out of the owner's reach exist only when not mapped here. */
-#define UNMAPPED(f) { #f, f, vt_setup_unmapped, vt_teardown, NULL }
 
 int main(void)
 {
