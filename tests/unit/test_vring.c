@@ -1526,9 +1526,9 @@ static struct usv_iotlb *iotlb_ring(struct vt *t, uint32_t num, uint64_t feature
 	ring(t, num, features);
 	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA_BASE + R0_SIZE - 1,
 				       uva_of(t, 0), perm), 0);
-	t->vr.desc = IOVA((uint64_t)(t->desc - t->buf));
-	t->vr.avail = IOVA((uint64_t)(t->avail - t->buf));
-	t->vr.used = IOVA((uint64_t)(t->used - t->buf));
+	t->vr.desc = IOVA((uint64_t)(t->drv->desc - t->buf));
+	t->vr.avail = IOVA((uint64_t)(t->drv->avail - t->buf));
+	t->vr.used = IOVA((uint64_t)(t->drv->used - t->buf));
 	usv_vringh_set_iotlb(&t->vr, tlb);
 	return tlb;
 }
@@ -1542,7 +1542,7 @@ static void iotlb_ring_and_buffers_are_iovas(void **state)
 	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
 	/* One range over RAM we map: the ring is reached directly. */
 	if (t->mapped)
-		assert_ptr_equal(t->vr.lused, t->used);
+		assert_ptr_equal(t->vr.lused, t->drv->used);
 	else
 		assert_null(t->vr.lused);
 	desc(t, 0, IOVA(DATA_GPA), 100, D_NEXT, 1);
@@ -1640,9 +1640,9 @@ static void iotlb_prefetch_asks_for_the_ring_or_waits_without_access(void **stat
 	uint64_t used_off;
 
 	ring(t, 8, 0);
-	used_off = (uint64_t)(t->used - t->buf);
-	t->vr.desc = IOVA((uint64_t)(t->desc - t->buf));
-	t->vr.avail = IOVA((uint64_t)(t->avail - t->buf));
+	used_off = (uint64_t)(t->drv->used - t->buf);
+	t->vr.desc = IOVA((uint64_t)(t->drv->desc - t->buf));
+	t->vr.avail = IOVA((uint64_t)(t->drv->avail - t->buf));
 	t->vr.used = IOVA(used_off);
 	/* Desc and avail mapped, the used ring not. */
 	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA(used_off) - 1, uva_of(t, 0),
