@@ -100,7 +100,7 @@ check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integrati
 	tests/integration/seccomp.sh tests/integration/control.sh tests/integration/notify.sh \
 	tests/integration/trace-export.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh \
-	tests/e2e/traffic-packed.sh tests/e2e/qemu-sigkill.sh"
+	tests/e2e/traffic-packed.sh tests/e2e/traffic-viommu.sh tests/e2e/qemu-sigkill.sh"
 
 # libFuzzer: the ioctl dispatcher, the ring walker, the datapath's TX/RX
 # handlers and the trace loader, for a bounded time each (docs/fuzzing.md);
