@@ -25,6 +25,9 @@ int usv_vringh_add_buf(struct usv_vringh *vr, struct usv_chain *c, uint64_t addr
 int usv_vringh_charge(struct usv_vringh *vr, const struct usv_chain *c, unsigned ptrs);
 /* Is [addr, addr+len) all guest memory (an indirect table, before any
  * entry is read)? */
+/* Records a miss of iova for access and returns USV_VRING_MISS: the ring
+ * waits for the UPDATE that covers it. */
+int usv_vringh_miss(struct usv_vringh *vr, uint64_t iova, unsigned access);
 bool usv_vringh_table_ok(const struct usv_vringh *vr, uint64_t addr, uint64_t len);
 
 void usv_vringh_packed_remap(struct usv_vringh *vr);
