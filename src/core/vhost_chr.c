@@ -5,7 +5,7 @@
  * vhost_process_iotlb_msg().
  *
  * write() takes one struct vhost_msg (v1) or vhost_msg_v2: a header too
- * short is EINVAL, an UPDATE or INVALIDATE of size 0 is EINVAL, and every
+ * short is EINVAL, an UPDATE of size 0 is EINVAL, and every
  * refusal of the message itself (no IOTLB, an owner range outside the user
  * address space, a type the device does not take) is EFAULT, as the kernel
  * turns any handler failure into EFAULT. vhost-net has no address spaces
@@ -137,7 +137,11 @@ ssize_t usv_chr_write(struct usv_dev *dev, const void *buf, size_t len)
 	memcpy(&m.uaddr, p + body + 16, 8);
 	m.perm = p[body + 24];
 	m.type = p[body + 25];
-	if ((m.type == IOTLB_UPDATE || m.type == IOTLB_INVALIDATE) && m.size == 0) {
+	/* Only an UPDATE of size 0 is refused: Linux 6.1 takes an INVALIDATE
+	 * of size 0 (recorded in the test VM), which removes the ranges
+	 * spanning iova - 1 and iova (all of them for iova 0), as its interval
+	 * query of [iova, iova - 1] finds. */
+	if (m.type == IOTLB_UPDATE && m.size == 0) {
 		usv_dbg("dev %u: IOTLB message type %u iova 0x%llx of size 0 refused",
 			dev->handle, m.type, (unsigned long long)m.iova);
 		observe_bytes(dev, p, false, -EINVAL);
