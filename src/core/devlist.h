@@ -38,7 +38,14 @@ struct usv_devlist {
 	const struct usv_observer *obs; /* core/observer.h; NULL: none */
 	void *obs_ctx;
 	struct usv_inject *inject;       /* core/inject.h; NULL: none */
+	/* Blocking read()s of the IOTLB channel waiting now, daemon-wide: each
+	 * holds one of the front's request threads (USV_CHR_READERS_MAX). */
+	unsigned chr_readers;
 };
+
+/* Most blocking IOTLB-channel reads that may wait at once: a quarter of the
+ * fronts' 16 request threads, so callers cannot take them all. */
+#define USV_CHR_READERS_MAX 4
 
 int usv_devlist_init(struct usv_devlist *list, const struct usv_profile *profile,
 		     const struct usv_datapath_ops *dp, void *dp_ctx);

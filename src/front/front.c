@@ -68,9 +68,29 @@ void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned han
 {
 	struct usv_dev *dev = usv_devlist_get(devs, handle);
 	uint8_t msg[USV_IOTLB_MSG_LEN];
-	ssize_t ret = dev ? usv_chr_read(dev, msg, size, flags & O_NONBLOCK,
-					 req_interrupted, req) : -EBADF;
+	bool nonblock = flags & O_NONBLOCK, waiter = false;
+	ssize_t ret = -EBADF;
 
+	/* A blocking read waits in this request thread, where the kernel
+	 * sleeps in the caller's own context. Past USV_CHR_READERS_MAX waiting
+	 * daemon-wide it answers as a non-blocking one, so that no caller can
+	 * hold every thread and stall other devices' requests. */
+	if (dev && !nonblock) {
+		pthread_mutex_lock(&devs->lock);
+		waiter = devs->chr_readers < USV_CHR_READERS_MAX;
+		devs->chr_readers += waiter;
+		pthread_mutex_unlock(&devs->lock);
+		if (!waiter)
+			usv_dbg("dev %u: blocking IOTLB read answered as non-blocking: "
+				"%u reads wait already", handle, USV_CHR_READERS_MAX);
+	}
+	if (dev)
+		ret = usv_chr_read(dev, msg, size, nonblock || !waiter, req_interrupted, req);
+	if (waiter) {
+		pthread_mutex_lock(&devs->lock);
+		devs->chr_readers--;
+		pthread_mutex_unlock(&devs->lock);
+	}
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
 	else

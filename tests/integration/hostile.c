@@ -101,6 +101,9 @@ static const struct scenario {
 	{ "fuse-fd-hang", "-", true,
 	  "an fd on a frozen FUSE server passed as kick, call, err or backend is refused at "
 	  "once; the daemon keeps serving", scenario_fuse_fd_hang },
+	{ "iotlb-blocking-reads", "-", false,
+	  "20 blocking read()s of the IOTLB channel, more than the daemon's request threads, "
+	  "stall no other caller", scenario_iotlb_blocking_reads },
 	{ "device-limit", "--mode=0666 --max-devices-per-user=3", false,
 	  "one uid cannot open more than --max-devices-per-user devices (EMFILE, logged); "
 	  "another uid still can", scenario_device_limit },

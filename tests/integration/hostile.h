@@ -197,6 +197,7 @@ void scenario_blocking_call(void);
 void scenario_blocking_err(void);
 void scenario_busyloop(void);
 void scenario_fuse_fd_hang(void);
+void scenario_iotlb_blocking_reads(void);
 void scenario_device_limit(void);
 
 #endif

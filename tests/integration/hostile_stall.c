@@ -409,3 +409,58 @@ void scenario_device_limit(void)
 		cl_close(&a.to_child[i]);
 	}
 }
+
+/* ---- blocking reads of the IOTLB channel ------------------------------- */
+
+static void reader_wake(int sig)
+{
+	(void)sig;
+}
+
+/* A device with an IOTLB, and a blocking read() that no MISS will answer:
+ * it waits in one of the daemon's request threads until SIGUSR1 interrupts
+ * it (or, past the daemon's bound, answers EAGAIN at once). */
+static int reader_main(void *arg)
+{
+	struct sigaction sa = { .sa_handler = reader_wake }; /* no SA_RESTART */
+	uint64_t ap = 1ULL << 33; /* VIRTIO_F_ACCESS_PLATFORM: the device gets an IOTLB */
+	uint8_t msg[72];
+	int fd = open(hx.dev, O_RDWR | O_CLOEXEC);
+
+	(void)arg;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (fd < 0 || !cl_ioctl(fd, USV_VHOST_SET_OWNER, NULL, 0, "SET_OWNER") ||
+	    !cl_ioctl(fd, USV_VHOST_SET_FEATURES, &ap, 0, "SET_FEATURES ACCESS_PLATFORM"))
+		return 1;
+	(void)read(fd, msg, sizeof(msg));
+	return 0;
+}
+
+void scenario_iotlb_blocking_reads(void)
+{
+	enum { CROWD = 20 }; /* more than the daemon's 16 request threads */
+	struct bystander b = { NULL, -1 };
+	struct gate ctl = { -1, -1 };
+	pid_t pid[CROWD], ctl_pid;
+	unsigned from;
+
+	if (!bystander_start(&b))
+		goto out;
+	ctl_pid = control_prepare(&ctl);
+	from = bystander_mark(&b);
+	for (unsigned i = 0; i < CROWD; i++)
+		pid[i] = cl_spawn(reader_main, NULL, "a caller blocked in read()");
+	cl_sleep_ms(cl_scaled(1000));
+	control_check(ctl_pid, &ctl, "20 callers blocked in read() of the IOTLB channel");
+	bystander_check(&b, from, "20 blocking IOTLB reads", T_LATENCY);
+	/* An interrupted read returns: every caller goes. */
+	for (unsigned i = 0; i < CROWD; i++)
+		if (pid[i] > 0)
+			kill(pid[i], SIGUSR1);
+	for (unsigned i = 0; i < CROWD; i++)
+		cl_reap(pid[i], T_CONTROL, "a caller blocked in read()");
+	hx_check_daemon_alive("after 20 blocking IOTLB reads");
+out:
+	gate_close(&ctl);
+	bystander_stop(&b);
+}
