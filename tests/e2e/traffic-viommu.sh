@@ -5,7 +5,9 @@
 # VIRTIO_F_ACCESS_PLATFORM and drives the device IOTLB through the message
 # channel (MISS read, UPDATE/INVALIDATE written). The guest kernel runs with
 # intel_iommu=on (strict: every DMA mapping reaches usvhostd) and with
-# iommu=pt (passthrough: one big mapping); each time the guest pings the
+# iommu=pt (passthrough: one big mapping), and passthrough again with
+# --profile=linux-4.14, whose channel QEMU drives in v1 messages (no
+# backend features); each time the guest pings the
 # host and the host pings the guest, then E2E_XFER_MIB (16) MiB of random
 # data go each way, checked by sha256 on both ends. usvhostd's counters must
 # account for the bytes, its log must show the IOTLB in use (misses asked
@@ -82,7 +84,22 @@ check_trace() { # TRACE
 	fi
 }
 
-for mode in ${VIOMMU_MODES:-strict pt}; do
+# The channel's framing: v2 by default (usvhost's profile offers
+# IOTLB_MSG_V2, QEMU acks it); with --profile=linux-4.14 (no backend
+# features) QEMU writes v1 messages. Every message of a run must be in it.
+check_framing() { # TRACE v1|v2
+	local want=$2 other=v2 n m
+	[ "$want" = v2 ] && other=v1
+	n=$("$top_builddir/src/usvhost-trace" show "$1" 2>&1 | grep -c "iotlb write $want update" || true)
+	m=$("$top_builddir/src/usvhost-trace" show "$1" 2>&1 | grep -c "iotlb write $other " || true)
+	if [ "$n" -gt 0 ] && [ "$m" = 0 ]; then
+		e2e_pass "IOTLB messages in $want framing ($n UPDATEs, none in $other)"
+	else
+		e2e_fail "IOTLB framing: $n $want UPDATEs, $m $other messages"
+	fi
+}
+
+for mode in ${VIOMMU_MODES:-strict pt pt-v1}; do
 	# no_timer_check: under TCG on a busy host the IO-APIC timer check
 	# through interrupt remapping may time out and panic the guest.
 	# iommu.strict=1: Debian's kernel defaults to lazy unmapping, whose
@@ -90,13 +107,17 @@ for mode in ${VIOMMU_MODES:-strict pt}; do
 	# invalidates nothing then, for the kernel's vhost_net as for us), so a
 	# reused IOVA would keep its old translation.
 	append="intel_iommu=on no_timer_check"
+	framing=v2 daemon_args=()
 	if [ "$mode" = strict ]; then
 		append="$append iommu.strict=1"
 	else
 		append="$append iommu=pt"
 	fi
-	e2e_log "=== vIOMMU, guest $append, $E2E_XFER_MIB MiB each way"
-	e2e_traffic_begin "$mode" --trace="$E2E_DIR/trace-$mode.json"
+	if [ "$mode" = pt-v1 ]; then
+		framing=v1 daemon_args=(--profile=linux-4.14)
+	fi
+	e2e_log "=== vIOMMU, guest $append, $framing messages, $E2E_XFER_MIB MiB each way"
+	e2e_traffic_begin "$mode" --trace="$E2E_DIR/trace-$mode.json" "${daemon_args[@]}"
 	e2e_flow_g2h 5001
 	e2e_flow_h2g 5002 "$E2E_XFER_MIB"
 	e2e_ping_guest
@@ -107,6 +128,7 @@ for mode in ${VIOMMU_MODES:-strict pt}; do
 	check_acked_access_platform
 	check_iotlb_used
 	check_trace "$E2E_DIR/trace-$mode.json"
+	check_framing "$E2E_DIR/trace-$mode.json" "$framing"
 	e2e_run_end
 done
 e2e_finish
