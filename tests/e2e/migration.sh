@@ -18,7 +18,13 @@
 # asserted). The migration is slowed to 32 MiB/s so that its first pass
 # over RAM lasts a few seconds of RX writes.
 #
-# Tunables: E2E_MIG_NEGATIVE=0 skips the negative control; E2E_MIG_RAMS
+# Upgrade without the guest noticing, with what exists today (usvhostd has no
+# --takeover yet): the same migration to a destination QEMU served by a
+# SECOND usvhostd (the "new" daemon), after which the old daemon is stopped
+# while the transfers still run; they finish through the new one
+# (docs/operations.md).
+#
+# Tunables: E2E_MIG_UPGRADE=0 skips the upgrade run; E2E_MIG_NEGATIVE=0 skips the negative control; E2E_MIG_RAMS
 # ("anon memfd"; empty: none); E2E_MIG_H2G_MIB / E2E_MIG_G2H_MIB (4 / 2): transfer sizes.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
@@ -29,6 +35,7 @@ set -eu
 . "$top_srcdir/tests/lib/e2e-lib.sh"
 : "${E2E_MIG_RAMS=anon memfd}"
 : "${E2E_MIG_NEGATIVE:=1}"
+: "${E2E_MIG_UPGRADE:=1}"
 : "${E2E_MIG_H2G_MIB:=4}"
 : "${E2E_MIG_G2H_MIB:=2}"
 : "${USVHOSTD_NOLOG:=$top_builddir/tests/e2e/usvhostd-nolog}"
@@ -109,8 +116,9 @@ migrate_run() { # NAME RAM DAEMON [SECS for the guest to finish]
 	e2e_boot_guest "${common[@]}" --tag=src --tap=usvtap0 -- -trace virtio_queue_notify \
 		-qmp "unix:$E2E_RUN_DIR/qmp-src.sock,server=on,wait=off"
 	src=$E2E_BG_PID
-	e2e_boot_guest "${common[@]}" --tag=dst --tap=usvtap1 -- -trace virtio_queue_notify \
-		-qmp "unix:$E2E_RUN_DIR/qmp-dst.sock,server=on,wait=off" \
+	# The upgrade run: the destination opens the new daemon's device.
+	E2E_MNT=${MIG_NEW_MNT:-$E2E_MNT} e2e_boot_guest "${common[@]}" --tag=dst --tap=usvtap1 -- \
+		-trace virtio_queue_notify -qmp "unix:$E2E_RUN_DIR/qmp-dst.sock,server=on,wait=off" \
 		-incoming "unix:$E2E_RUN_DIR/migrate.sock" -S
 	dst=$E2E_BG_PID
 	MIG_STATUS="" RAM_DIFF=""
@@ -142,6 +150,15 @@ migrate_run() { # NAME RAM DAEMON [SECS for the guest to finish]
 	fi
 	e2e_wait_pid "$src" 10 || e2e_kill_bounded "$src" "source QEMU" || true
 	SRC_RC=${E2E_WAIT_RC:-?}
+	if [ -n "${MIG_NEW_MNT:-}" ]; then
+		# The old daemon goes while the guest still streams through
+		# the new one.
+		OLD_STOPPED_MIDWAY=yes
+		grep -aq '^USVHOST_MARK end port=5002' "$E2E_RUN_DIR/console-dst.log" 2>/dev/null &&
+			OLD_STOPPED_MIDWAY=no
+		e2e_log "stopping the old usvhostd (transfers still running: $OLD_STOPPED_MIDWAY)"
+		e2e_check_daemon_stop
+	fi
 	# The guest finishes on the destination and powers off.
 	if e2e_wait_pid "$dst" "$wait"; then
 		E2E_QEMU_RC=$E2E_WAIT_RC
@@ -288,6 +305,88 @@ for ram in $E2E_MIG_RAMS; do
 	e2e_check_counters 2
 	e2e_run_end
 done
+
+# The "new" usvhostd of the upgrade run, on its own FUSE mount.
+start_new_daemon() { # RUN-DIR
+	local deadline=$((SECONDS + 10))
+	mkdir -p "$1"
+	MIG_NEW_MNT=$1/mnt-new
+	E2E_MOUNTS+=("$MIG_NEW_MNT")
+	"$USVHOSTD" --transport=fuse --mount="$MIG_NEW_MNT" --foreground --log-level=debug \
+		--stats="$1/stats-new" </dev/null >"$1/daemon-new.log" 2>&1 &
+	MIG_NEW_PID=$!
+	until e2e_is_mounted "$MIG_NEW_MNT"; do
+		e2e_alive "$MIG_NEW_PID" || e2e_die "the new usvhostd exited before mounting $MIG_NEW_MNT"
+		[ "$SECONDS" -lt "$deadline" ] || e2e_die "the new usvhostd did not mount $MIG_NEW_MNT"
+		sleep 0.05
+	done
+	e2e_log "new usvhostd (pid $MIG_NEW_PID) serving $MIG_NEW_MNT/vhost-net"
+}
+
+# Bytes of ring VQ in a --stats file (its final lines, written at exit).
+stats_bytes() { # FILE VQ
+	awk -v q="vq=$2" '$0 ~ q" " { for (i = 1; i <= NF; i++) if ($i ~ /^bytes=/) b = substr($i, 7) }
+		END { print b + 0 }' "$1" 2>/dev/null
+}
+
+if [ "$E2E_MIG_UPGRADE" = 1 ] && [ "$E2E_VHOST" = on ]; then
+	e2e_log "=== upgrade: migrate a memfd-RAM guest to a QEMU on a second usvhostd, stop the first"
+	start_new_daemon "$E2E_DIR/mig-upgrade" # migrate_run's run dir
+	migrate_run mig-upgrade memfd "$USVHOSTD"
+	if grep -q '"status": "completed"' <<<"$MIG_STATUS"; then
+		e2e_pass "query-migrate: completed (to the QEMU on the new usvhostd)"
+	else
+		e2e_fail "query-migrate did not end completed: ${MIG_STATUS:-no answer}"
+	fi
+	[ "$RAM_DIFF" = 0 ] && e2e_pass "guest RAM identical on source and destination after the migration" ||
+		e2e_fail "guest RAM differs after the migration: ${RAM_DIFF:-not compared} pages"
+	check_spans 5001
+	check_spans 5002
+	e2e_check_console '^USVHOST_TRAFFIC_DONE'
+	e2e_check_flows
+	e2e_check_pings
+	check_qemu src "$SRC_RC"
+	check_qemu dst "$E2E_QEMU_RC"
+	if grep -q '^vhost_dev_start' "$E2E_RUN_DIR/qemu-dst.trace" 2>/dev/null &&
+		grep -qE 'dev [0-9]+: SET_MEM_TABLE .*-> 0' "$E2E_RUN_DIR/daemon-new.log"; then
+		e2e_pass "the destination QEMU started vhost on the new usvhostd"
+	else
+		e2e_fail "the destination QEMU did not start vhost on the new usvhostd"
+	fi
+	e2e_check_no_qemu_datapath 1 "$E2E_RUN_DIR/qemu-dst.trace"
+	if [ "${OLD_STOPPED_MIDWAY:-}" = yes ]; then
+		e2e_pass "the old usvhostd was stopped while the host-to-guest transfer still ran"
+	else
+		e2e_fail "the host-to-guest transfer had ended before the old usvhostd was stopped (${OLD_STOPPED_MIDWAY:-not stopped}): the run proves less"
+	fi
+	if grep -q 'stopping: 0 devices still open' "$E2E_RUN_DIR/daemon.log"; then
+		e2e_pass "the old usvhostd had released the source's device when it stopped"
+	else
+		e2e_fail "the old usvhostd still held devices at its stop: $(grep -m1 'stopping:' "$E2E_RUN_DIR/daemon.log")"
+	fi
+	kill -TERM "$MIG_NEW_PID" 2>/dev/null || true
+	if e2e_wait_pid "$MIG_NEW_PID" 10 && [ "$E2E_WAIT_RC" = 0 ]; then
+		e2e_pass "the new usvhostd exited 0 on SIGTERM"
+	else
+		e2e_kill_bounded "$MIG_NEW_PID" "new usvhostd" || true
+		e2e_fail "the new usvhostd exit status on SIGTERM: ${E2E_WAIT_RC:-killed}"
+	fi
+	old_rx=$(stats_bytes "$E2E_RUN_DIR/stats" 0) old_tx=$(stats_bytes "$E2E_RUN_DIR/stats" 1)
+	new_rx=$(stats_bytes "$E2E_RUN_DIR/stats-new" 0) new_tx=$(stats_bytes "$E2E_RUN_DIR/stats-new" 1)
+	e2e_log "ring bytes: old daemon rx $old_rx tx $old_tx, new daemon rx $new_rx tx $new_tx"
+	if [ "$new_rx" -gt 0 ] && [ "$new_tx" -gt 0 ] && [ "$old_rx" -gt 0 ] && [ "$old_tx" -gt 0 ]; then
+		e2e_pass "both daemons carried the guest's traffic in turn (old rx/tx $old_rx/$old_tx, new $new_rx/$new_tx bytes)"
+	else
+		e2e_fail "each daemon should have carried traffic both ways: old rx/tx $old_rx/$old_tx, new $new_rx/$new_tx"
+	fi
+	if [ $((old_tx + new_tx)) -ge "$E2E_G2H_BYTES" ] && [ $((old_rx + new_rx)) -ge "$E2E_H2G_BYTES" ]; then
+		e2e_pass "together they moved all of it: tx $((old_tx + new_tx)) >= $E2E_G2H_BYTES, rx $((old_rx + new_rx)) >= $E2E_H2G_BYTES"
+	else
+		e2e_fail "together short of the traffic: tx $((old_tx + new_tx)) (want >= $E2E_G2H_BYTES), rx $((old_rx + new_rx)) (want >= $E2E_H2G_BYTES)"
+	fi
+	MIG_NEW_MNT=""
+	e2e_run_end
+fi
 
 if [ "$E2E_MIG_NEGATIVE" = 1 ] && [ "$E2E_VHOST" = on ]; then
 	e2e_log "=== negative control: the same migration (anonymous RAM) on usvhostd-nolog"
