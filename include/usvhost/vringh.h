@@ -86,6 +86,11 @@ struct usv_vringh_log {
 /* Avail ring entries read in one go when the ring is not mapped here: one
  * /proc/<pid>/mem read for up to this many heads instead of one each. */
 #define USV_VRING_AVAIL_BULK 64
+/* Descriptor table snapshots (below) are taken for rings of at most this
+ * many entries, and only when at least USV_VRING_SNAP_MIN_CHAINS chains
+ * wait: for fewer, reading their descriptors one by one costs less. */
+#define USV_VRING_SNAP_MAX_NUM 1024
+#define USV_VRING_SNAP_MIN_CHAINS 4
 
 /*
  * Packed ring (2.8): desc is the descriptor ring, avail the driver event
@@ -119,6 +124,16 @@ struct usv_vringh {
 	 * read, and each head is still checked when taken. */
 	uint16_t heads_idx, heads_n;
 	uint16_t heads[USV_VRING_AVAIL_BULK];
+	/* Split ring not mapped here, without an IOTLB: the descriptor table
+	 * read whole, once for every chain made available up to desc_snap_for
+	 * (read after that avail->idx, so their descriptors are in it). Each
+	 * descriptor is still copied out of it and checked; a snapshot is
+	 * never used for a chain made available after it. desc_snap is the
+	 * caller's buffer of desc_snap_cap bytes (NULL: no snapshots). */
+	uint8_t *desc_snap;
+	uint32_t desc_snap_cap;
+	bool desc_snap_valid;
+	uint16_t desc_snap_for;
 	uint16_t last_used_idx;
 	uint16_t used_flags;
 	uint16_t signalled_used;

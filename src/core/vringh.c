@@ -36,6 +36,7 @@ void usv_vringh_remap(struct usv_vringh *vr, const struct usv_guestmem *mem)
 {
 	vr->mem = mem;
 	vr->heads_n = 0; /* the ring may be elsewhere now */
+	vr->desc_snap_valid = false;
 	if (vr->iotlb) {
 		/* IOVAs: our pointers come from the next prefetch. */
 		vr->ldesc = vr->lavail = vr->lused = NULL;
@@ -252,11 +253,35 @@ static int add_desc(struct usv_vringh *vr, struct usv_chain *c, const struct vde
 				  where, i);
 }
 
+/* A snapshot of the descriptor table that holds the chain at
+ * last_avail_idx: the one kept, or a new one. false: read one by one. */
+static bool desc_snapshot(struct usv_vringh *vr)
+{
+	uint64_t len = (uint64_t)USV_VRING_DESC_SIZE * vr->num;
+	uint16_t ahead = (uint16_t)(vr->desc_snap_for - vr->last_avail_idx);
+
+	if (!vr->desc_snap || vr->iotlb || vr->num > USV_VRING_SNAP_MAX_NUM ||
+	    len > vr->desc_snap_cap)
+		return false;
+	if (vr->desc_snap_valid && ahead >= 1 && ahead <= vr->num)
+		return true;
+	if ((uint16_t)(vr->avail_idx - vr->last_avail_idx) < USV_VRING_SNAP_MIN_CHAINS)
+		return false;
+	/* avail_idx was read before this: every chain up to it is in. */
+	vr->desc_snap_valid = ring_io(vr, vr->desc, 0, vr->desc_snap, len, false) == 0;
+	vr->desc_snap_for = vr->avail_idx;
+	return vr->desc_snap_valid;
+}
+
 static int read_desc(struct usv_vringh *vr, struct usv_chain *c, unsigned i, struct vdesc *d)
 {
 	c->ndesc++;
 	if (vr->ldesc) {
 		memcpy(d, vr->ldesc + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
+		return 0;
+	}
+	if (desc_snapshot(vr)) {
+		memcpy(d, vr->desc_snap + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
 		return 0;
 	}
 	return ring_io(vr, vr->desc, (uint64_t)i * USV_VRING_DESC_SIZE, d, sizeof(*d), false);

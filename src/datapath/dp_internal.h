@@ -123,6 +123,9 @@ struct usv_dp_ring {
 	unsigned cancelling; /* polls (1 << tag) whose cancel is in flight: never re-armed */
 	uint64_t kick_tag, tap_tag; /* user_data of those polls */
 	struct usv_vringh vr;
+	/* The walker's descriptor table snapshots (anonymous RAM): one read
+	 * per batch of chains instead of one per descriptor. */
+	uint8_t desc_snap[USV_VRING_DESC_SIZE * USV_VRING_SNAP_MAX_NUM];
 	/* The device IOTLB as the core last handed it: our copy, which the
 	 * walker reads (NULL before the first). */
 	struct usv_iotlb *tlb;

@@ -208,6 +208,8 @@ static void load_ring(struct usv_dp_ring *r, unsigned what, const struct usv_rin
 void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg)
 {
 	memset(&r->vr, 0, sizeof(r->vr));
+	r->vr.desc_snap = r->desc_snap;
+	r->vr.desc_snap_cap = sizeof(r->desc_snap);
 	r->kick_fd = cfg->kick_fd;
 	r->backend_fd = cfg->backend_fd;
 	r->backend_sock = cfg->backend_packet;

@@ -1509,6 +1509,50 @@ static void kernel_chain_longer_than_4_gib(void **state)
 	kernel_answer(t, got, 0, -EINVAL, "chain of 6 GiB");
 }
 
+/* Rings not mapped here read the descriptor table whole once for the chains
+ * made available (mapped ones never need to). A chain made available after
+ * that read, on descriptors the guest rewrote once they were used, is read
+ * from a new snapshot: never from the old one. */
+static void descriptor_snapshots_follow_the_avail_index(void **state)
+{
+	struct vt *t = *state;
+	uint8_t snap[16 * USV_VRING_DESC_SIZE];
+	uint32_t heads[4] = { 0, 1, 2, 3 }, lens[4] = { 0 };
+
+	ring(t, 16, 0);
+	t->vr.desc_snap = snap;
+	t->vr.desc_snap_cap = sizeof(snap);
+	for (uint16_t i = 0; i < 4; i++) {
+		desc(t, i, DATA_GPA + 0x100ULL * i, 10 + i, 0, 0);
+		avail_add(t, i);
+	}
+	for (uint16_t i = 0; i < 4; i++) {
+		assert_int_equal(pop(t), 0);
+		chain_is(t, i, 1, 10 + i, 0, 0);
+	}
+	assert_int_equal(t->vr.desc_snap_valid, !t->mapped);
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 4), 0);
+	/* The guest takes them back and reuses them for new chains. */
+	for (uint16_t i = 0; i < 4; i++) {
+		desc(t, i, DATA_GPA + 0x1000 + 0x100ULL * i, 50 + i, 0, 0);
+		avail_add(t, i);
+	}
+	for (uint16_t i = 0; i < 4; i++) {
+		assert_int_equal(pop(t), 0);
+		chain_is(t, i, 1, 50 + i, 0, 0);
+		seg_is(t, 0, DATA_GPA + 0x1000 + 0x100ULL * i, 50 + i);
+	}
+	/* One chain alone is read descriptor by descriptor, and right too. */
+	assert_int_equal(usv_vringh_push(&t->vr, heads, lens, 4), 0);
+	desc(t, 0, DATA_GPA + 0x2000, 77, 0, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 0, 1, 77, 0, 0);
+	/* A new memory table drops the snapshot. */
+	usv_vringh_remap(&t->vr, t->m);
+	assert_false(t->vr.desc_snap_valid);
+}
+
 /* ---- with a device IOTLB (ACCESS_PLATFORM): addresses are IOVAs --------- */
 
 #define IOVA_BASE 0x7700000000ULL /* region 0 mapped here in one range */
@@ -1736,6 +1780,7 @@ int main(void)
 		BOTH(iotlb_a_write_through_a_read_only_range_breaks_the_ring),
 		BOTH(iotlb_prefetch_asks_for_the_ring_or_waits_without_access),
 		BOTH(iotlb_lookahead_asks_for_the_chains_behind_a_miss),
+		BOTH(descriptor_snapshots_follow_the_avail_index),
 		BOTH(pop_on_an_empty_ring_is_eagain),
 		BOTH(simple_chain),
 		BOTH(multi_descriptor_chains),
