@@ -174,28 +174,6 @@ void usv_vringh_set_iotlb(struct usv_vringh *vr, const struct usv_iotlb *iotlb);
  * ring is used in a go; without an IOTLB it does nothing. */
 int usv_vringh_prefetch(struct usv_vringh *vr);
 
-/* One translation to ask QEMU for: an IOVA and the access wanted. */
-struct usv_iotlb_ask {
-	uint64_t iova;
-	uint8_t access; /* USV_IOTLB_RO or _WO */
-};
-/* Chains and asks one look-ahead goes over at most. */
-#define USV_VRING_LOOKAHEAD_CHAINS 16
-#define USV_VRING_LOOKAHEAD_ASKS 32
-/*
- * Beyond the kernel, which asks for one translation per go and so pays one
- * round trip to QEMU for every page a chain touches: after a miss, the pages
- * the next available chains (from last_avail_idx, up to
- * USV_VRING_LOOKAHEAD_CHAINS) would miss too, so that QEMU answers them all
- * in one pass. ask[0, n) holds the asks made already (not repeated: one per
- * page and access); appends up to max in all and returns the new count.
- * Split ring with an IOTLB whose ring parts are translated; the ring is left
- * as it was (nothing taken, vr->miss untouched), and a chain it cannot read
- * or that breaks a rule just ends the look: the pop that reaches it says why.
- */
-unsigned usv_vringh_lookahead(struct usv_vringh *vr, struct usv_iotlb_ask *ask, unsigned n,
-			      unsigned max);
-
 /*
  * Takes the next available chain. 0 and *c filled; -EAGAIN when the guest
  * has nothing; -EFAULT, -EINVAL, -E2BIG or -ENOBUFS when the guest broke the

@@ -22,6 +22,13 @@
 #define USED_RING 4
 #define USED_ELEM 8
 
+struct vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
 static uint64_t avail_size(const struct usv_vringh *vr)
 {
 	return AVAIL_RING + 2ULL * vr->num + (vr->event_idx ? 2 : 0);
@@ -115,11 +122,6 @@ static int ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf
 		p += seg[i].len;
 	}
 	return 0;
-}
-
-int usv_vringh_iova_read(struct usv_vringh *vr, uint64_t iova, void *buf, size_t len)
-{
-	return ring_io(vr, iova, 0, buf, len, false);
 }
 
 /* One ring part through the IOTLB: all mapped with access, and our pointer
@@ -358,7 +360,7 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 /* The head of avail entry idx, which the guest made available. Not mapped
  * here: from the entries read in bulk, refilled with those up to avail_idx
  * (at most to the ring's end) in one read. */
-int usv_vringh_avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head)
+static int avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head)
 {
 	unsigned slot, n;
 
@@ -403,7 +405,7 @@ int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 		if (vr->avail_idx == vr->last_avail_idx)
 			return -EAGAIN;
 	}
-	if (usv_vringh_avail_head(vr, vr->last_avail_idx, &head))
+	if (avail_head(vr, vr->last_avail_idx, &head))
 		return usv_vringh_fail(vr, -EFAULT, "failed to read avail ring entry %u",
 				vr->last_avail_idx);
 	if (head >= vr->num) {

@@ -13,14 +13,6 @@
 
 #include "usvhost/vringh.h"
 
-/* A split ring descriptor as the guest wrote it (virtio 1.x 2.7.5). */
-struct vdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
 /* Sets vr->err and returns err. */
 int usv_vringh_fail(struct usv_vringh *vr, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -37,11 +29,6 @@ int usv_vringh_charge(struct usv_vringh *vr, const struct usv_chain *c, unsigned
  * waits for the UPDATE that covers it. */
 int usv_vringh_miss(struct usv_vringh *vr, uint64_t iova, unsigned access);
 bool usv_vringh_table_ok(const struct usv_vringh *vr, uint64_t addr, uint64_t len);
-/* The head in avail entry idx (< avail_idx), through the bulk cache. */
-int usv_vringh_avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head);
-/* Reads [iova, iova+len) of ring or table memory through the IOTLB (the
- * caller checked it is mapped). 0 or -EFAULT. */
-int usv_vringh_iova_read(struct usv_vringh *vr, uint64_t iova, void *buf, size_t len);
 
 void usv_vringh_packed_remap(struct usv_vringh *vr);
 int usv_vringh_packed_pop(struct usv_vringh *vr, struct usv_chain *c);

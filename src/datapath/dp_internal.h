@@ -132,8 +132,6 @@ struct usv_dp_ring {
 	bool iotlb_v2;     /* MISS messages in the v2 framing */
 	bool iotlb_nomem;  /* the copy could not be made: the ring stops */
 	bool iotlb_wait;   /* this go stopped at a miss: wait for its answer */
-	bool ahead_valid;  /* ahead_iova is the miss the last look-ahead followed */
-	uint64_t ahead_iova;
 	int kick_fd, backend_fd; /* owned by the core */
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;

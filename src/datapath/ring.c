@@ -58,38 +58,20 @@ int usv_dp_flush_used(struct usv_dp_ring *r, unsigned *n)
 	return 0;
 }
 
-static void ask_miss(struct usv_dp_ring *r, const struct usv_iotlb_ask *a, bool ahead)
-{
-	if (usv_ring_report_miss(r->dev, r->idx, a->iova, a->access, r->iotlb_v2))
-		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx not queued", r->devno, r->idx,
-			(unsigned long long)a->iova);
-	else
-		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx (%s) asked for%s", r->devno, r->idx,
-			(unsigned long long)a->iova, a->access == USV_IOTLB_WO ? "write" : "read",
-			ahead ? " ahead" : "");
-}
-
 void usv_dp_iotlb_miss(struct usv_dp_ring *r)
 {
-	struct usv_iotlb_ask ask[USV_VRING_LOOKAHEAD_ASKS];
-	unsigned n;
-
 	if (!r->vr.miss)
 		return; /* a range without the access: not asked for */
 	r->vr.miss = false;
 	r->iotlb_wait = true;
-	ask[0] = (struct usv_iotlb_ask){ .iova = r->vr.miss_iova, .access = r->vr.miss_access };
-	ask_miss(r, &ask[0], false);
-	/* The pages the chains behind it will want, asked now: QEMU answers
-	 * them in the same pass (docs/conformance.md). Once per miss: the
-	 * goes that each UPDATE brings would ask for the same again. */
-	if (r->ahead_valid && r->ahead_iova == ask[0].iova)
-		return;
-	r->ahead_valid = true;
-	r->ahead_iova = ask[0].iova;
-	n = usv_vringh_lookahead(&r->vr, ask, 1, USV_VRING_LOOKAHEAD_ASKS);
-	for (unsigned i = 1; i < n; i++)
-		ask_miss(r, &ask[i], true);
+	if (usv_ring_report_miss(r->dev, r->idx, r->vr.miss_iova, r->vr.miss_access,
+				 r->iotlb_v2))
+		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx not queued", r->devno, r->idx,
+			(unsigned long long)r->vr.miss_iova);
+	else
+		usv_dbg("dev %u: vq %u: IOTLB miss at 0x%llx (%s) asked for", r->devno, r->idx,
+			(unsigned long long)r->vr.miss_iova,
+			r->vr.miss_access == USV_IOTLB_WO ? "write" : "read");
 }
 
 bool usv_dp_iotlb_ready(struct usv_dp_ring *r)
@@ -219,7 +201,6 @@ void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg)
 	r->vr.used_flags = cfg->base.used_flags;
 	r->broken = false;
 	r->iotlb_wait = false;
-	r->ahead_valid = false;
 	r->running = true;
 	r->nowait_unsupported = false;
 	r->read_err_logged = false;

@@ -1712,63 +1712,6 @@ static void iotlb_prefetch_asks_for_the_ring_or_waits_without_access(void **stat
 	usv_iotlb_free(tlb);
 }
 
-static bool asked(const struct usv_iotlb_ask *a, unsigned n, uint64_t iova, unsigned access)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (a[i].iova == iova && a[i].access == access)
-			return true;
-	return false;
-}
-
-/* After a miss, the pages of the chains behind it are asked for too, each
- * once; nothing is taken and the ring's own miss stays. */
-static void iotlb_lookahead_asks_for_the_chains_behind_a_miss(void **state)
-{
-	struct vt *t = *state;
-	struct usv_iotlb *tlb = iotlb_ring(t, 8, F_INDIRECT, USV_IOTLB_RW);
-	struct usv_iotlb_ask a[USV_VRING_LOOKAHEAD_ASKS];
-	unsigned n;
-
-	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
-	desc(t, 0, UNMAPPED_IOVA + 0x10, 64, D_WRITE, 0);           /* the miss */
-	desc(t, 1, UNMAPPED_IOVA + 0x2ff0, 0x20, 0, 0);             /* two pages */
-	desc(t, 2, UNMAPPED_IOVA + 0x100000, 32, D_INDIRECT, 0);    /* table unmapped */
-	ind(t, IND_GPA, 0, UNMAPPED_IOVA + 0x5000, 8, D_NEXT, 0);
-	ind(t, IND_GPA, 1, UNMAPPED_IOVA + 0x20, 8, D_WRITE, 0);     /* page of the miss */
-	desc(t, 3, IOVA(IND_GPA), 32, D_INDIRECT, 0);               /* table mapped */
-	desc(t, 4, IOVA(DATA_GPA), 100, 0, 0);                      /* all mapped */
-	for (uint16_t h = 0; h < 5; h++)
-		avail_add(t, h);
-	assert_int_equal(pop(t), USV_VRING_MISS);
-	a[0] = (struct usv_iotlb_ask){ .iova = t->vr.miss_iova, .access = t->vr.miss_access };
-	n = usv_vringh_lookahead(&t->vr, a, 1, USV_VRING_LOOKAHEAD_ASKS);
-	assert_int_equal(n, 5);
-	assert_true(asked(a, n, UNMAPPED_IOVA + 0x10, USV_IOTLB_WO));
-	assert_true(asked(a, n, UNMAPPED_IOVA + 0x2ff0, USV_IOTLB_RO));
-	assert_true(asked(a, n, UNMAPPED_IOVA + 0x3000, USV_IOTLB_RO));
-	assert_true(asked(a, n, UNMAPPED_IOVA + 0x100000, USV_IOTLB_RO));
-	assert_true(asked(a, n, UNMAPPED_IOVA + 0x5000, USV_IOTLB_RO));
-	assert_int_equal(t->vr.last_avail_idx, 0);
-	assert_true(t->vr.miss && t->vr.miss_iova == UNMAPPED_IOVA + 0x10);
-	/* Bounded by max. */
-	assert_int_equal(usv_vringh_lookahead(&t->vr, a, 1, 3), 3);
-	/* A broken chain ends the look, before the chains behind it. */
-	desc(t, 1, UNMAPPED_IOVA + 0x2ff0, 0x20, D_NEXT, 9);
-	assert_int_equal(usv_vringh_lookahead(&t->vr, a, 1, USV_VRING_LOOKAHEAD_ASKS), 3);
-	/* The answers arrive: the chains go, and nothing is left to ask. */
-	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA, UNMAPPED_IOVA + 0x5fff,
-				       uva_of(t, DATA_GPA + 0x2000), USV_IOTLB_RW), 0);
-	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA + 0x100000, UNMAPPED_IOVA + 0x100fff,
-				       uva_of(t, IND_GPA), USV_IOTLB_RO), 0);
-	desc(t, 1, UNMAPPED_IOVA + 0x2ff0, 0x20, 0, 0);
-	usv_vringh_set_iotlb(&t->vr, tlb);
-	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
-	assert_int_equal(usv_vringh_lookahead(&t->vr, a, 0, USV_VRING_LOOKAHEAD_ASKS), 0);
-	for (unsigned i = 0; i < 5; i++)
-		assert_int_equal(pop(t), 0);
-	usv_iotlb_free(tlb);
-}
-
 /* ---- main ---------------------------------------------------------------- */
 
 int main(void)
@@ -1779,7 +1722,6 @@ int main(void)
 		BOTH(iotlb_an_unmapped_buffer_is_a_miss_and_nothing_is_taken),
 		BOTH(iotlb_a_write_through_a_read_only_range_breaks_the_ring),
 		BOTH(iotlb_prefetch_asks_for_the_ring_or_waits_without_access),
-		BOTH(iotlb_lookahead_asks_for_the_chains_behind_a_miss),
 		BOTH(descriptor_snapshots_follow_the_avail_index),
 		BOTH(pop_on_an_empty_ring_is_eagain),
 		BOTH(simple_chain),
