@@ -206,6 +206,8 @@ def cell(test, nd, key):
     bad += sum(1 for r in mine if not r["r"]["match"])
     if key == "ns":
         v = [(r["r"]["backend"] or {}).get("ns_per_packet") for r in mine]
+    elif key == "cores":
+        v = [r["r"]["backend"]["cpu_s"] / r["r"]["secs"] for r in mine if r["r"]["backend"]]
     else:
         v = [r["r"][key] for r in mine]
     v = [x for x in v if x is not None]
@@ -296,18 +298,21 @@ w("")
 w("### Several devices at once")
 w("")
 w("N devices, each with its own tap, all moving at once; pps is the sum over the devices,")
-w("CPU per packet is usvhostd's (all its threads) divided by all the packets. Ratios are")
-w("medians to the median of one device.")
+w("CPU per packet is usvhostd's (all its threads) divided by all the packets, and cores")
+w("busy its CPU time divided by the seconds measured. Ratios are medians to the median of")
+w("one device.")
 w("")
-w("| test | size | devices | aggregate pps | ratio to 1 | usvhostd CPU ns/packet | ratio to 1 |")
-w("|---|---|---|---|---|---|---|")
+w("| test | size | devices | aggregate pps | ratio to 1 | usvhostd CPU ns/packet | ratio to 1 "
+  "| usvhostd cores busy |")
+w("|---|---|---|---|---|---|---|---|")
 for t in ("tx", "rx"):
     one_p, one_c = cell(t, 1, "pps"), cell(t, 1, "ns")
     for nd in counts:
         p, c = cell(t, nd, "pps"), cell(t, nd, "ns")
-        w("| %s | %d | %d | %s | %s | %s | %s |" % (
+        w("| %s | %d | %d | %s | %s | %s | %s | %s |" % (
             t.upper(), SIZE[t], nd, fig(p, pps), ratio(p, one_p),
-            fig(c, lambda x: "%.0f" % x), ratio(c, one_c)))
+            fig(c, lambda x: "%.0f" % x), ratio(c, one_c),
+            fig(cell(t, nd, "cores"), lambda x: "%.2f" % x)))
 w("")
 w("What bounds these figures: the machine's %d CPUs. usvhostd gives every device its own" % os.cpu_count())
 w("worker thread (the kernel's shape), and usvhost-bench runs a guest thread and a host-side")
