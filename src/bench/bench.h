@@ -6,6 +6,7 @@
  * the daemon and nothing of the tests.
  *
  *   bench_main.c  options, the run, the report (text or JSON)
+ *   bench_idle.c  --test=idle: devices set up, nothing moved, the CPU it costs
  *   bench_dev.c   guest RAM, split rings, the ioctl sequence, teardown
  *   bench_guest.c the guest driver's loops (tx, rx, rr) on those rings
  *   bench_tap.c   taps, the host side (AF_PACKET), counters, raw mode
@@ -34,7 +35,7 @@
 /* Latency samples kept for rr (more round trips are counted, not kept). */
 #define BENCH_MAX_SAMPLES (1u << 20)
 
-enum bench_test { BENCH_TX, BENCH_RX, BENCH_RR };
+enum bench_test { BENCH_TX, BENCH_RX, BENCH_RR, BENCH_IDLE };
 enum bench_ram { BENCH_RAM_MEMFD, BENCH_RAM_ANON };
 
 struct bench_opts {
@@ -121,6 +122,10 @@ size_t bench_bufsz(const struct bench_opts *o);
 int bench_guest_tx(struct bench_dev *d, struct bench_clock *c);
 int bench_guest_rx(struct bench_dev *d, struct bench_clock *c);
 int bench_guest_rr(struct bench_dev *d, struct bench_clock *c);
+/* idle: the RX buffers posted as rx posts them, interrupts asked for. */
+void bench_guest_idle(struct bench_dev *d);
+/* Used entries the device has published on both rings so far. */
+unsigned bench_guest_used(const struct bench_dev *d);
 
 /* bench_tap.c */
 int bench_tap_open(struct bench_dev *d);
@@ -144,5 +149,11 @@ struct bench_backend {
 void bench_backend_find(const struct bench_opts *o, struct bench_backend *b);
 /* utime + stime of the backend's threads, in clock ticks; -1 if unknown. */
 long long bench_backend_ticks(const struct bench_backend *b);
+/* The same in nanoseconds, from schedstat where the kernel keeps it. */
+long long bench_backend_ns(const struct bench_backend *b);
+
+/* bench_idle.c: the idle test on devices already open; reports, returns
+ * 0 or -errno. */
+int bench_idle(const struct bench_opts *o, struct bench_dev *devs);
 
 #endif

@@ -4,6 +4,9 @@
  * (--backend-pid, else the one process named usvhostd), or of the kernel's
  * vhost-PID workers for our own pid (threads of this process since Linux
  * 6.4, kernel threads before: one per device, each its own /proc entry).
+ * In clock ticks, or in nanoseconds from schedstat: a tick (10 ms at
+ * HZ=100) is coarser than what an idle thread costs, and /proc truncates
+ * each thread's time to whole ticks.
  */
 #include "bench.h"
 
@@ -56,8 +59,36 @@ static long long stat_ticks(const char *path)
 	return (long long)(ut + st);
 }
 
+/* Run time of one task in ns (schedstat's first field), or its ticks
+ * converted when the kernel keeps no schedstat. dir: /proc/PID or
+ * /proc/PID/task/TID. */
+static long long stat_ns(const char *dir)
+{
+	char path[96], buf[128];
+	unsigned long long ns;
+	long long t;
+
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	if (read_small(path, buf, sizeof(buf)) == 0 && sscanf(buf, "%llu", &ns) == 1 && ns)
+		return (long long)ns;
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	t = stat_ticks(path);
+	return t < 0 ? -1 : t * (1000000000ll / sysconf(_SC_CLK_TCK));
+}
+
+/* One task's CPU time, in ticks or ns. */
+static long long task_time(const char *dir, bool ns)
+{
+	char path[96];
+
+	if (ns)
+		return stat_ns(dir);
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	return stat_ticks(path);
+}
+
 /* Sums the threads of pid (only those named only, when only is set). */
-static long long task_ticks(pid_t pid, const char *only)
+static long long task_ticks(pid_t pid, const char *only, bool ns)
 {
 	char path[64];
 	long long sum = 0;
@@ -74,8 +105,8 @@ static long long task_ticks(pid_t pid, const char *only)
 
 		if (tid <= 0 || (only && !comm_is(pid, tid, only)))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-		if ((t = stat_ticks(path)) > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+		if ((t = task_time(path, ns)) > 0)
 			sum += t;
 	}
 	closedir(dir);
@@ -173,7 +204,7 @@ static unsigned count_kthreads(const char *name, pid_t *first)
 
 /* Sums every kernel thread named name (they may come and go: one that is
  * gone counts nothing). */
-static long long kthread_ticks(const char *name)
+static long long kthread_ticks(const char *name, bool ns)
 {
 	char path[64];
 	struct dirent *e;
@@ -187,8 +218,8 @@ static long long kthread_ticks(const char *name)
 
 		if (pid <= 0 || !comm_is(pid, 0, name))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		if ((t = stat_ticks(path)) > 0)
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if ((t = task_time(path, ns)) > 0)
 			sum += t;
 	}
 	closedir(dir);
@@ -239,7 +270,7 @@ void bench_backend_find(const struct bench_opts *o, struct bench_backend *b)
 	}
 }
 
-long long bench_backend_ticks(const struct bench_backend *b)
+static long long backend_time(const struct bench_backend *b, bool ns)
 {
 	char name[32];
 
@@ -247,6 +278,16 @@ long long bench_backend_ticks(const struct bench_backend *b)
 		return -1;
 	snprintf(name, sizeof(name), "vhost-%d", (int)getpid());
 	if (b->kthreads)
-		return kthread_ticks(name);
-	return task_ticks(b->pid, b->kernel ? name : NULL);
+		return kthread_ticks(name, ns);
+	return task_ticks(b->pid, b->kernel ? name : NULL, ns);
+}
+
+long long bench_backend_ticks(const struct bench_backend *b)
+{
+	return backend_time(b, false);
+}
+
+long long bench_backend_ns(const struct bench_backend *b)
+{
+	return backend_time(b, true);
 }

@@ -196,6 +196,18 @@ static void rx_fill(struct bench_dev *d)
 	no_interrupts(d, 0);
 }
 
+void bench_guest_idle(struct bench_dev *d)
+{
+	rx_fill(d);
+	if (!d->o->poll) /* as a sleeping driver: interrupt me at the first frame */
+		set_used_event(&d->vq[0], d->vq[0].last_used);
+}
+
+unsigned bench_guest_used(const struct bench_dev *d)
+{
+	return used_idx(&d->vq[0]) + used_idx(&d->vq[1]);
+}
+
 /* Frames the backend has read from the tap that the guest has not counted
  * yet (the tap counts a frame as sent when its reader takes it). */
 static bool rx_behind(struct bench_dev *d)

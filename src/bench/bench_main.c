@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"Usage: usvhost-bench --dev=PATH --test=tx|rx|rr [OPTION]...\n"
+	"Usage: usvhost-bench --dev=PATH --test=tx|rx|rr|idle [OPTION]...\n"
 	"       usvhost-bench --raw --test=tx|rx|rr [OPTION]...\n"
 	"Plays QEMU and a virtio-net guest driver against a vhost-net device with a\n"
 	"tap backend it creates, and measures for --secs seconds.\n"
@@ -28,8 +28,11 @@ static const char usage_text[] =
 	"                      node, or the kernel's /dev/vhost-net\n"
 	"  --raw               no device: one thread per tap does write() (tx) or\n"
 	"                      read() (rx) on the tap fd itself, the reference\n"
-	"  --test=tx|rx|rr     tx: the guest sends; rx: the host side sends and the\n"
-	"                      guest receives; rr: one frame out, one back (latency)\n"
+	"  --test=tx|rx|rr|idle\n"
+	"                      tx: the guest sends; rx: the host side sends and the\n"
+	"                      guest receives; rr: one frame out, one back (latency);\n"
+	"                      idle: devices set up, RX buffers posted, nothing sent:\n"
+	"                      the backend's CPU time (not with --raw)\n"
 	"  --size=BYTES        Ethernet frame size, 60..65000 (default 64)\n"
 	"  --ram=memfd|anon    guest RAM: a sealed shared memfd, or anonymous private\n"
 	"                      memory (QEMU's default) (default memfd)\n"
@@ -42,10 +45,10 @@ static const char usage_text[] =
 	"  --json              one JSON object instead of text\n"
 	"  --help              this text\n"
 	"\n"
-	"Exit status: 0 packets moved and every tap's counters matched, 1 they did\n"
-	"not or the run failed, 2 usage error.\n";
+	"Exit status: 0 packets moved and every tap's counters matched (idle: the\n"
+	"devices were set up), 1 they did not or the run failed, 2 usage error.\n";
 
-static const char *test_name[] = { "tx", "rx", "rr" };
+static const char *test_name[] = { "tx", "rx", "rr", "idle" };
 
 static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *v)
 {
@@ -106,7 +109,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 			if (!strcmp(optarg, "tx")) o->test = BENCH_TX;
 			else if (!strcmp(optarg, "rx")) o->test = BENCH_RX;
 			else if (!strcmp(optarg, "rr")) o->test = BENCH_RR;
-			else return usage_error("--test=%s: tx, rx or rr", optarg);
+			else if (!strcmp(optarg, "idle")) o->test = BENCH_IDLE;
+			else return usage_error("--test=%s: tx, rx, rr or idle", optarg);
 			break;
 		case O_SIZE:
 			if (!parse_uint(optarg, BENCH_MIN_SIZE, BENCH_MAX_SIZE, &o->size))
@@ -148,9 +152,11 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!have_test)
-		return usage_error("%s", "--test=tx|rx|rr is required");
+		return usage_error("%s", "--test=tx|rx|rr|idle is required");
 	if (!o->dev == !o->raw)
 		return usage_error("%s", "give either --dev=PATH or --raw");
+	if (o->raw && o->test == BENCH_IDLE)
+		return usage_error("%s", "--test=idle measures a device: not with --raw");
 	return 0;
 }
 
@@ -354,6 +360,8 @@ static int run(const struct bench_opts *o, struct bench_dev *devs, struct worker
 	}
 	if (rc < 0)
 		return rc;
+	if (o->test == BENCH_IDLE)
+		return bench_idle(o, devs);
 	if (!o->raw)
 		bench_backend_find(o, &r.be);
 	for (unsigned i = 0; i < o->devices && rc == 0; i++)

@@ -4,8 +4,9 @@
 # usvhost-bench against usvhostd's FUSE file, 1 s per run with small frames:
 # TX, RX and rr move packets, the counts match the taps' own counters (the
 # program exits 1 when they do not), --json prints one object that parses
-# with the same figures, and --raw (the tap alone) works too. No figure is
-# compared with any other: benchmarks print numbers, they do not gate.
+# with the same figures, --raw (the tap alone) works too, and idle reports
+# the backend's CPU time with nothing moved. No figure is compared with any
+# other: benchmarks print numbers, they do not gate.
 #
 # Everything runs inside `unshare -m -n --propagation private` (daemon-lib.sh).
 # Exit: 0 pass, 1 fail, 77 skipped (with the reason), 99 hard error.
@@ -76,10 +77,43 @@ else
 	fi
 fi
 
+# idle: devices set up, nothing sent; the report gives the backend's CPU
+# time (total and per device) and says nothing moved. The figure itself is
+# not judged.
+bench --dev="$dev" --test=idle --devices=3 --backend-pid="$dpid"
+grep -q '^usvhost-bench: idle, .*, 3 devices, ring 256, RX buffers posted$' "$out" ||
+	fail "idle: no heading line for 3 devices"
+grep -q "^  [0-9.]* s idle: backend CPU (pid $dpid): [0-9.]* ms = [0-9.]* % of one core$" "$out" ||
+	fail "idle: no backend CPU line for pid $dpid"
+grep -q '^  per device: [0-9.]* ms = [0-9.]* % of one core$' "$out" ||
+	fail "idle: no per-device line"
+grep -q '^  moved: 0 used entries; tap counters: 0 frames from the backend, 0 to it$' "$out" ||
+	fail "idle: something moved, or no line saying what moved"
+bench --dev="$dev" --test=idle --devices=2 --ram=anon --json
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["test"] == "idle" and o["devices"] == 2 and o["ram"] == "anon", o
+assert o["secs"] >= 1, o
+b = o["backend"]
+assert b is not None and not b["kernel"] and b["cpu_ms"] >= 0, o
+assert abs(b["per_device_ms"] * 2 - b["cpu_ms"]) < 0.01, o
+assert abs(b["core_pct"] - b["cpu_ms"] / 10 / o["secs"]) < 0.01, o
+assert o["used"] == 0 and o["tap_in"] == 0 and o["tap_out"] == 0, o
+' "$out" || fail "idle --json: the output does not parse or lacks the figures"
+else
+	grep -q '^{"test":"idle",.*"backend":{"pid":[0-9]*,.*"cpu_ms":' "$out" ||
+		fail "idle --json: not one object with the backend's CPU"
+fi
+"$client" --raw --test=idle >/dev/null 2>"$out.err"
+[ $? = 2 ] || fail "usvhost-bench --raw --test=idle must exit 2"
+grep -q 'not with --raw' "$out.err" || fail "--raw --test=idle: no reason given"
+
 # Usage errors exit 2 and say why; --help exits 0.
 "$client" --test=tx >/dev/null 2>&1
 [ $? = 2 ] || fail "usvhost-bench without --dev or --raw must exit 2"
-"$client" --help | grep -q -- '--test=tx|rx|rr' || fail "--help does not describe --test"
+"$client" --help | grep -q -- '--test=tx|rx|rr|idle' || fail "--help does not describe --test"
 
 stop_daemon
 check_daemon_log 'sanitizer|runtime error|segmentation|assert' \
