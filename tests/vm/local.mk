@@ -33,6 +33,7 @@ EXTRA_DIST += \
 	tests/vm/t-conformance.sh \
 	tests/vm/t-guest-kernel.sh \
 	tests/vm/t-guest-usvhost.sh \
+	tests/vm/t-guest-features.sh \
 	tests/vm/t-multi.sh \
 	tests/vm/t-boot-loop.sh \
 	tests/vm/t-bench.sh

@@ -287,9 +287,15 @@ vm_listen() { # TAG RX-PORT TX-PORT FLOWS
 # Plain -netdev tap,...,vhost=on: QEMU opens /dev/vhost-net itself.
 vm_guest_start() {
 	local tag=$1 tap=$2 addr=$3 peer=$4 queues=1 smp=1 flows=1 rx=5101 tx=5001 mem=256M
+	local devopts="" kargs="" machine=""
+	local -a more=()
 	shift 4
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--device-opts=*) devopts=,${1#*=} ;;    # more virtio-net-pci properties
+		--append=*) kargs=" ${1#*=}" ;;          # more guest kernel arguments
+		--machine=*) machine=${1#*=} ;;
+		--) shift; more=("$@"); break ;;         # more QEMU arguments (before the NIC)
 		--queues=*) queues=${1#*=} ;;
 		--smp=*) smp=${1#*=} ;;
 		--flows=*) flows=${1#*=} ;;
@@ -301,16 +307,17 @@ vm_guest_start() {
 		shift
 	done
 	local netdev="tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=on"
-	local device="virtio-net-pci,netdev=n0"
+	local device="virtio-net-pci,netdev=n0$devopts"
 	if [ "$queues" -gt 1 ]; then
 		netdev="$netdev,queues=$queues"
 		device="$device,mq=on,vectors=$((2 * queues + 2))"
 	fi
-	local -a args=(-accel "${VM_NESTED_ACCEL:-kvm}" -cpu qemu64 -smp "$smp" -m "$mem" -nodefaults -display none
+	local -a args=(-accel "${VM_NESTED_ACCEL:-kvm}" ${machine:+-machine "$machine"}
+		-cpu qemu64 -smp "$smp" -m "$mem" -nodefaults -display none
 		-no-reboot -serial "file:$VM_OUT/guest-$tag.console"
 		-kernel "$VM_VMLINUZ" -initrd "$VM_NESTED_INITRD"
-		-append "console=ttyS0 panic=-1 ${VM_NESTED_QUIET-quiet} usvhost.ip=$addr usvhost.peer=$peer usvhost.rx=$rx usvhost.tx=$tx usvhost.flows=$flows usvhost.bytes=$VM_BLOB_BYTES"
-		-netdev "$netdev" -device "$device"
+		-append "console=ttyS0 panic=-1 ${VM_NESTED_QUIET-quiet} usvhost.ip=$addr usvhost.peer=$peer usvhost.rx=$rx usvhost.tx=$tx usvhost.flows=$flows usvhost.bytes=$VM_BLOB_BYTES$kargs"
+		"${more[@]+"${more[@]}"}" -netdev "$netdev" -device "$device"
 		-trace vhost_dev_start -trace vhost_dev_stop -trace virtqueue_pop
 		-d cpu_reset -D "$VM_OUT/guest-$tag.trace")
 	printf '%q ' qemu-system-x86_64 "${args[@]}" >"$VM_OUT/guest-$tag.cmd"
