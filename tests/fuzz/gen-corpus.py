@@ -445,6 +445,21 @@ def vring_seeds():
     r.avail(0).avail(2).op(DISABLE).pop(1).push(16).op(SIGNAL).op(ENABLE).op(HAS_AVAIL)
     r.lookahead(0, 32).pop()
     seeds["iotlb-top-pieces"] = r.b
+
+    # A look-ahead over a mapped indirect table of 20 entries (two bulk
+    # reads) each on its own unmapped page, the last one nested (the look
+    # ends there), then 17 chains behind: bounded at 16 chains.
+    r = tlb_ring(32, F_INDIRECT).tlb_add(0x500000, 0x1000, 0x6000, TLB_RO)
+    for j in range(19):
+        r.ind(0x6000, j, 0x600000 + 0x1000 * j, 8, D_NEXT)
+    r.ind(0x6000, 19, 0x500000, 16, D_INDIRECT)
+    r.desc(0, 0x500000, 20 * 16, D_INDIRECT)
+    for i in range(1, 18):
+        r.desc(i, 0x800000 + 0x1000 * i, 64, D_WRITE)
+    for i in range(18):
+        r.avail(i)
+    r.pop().lookahead(0, 64).lookahead(1, 20, 0x600000)
+    seeds["iotlb-lookahead-bounds"] = r.b
     return seeds
 
 # ---- fuzz_trace_load ----------------------------------------------------------------
