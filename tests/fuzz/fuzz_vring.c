@@ -71,7 +71,9 @@
  * never exceed the ring, positions stay inside it. IOTLB: a pop that misses
  * leaves last_avail_idx and leaves the miss unset or at an IOVA the IOTLB
  * does not map, with access RO or WO (so is a prefetch that misses); each
- * miss is followed by the datapath's look-ahead. A look-ahead returns
+ * miss is followed by the datapath's look-ahead; after a pop's miss, a
+ * look-ahead asks first for that miss (the chain walked in the same order)
+ * when the chain read at most 64 descriptors. A look-ahead returns
  * between n and max(n, max) asks, each RO or WO, the new ones at IOVAs not
  * mapped, no two for one page and access, and leaves last_avail_idx,
  * avail_idx and the ring's miss as they were.
@@ -342,8 +344,8 @@ static bool mapped(uint64_t iova)
 }
 
 /* usv_vringh_lookahead() with n asks made already in ask[0, n) and its
- * invariants. */
-static void lookahead(struct usv_iotlb_ask *ask, unsigned n, unsigned max)
+ * invariants; the asks it returns. */
+static unsigned lookahead(struct usv_iotlb_ask *ask, unsigned n, unsigned max)
 {
 	const struct usv_vringh *vr = &fz->vr;
 	struct usv_iotlb_ask given = n ? ask[0] : (struct usv_iotlb_ask){ 0 };
@@ -378,6 +380,27 @@ static void lookahead(struct usv_iotlb_ask *ask, unsigned n, unsigned max)
 	FUZZ_ASSERT(vr->miss == miss && vr->miss_iova == miss_iova &&
 			    vr->miss_access == miss_access,
 		    "lookahead changed the ring's miss");
+	return ret;
+}
+
+/* Indirect entries one look-ahead reads (LOOK_IND of vringh_lookahead.c):
+ * a chain that read no more descriptors is looked at whole. */
+#define LOOK_WHOLE 64
+
+/* A pop missed: a look-ahead from the same chain walks it in the same
+ * order, so its first ask is that miss (unless the chain is too long for
+ * it to be looked at whole). */
+static void check_first_ask(void)
+{
+	struct usv_iotlb_ask ask[1];
+
+	if (!fz->vr.miss || fz->c.ndesc > LOOK_WHOLE)
+		return;
+	FUZZ_ASSERT(lookahead(ask, 0, 1) == 1 && ask[0].iova == fz->vr.miss_iova &&
+			    ask[0].access == fz->vr.miss_access,
+		    "pop missed at 0x%llx (access %u) after %u descriptors; the look-ahead "
+		    "asks first for something else", (unsigned long long)fz->vr.miss_iova,
+		    fz->vr.miss_access, fz->c.ndesc);
 }
 
 /* A pop or prefetch missed: what it asks for, and the datapath's answer
@@ -440,6 +463,7 @@ static bool pop_some(unsigned n)
 		}
 		if (ret == USV_VRING_MISS && fz->iotlb) {
 			FUZZ_ASSERT(fz->vr.last_avail_idx == before, "a miss moved the index");
+			check_first_ask();
 			on_miss("pop");
 			return true; /* the ring waits for the UPDATE */
 		}
