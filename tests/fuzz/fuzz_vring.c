@@ -410,12 +410,16 @@ static void on_miss(const char *what)
 {
 	struct usv_iotlb_ask ask[ASKS_MAX];
 
+	if (!fz->vr.miss) {
+		/* A range without the access, or wrapping past 2^64: the
+		 * ring waits, asking for nothing. */
+		if (fz->verbose)
+			fprintf(stderr, "fuzz_vring: %s waits, nothing to ask\n", what);
+		return;
+	}
 	if (fz->verbose)
-		fprintf(stderr, "fuzz_vring: %s missed%s 0x%llx (access %u)\n", what,
-			fz->vr.miss ? " at" : ", nothing to ask; was", (unsigned long long)fz->vr.miss_iova,
-			fz->vr.miss_access);
-	if (!fz->vr.miss)
-		return; /* a range without the access: the ring waits */
+		fprintf(stderr, "fuzz_vring: %s missed at 0x%llx (access %u)\n", what,
+			(unsigned long long)fz->vr.miss_iova, fz->vr.miss_access);
 	FUZZ_ASSERT(fz->vr.miss_access == USV_IOTLB_RO || fz->vr.miss_access == USV_IOTLB_WO,
 		    "%s missed with access %u", what, fz->vr.miss_access);
 	FUZZ_ASSERT(!mapped(fz->vr.miss_iova), "%s missed at 0x%llx, which is mapped", what,
