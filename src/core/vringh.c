@@ -66,14 +66,17 @@ void usv_vringh_set_iotlb(struct usv_vringh *vr, const struct usv_iotlb *iotlb)
 	usv_vringh_remap(vr, vr->mem);
 }
 
-/* IOVA range [iova, iova+len) mapped with access all along? 0, -EPERM, or
- * USV_VRING_MISS with the first unmapped address. */
+/* IOVA range [iova, iova+len) mapped with access all along? 0, -EPERM,
+ * -EFAULT when it wraps past 2^64, or USV_VRING_MISS with the first
+ * unmapped address. */
 static int iova_check(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access)
 {
 	uint64_t last = iova + len - 1, addr = iova;
 
 	if (!len)
 		return 0;
+	if (last < iova)
+		return -EFAULT; /* wraps past 2^64: no miss to ask for */
 	for (;;) {
 		const struct usv_iotlb_map *m = usv_iotlb_first(vr->iotlb, addr, last);
 

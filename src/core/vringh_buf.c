@@ -57,6 +57,11 @@ static int translate_iova(struct usv_vringh *vr, struct usv_chain *c, uint64_t i
 
 		if (c->nout + c->nin == c->max_segs)
 			return -ENOBUFS;
+		/* Wrapping past 2^64: no buffer, as translate() says. Its
+		 * first address may be mapped, and a miss there would be
+		 * asked for again after every answer. */
+		if (last < iova)
+			return -EFAULT;
 		m = usv_iotlb_first(vr->iotlb, addr, last);
 		if (!m || m->start > addr)
 			return usv_vringh_miss(vr, addr, access);

@@ -15,13 +15,14 @@
  * Input: a header, then operations until the input ends.
  *   header: u8 log2(num) (num = 1 << (v % 11): 1..1024)
  *           u8 features (bit 0 EVENT_IDX, 1 INDIRECT_DESC, 2 NOTIFY_ON_EMPTY,
- *              3 LOG_ALL, 4 RING_PACKED)
+ *              3 LOG_ALL, 4 RING_PACKED, 5 IOTLB; bits 6-7 ignored)
  *           u8 segments a chain may have (0: USV_VRING_MAX_SEGS)
  *           gpa desc, gpa avail, gpa used (each a u32 "gpa", below)
  *           u16 start index (last_avail_idx = avail->idx, as after
  *               SET_VRING_BASE), u16 used->idx (last_used_idx)
+ *           IOTLB only: u8 ranges the IOTLB holds (0: USV_IOTLB_MAX_ENTRIES)
  *   a u32 "gpa" is itself, or with bit 31 set, 2^64 - 64 KiB + (v & 0xffff)
- *   operations, one u8 (mod 15) each:
+ *   operations, one u8 (mod 15; mod 19 with IOTLB) each:
  *     0 poke:  gpa, u8 len, bytes          (guest writes raw memory)
  *     1 desc:  u16 i, u64 addr, u32 len, u16 flags, u16 next
  *     2 ind:   gpa table, u16 i, then a descriptor as for desc
@@ -39,21 +40,45 @@
  *     3 avail: u16 v   (slot at the driver's position gets flags v & 7 and
  *                       the driver's avail bits; the position moves on)
  *     4 driver position = u16   5 driver event = u16 off_wrap, u16 flags
- * A pop that fails (other than EAGAIN) ends the run: the datapath stops a
- * broken ring.
+ * IOTLB (a guest with a vIOMMU; split rings only, the bit is ignored with
+ * RING_PACKED, which the control plane refuses with an IOTLB): the three
+ * ring addresses and every descriptor address are IOVAs, translated
+ * through a device IOTLB the input builds (empty at the start, freed at the
+ * end of the run). Operations 1, 3, 4, 5 write the ring where the IOTLB maps
+ * it at the time (bytes it does not map are not written); 0 and 2 still
+ * write guest-physical memory. A pop first prefetches the ring parts, as
+ * the datapath does before each go; on a miss nothing is popped. More
+ * operations:
+ *     15 iotlb add: u32 "gpa" iova, u32 size, u32 "gpa" target, u8 perm
+ *                   (target inside a region, the range cut at its end, so
+ *                   every translation is guest RAM; perm v % 3 + 1: RO, WO,
+ *                   RW; size 0 asks for [iova, iova - 1])
+ *     16 iotlb del: u32 "gpa" iova, u32 size (the range [iova, iova+size-1])
+ *     17 prefetch
+ *     18 answer:    u32 "gpa" target, u8 perm: QEMU's UPDATE for the last
+ *                   miss asked for, its 4 KiB page mapped to target (cut
+ *                   and with perm as for 15); nothing when none is pending
+ * Every change of the IOTLB is followed by usv_vringh_set_iotlb(), as the
+ * datapath does on an UPDATE or INVALIDATE.
+ * A pop that fails (other than EAGAIN, and a miss) ends the run: the
+ * datapath stops a broken ring.
  *
  * Checked beyond memory safety: a popped chain's segments each lie inside one
  * region and point where the region maps them; lengths add up; the readable
  * part can be read, the writable part written and read back (4 KiB of each),
  * not one byte more; a failed pop leaves a reason and does not move
  * last_avail_idx; packed: a pop moves by 1..num slots, the slots in flight
- * never exceed the ring, positions stay inside it.
+ * never exceed the ring, positions stay inside it. IOTLB: a pop that misses
+ * leaves last_avail_idx and leaves the miss unset or at an IOVA the IOTLB
+ * does not map, with access RO or WO (so is a prefetch that misses); a
+ * deleted range is gone.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
 #include "core/guestmem.h"
+#include "core/iotlb.h"
 #include "core/log.h"
 #include "usvhost/vringh.h"
 #include "fuzz.h"
@@ -84,6 +109,10 @@ struct fz {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint16_t drv_avail_idx;       /* packed: the driver's position */
 	bool packed;
+	bool iotlb;                   /* ring and buffer addresses are IOVAs */
+	struct usv_iotlb *tlb;        /* this run's, NULL without IOTLB */
+	bool asked;                   /* a miss was asked for, not yet answered: */
+	uint64_t asked_iova;
 	uint16_t pending[MAX_PENDING];
 	unsigned npending;
 	unsigned pops;
@@ -124,21 +153,61 @@ static uint64_t ring_uva(uint64_t gpa, uint64_t align)
 	return uva & ~(align - 1);
 }
 
-static void put16(uint64_t gpa, uint16_t v)
+/* Our pointer for the guest byte the IOTLB maps at iova, or NULL. */
+static uint8_t *iova_byte(uint64_t iova)
 {
-	uint8_t *p = gp(gpa, 2);
+	const struct usv_iotlb_map *m = usv_iotlb_first(fz->tlb, iova, iova);
+	const struct usv_mem_region *r;
+	uint64_t uva;
 
-	if (p)
-		__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+	if (!m)
+		return NULL;
+	uva = m->addr + (iova - m->start);
+	r = usv_guestmem_find_uva(fz->mem, uva);
+	return r ? r->local + (uva - r->uaddr) : NULL;
 }
 
-static void put_desc(uint64_t gpa, struct fin *in)
+/* The guest writes ring memory: at a guest address, or with an IOTLB at
+ * an IOVA, byte by byte where the IOTLB maps it now. */
+static void ring_write(uint64_t addr, const void *src, unsigned len)
+{
+	const uint8_t *b = src;
+	uint8_t *p;
+
+	if (!fz->iotlb) {
+		if ((p = gp(addr, len)))
+			memcpy(p, b, len);
+		return;
+	}
+	for (unsigned i = 0; i < len; i++)
+		if ((p = iova_byte(addr + i)))
+			*p = b[i];
+}
+
+static void put16(uint64_t addr, uint16_t v)
+{
+	uint8_t *p;
+
+	if (fz->iotlb) {
+		uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+		ring_write(addr, b, sizeof(b));
+	} else if ((p = gp(addr, 2))) {
+		__atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE);
+	}
+}
+
+/* A descriptor from the input, into the ring (through the IOTLB when there
+ * is one) or into an indirect table in guest-physical memory. */
+static void put_desc(uint64_t addr, bool ring, struct fin *in)
 {
 	uint8_t d[16];
-	uint8_t *p = gp(gpa, sizeof(d));
+	uint8_t *p;
 
 	fin_bytes(in, d, sizeof(d)); /* addr, len, flags, next: little-endian */
-	if (p)
+	if (ring)
+		ring_write(addr, d, sizeof(d));
+	else if ((p = gp(addr, sizeof(d))))
 		memcpy(p, d, sizeof(d));
 }
 
@@ -262,9 +331,53 @@ static void check_packed_move(uint16_t before)
 		    fz->vr.inflight_slots, fz->num);
 }
 
+static bool mapped(uint64_t iova)
+{
+	return usv_iotlb_first(fz->tlb, iova, iova) != NULL;
+}
+
+/* A pop or prefetch missed: what it asks for, and the datapath's answer
+ * (usv_dp_iotlb_miss: the miss asked for, then cleared). */
+static void on_miss(const char *what)
+{
+	if (!fz->vr.miss) {
+		/* A range without the access, or wrapping past 2^64: the
+		 * ring waits, asking for nothing. */
+		if (fz->verbose)
+			fprintf(stderr, "fuzz_vring: %s waits, nothing to ask\n", what);
+		return;
+	}
+	if (fz->verbose)
+		fprintf(stderr, "fuzz_vring: %s missed at 0x%llx (access %u)\n", what,
+			(unsigned long long)fz->vr.miss_iova, fz->vr.miss_access);
+	FUZZ_ASSERT(fz->vr.miss_access == USV_IOTLB_RO || fz->vr.miss_access == USV_IOTLB_WO,
+		    "%s missed with access %u", what, fz->vr.miss_access);
+	FUZZ_ASSERT(!mapped(fz->vr.miss_iova), "%s missed at 0x%llx, which is mapped", what,
+		    (unsigned long long)fz->vr.miss_iova);
+	fz->asked = true;
+	fz->asked_iova = fz->vr.miss_iova;
+	fz->vr.miss = false;
+}
+
+/* usv_vringh_prefetch(); true when the ring may go. */
+static bool prefetch(void)
+{
+	int ret = usv_vringh_prefetch(&fz->vr);
+
+	FUZZ_ASSERT(ret == 0 || ret == USV_VRING_MISS, "prefetch answered %d", ret);
+	FUZZ_ASSERT(fz->vr.meta_ok == (ret == 0), "prefetch %d, meta_ok %d", ret,
+		    fz->vr.meta_ok);
+	if (ret)
+		on_miss("prefetch");
+	return ret == 0;
+}
+
 /* Pops up to n chains; false when the ring broke. */
 static bool pop_some(unsigned n)
 {
+	/* The datapath's go starts with the ring parts translated. */
+	if (fz->iotlb && !prefetch())
+		return true;
 	for (unsigned i = 0; i < n && fz->pops < MAX_POPS; i++) {
 		uint16_t before = fz->vr.last_avail_idx;
 		int ret;
@@ -282,9 +395,15 @@ static bool pop_some(unsigned n)
 			FUZZ_ASSERT(fz->vr.last_avail_idx == before, "EAGAIN moved the index");
 			return true;
 		}
+		if (ret == USV_VRING_MISS && fz->iotlb) {
+			FUZZ_ASSERT(fz->vr.last_avail_idx == before, "a miss moved the index");
+			on_miss("pop");
+			return true; /* the ring waits for the UPDATE */
+		}
 		if (ret) {
+			/* EPERM: a buffer through a range without the access. */
 			FUZZ_ASSERT(ret == -EFAULT || ret == -EINVAL || ret == -ENOBUFS ||
-					    ret == -E2BIG,
+					    ret == -E2BIG || (ret == -EPERM && fz->iotlb),
 				    "pop answered %d", ret);
 			FUZZ_ASSERT(fz->vr.err[0] != '\0', "pop failed (%d) without a reason", ret);
 			FUZZ_ASSERT(fz->vr.last_avail_idx == before,
@@ -351,6 +470,61 @@ static void push_raw(struct fin *in)
 	usv_vringh_push(&fz->vr, heads, lens, n);
 }
 
+/* 15: a range of the IOTLB onto guest RAM, cut at its region's end. */
+static void iotlb_add(struct fin *in)
+{
+	uint64_t iova = gpa_field(in), size = fin_u32(in), gpa = gpa_field(in);
+	uint8_t perm = (uint8_t)(fin_u8(in) % 3 + 1);
+	const struct usv_mem_region *r = usv_guestmem_find(fz->mem, gpa);
+	int ret;
+
+	if (!r)
+		return;
+	if (size && size - 1 > r->last - gpa)
+		size = r->last - gpa + 1;
+	/* Size 0 is [iova, iova - 1]: refused, but for iova 0, which would
+	 * be the whole space, far past the region. */
+	if (!size && !iova)
+		return;
+	ret = usv_iotlb_add(fz->tlb, iova, iova + size - 1, r->uaddr + (gpa - r->gpa), perm);
+	FUZZ_ASSERT(ret == 0 || (ret == -EFAULT && iova + size - 1 < iova),
+		    "iotlb add [0x%llx, +0x%llx) answered %d", (unsigned long long)iova,
+		    (unsigned long long)size, ret);
+	FUZZ_ASSERT(fz->tlb->limit == 0 || fz->tlb->n <= fz->tlb->limit,
+		    "%u ranges, limit %u", fz->tlb->n, fz->tlb->limit);
+	usv_vringh_set_iotlb(&fz->vr, fz->tlb);
+}
+
+/* 16: every range overlapping [iova, iova+size-1] goes. */
+static void iotlb_del(struct fin *in)
+{
+	uint64_t iova = gpa_field(in), last = iova + fin_u32(in) - 1;
+
+	usv_iotlb_del(fz->tlb, iova, last);
+	if (last >= iova)
+		FUZZ_ASSERT(!usv_iotlb_first(fz->tlb, iova, last), "a deleted range stays");
+	usv_vringh_set_iotlb(&fz->vr, fz->tlb);
+}
+
+/* 18: QEMU answers the last miss asked for: its page, mapped to target. */
+static void answer(struct fin *in)
+{
+	uint64_t gpa = gpa_field(in), page = fz->asked_iova & ~(uint64_t)0xfff;
+	uint8_t perm = (uint8_t)(fin_u8(in) % 3 + 1);
+	const struct usv_mem_region *r = usv_guestmem_find(fz->mem, gpa);
+	uint64_t size = 0x1000;
+
+	if (!fz->asked || !r)
+		return;
+	fz->asked = false;
+	if (size - 1 > r->last - gpa)
+		size = r->last - gpa + 1;
+	FUZZ_ASSERT(usv_iotlb_add(fz->tlb, page, page + size - 1, r->uaddr + (gpa - r->gpa),
+				  perm) == 0 || page + size - 1 < page,
+		    "the answer to a miss at 0x%llx was refused", (unsigned long long)fz->asked_iova);
+	usv_vringh_set_iotlb(&fz->vr, fz->tlb);
+}
+
 static void setup(struct fin *in)
 {
 	uint8_t f = 0;
@@ -372,6 +546,7 @@ static void setup(struct fin *in)
 	if (f & 16)
 		features |= USV_BIT(USV_F_RING_PACKED);
 	fz->packed = f & 16;
+	fz->iotlb = (f & 32) && !fz->packed;
 	segs = fin_u8(in);
 	fz->desc_gpa = gpa_field(in);
 	fz->avail_gpa = gpa_field(in) & (fz->packed ? ~3ULL : ~1ULL);
@@ -384,6 +559,19 @@ static void setup(struct fin *in)
 	fz->vr.last_avail_idx = fz->vr.avail_idx = fin_u16(in);
 	fz->drv_avail_idx = fz->vr.last_avail_idx;
 	fz->vr.last_used_idx = fin_u16(in);
+	fz->asked = false;
+	if (fz->iotlb) {
+		uint8_t limit = fin_u8(in);
+
+		fz->tlb = usv_iotlb_new(limit ? limit : USV_IOTLB_MAX_ENTRIES);
+		if (!fz->tlb)
+			abort();
+		/* The ring addresses are IOVAs: nothing to translate yet. */
+		fz->vr.desc = fz->desc_gpa;
+		fz->vr.avail = fz->avail_gpa;
+		fz->vr.used = fz->used_gpa;
+		usv_vringh_set_iotlb(&fz->vr, fz->tlb);
+	}
 	if (!fz->packed) {
 		put16(fz->avail_gpa + 2, fz->drv_avail_idx);
 		put16(fz->used_gpa + 2, fz->vr.last_used_idx);
@@ -395,14 +583,14 @@ static void setup(struct fin *in)
 	fz->pops = 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The operations after the header; returns when the input ends or the
+ * ring broke. */
+static void run(struct fin *in)
 {
-	struct fin in = { data, size };
-
-	setup(&in);
-	for (unsigned op = 0; op < MAX_OPS && !fin_empty(&in); op++) {
-		uint8_t k = fin_u8(&in) % 15;
+	for (unsigned op = 0; op < MAX_OPS && !fin_empty(in); op++) {
+		/* The IOTLB's operations only with it: without, every input
+		 * means what it meant before they existed. */
+		uint8_t k = fin_u8(in) % (fz->iotlb ? 19 : 15);
 		uint64_t gpa;
 		uint8_t bytes[255];
 		unsigned n;
@@ -411,49 +599,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0: {
 			uint8_t *p;
 
-			gpa = gpa_field(&in);
-			n = fin_u8(&in);
-			n = (unsigned)fin_bytes(&in, bytes, n);
+			gpa = gpa_field(in);
+			n = fin_u8(in);
+			n = (unsigned)fin_bytes(in, bytes, n);
 			if ((p = gp(gpa, n)))
 				memcpy(p, bytes, n);
 			break;
 		}
 		case 1:
-			put_desc(fz->desc_gpa + 16ULL * (fin_u16(&in) & (fz->num - 1)), &in);
+			put_desc(fz->desc_gpa + 16ULL * (fin_u16(in) & (fz->num - 1)), true, in);
 			break;
 		case 2:
-			gpa = gpa_field(&in);
-			put_desc(gpa + 16ULL * fin_u16(&in), &in);
+			gpa = gpa_field(in);
+			put_desc(gpa + 16ULL * fin_u16(in), false, in);
 			break;
 		case 3:
 			if (fz->packed) {
-				packed_avail(fin_u16(&in));
+				packed_avail(fin_u16(in));
 				break;
 			}
 			put16(fz->avail_gpa + 4 + 2ULL * (fz->drv_avail_idx & (fz->num - 1)),
-			      fin_u16(&in));
+			      fin_u16(in));
 			put16(fz->avail_gpa + 2, ++fz->drv_avail_idx);
 			break;
 		case 4:
-			fz->drv_avail_idx = fin_u16(&in);
+			fz->drv_avail_idx = fin_u16(in);
 			put16(fz->avail_gpa + 2, fz->drv_avail_idx);
 			break;
 		case 5:
-			put16(fz->avail_gpa, fin_u16(&in));
+			put16(fz->avail_gpa, fin_u16(in));
 			if (fz->packed)
-				put16(fz->avail_gpa + 2, fin_u16(&in));
+				put16(fz->avail_gpa + 2, fin_u16(in));
 			else
-				put16(fz->avail_gpa + 4 + 2ULL * fz->num, fin_u16(&in));
+				put16(fz->avail_gpa + 4 + 2ULL * fz->num, fin_u16(in));
 			break;
 		case 6:
-			if (!pop_some(fin_u8(&in) % 64 + 1))
-				return 0; /* the datapath stops a broken ring */
+			if (!pop_some(fin_u8(in) % 64 + 1))
+				return; /* the datapath stops a broken ring */
 			break;
 		case 7:
-			push_pending(&in);
+			push_pending(in);
 			break;
 		case 8:
-			push_raw(&in);
+			push_raw(in);
 			break;
 		case 9:
 			usv_vringh_need_signal(&fz->vr);
@@ -469,7 +657,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 13:
 			/* Only chains actually popped and not yet used can go back. */
-			n = fin_u8(&in);
+			n = fin_u8(in);
 			if (n > fz->npending)
 				n = fz->npending;
 			usv_vringh_unpop(&fz->vr, n);
@@ -479,7 +667,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			usv_vringh_remap(&fz->vr, fz->mem);
 			usv_vringh_write_used_flags(&fz->vr);
 			break;
+		case 15:
+			iotlb_add(in);
+			break;
+		case 16:
+			iotlb_del(in);
+			break;
+		case 17:
+			prefetch();
+			break;
+		case 18:
+			answer(in);
+			break;
 		}
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fin in = { data, size };
+
+	setup(&in);
+	run(&in);
+	usv_iotlb_free(fz->tlb);
+	fz->tlb = NULL;
+	fz->vr.iotlb = NULL;
 	return 0;
 }

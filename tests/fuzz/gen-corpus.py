@@ -214,6 +214,7 @@ def ioctl_seeds():
 # ---- fuzz_vring ---------------------------------------------------------------------
 
 D_NEXT, D_WRITE, D_INDIRECT = 1, 2, 4
+TLB_RO, TLB_WO, TLB_RW = 1, 2, 3  # IOTLB permissions (VHOST_ACCESS_*)
 TOP = 0x80000000  # gpa field: 2^64 - 64 KiB + low 16 bits
 TOP_ADDR = (1 << 64) - 0x10000  # the same region, as a descriptor address
 
@@ -222,13 +223,18 @@ class Ring:
     """One fuzz_vring input."""
 
     def __init__(self, num, features=0, desc=0x1000, avail=0x3000, used=0x4000,
-                 start=0, used_idx=0, seg_limit=0, packed=False):
+                 start=0, used_idx=0, seg_limit=0, packed=False, iotlb=False, tlb_limit=0):
+        """iotlb: desc, avail, used and every descriptor address are IOVAs
+        (tlb_limit: ranges the IOTLB holds, 0 for 2048)."""
         log2 = num.bit_length() - 1
         feats = ((1 if features & F_EVENT_IDX else 0) | (2 if features & F_INDIRECT else 0) |
                  (4 if features & F_NOTIFY_ON_EMPTY else 0) |
-                 (8 if features & F_LOG_ALL else 0) | (16 if packed else 0))
+                 (8 if features & F_LOG_ALL else 0) | (16 if packed else 0) |
+                 (32 if iotlb else 0))
         self.b = bytearray(struct.pack("<BBBIIIHH", log2, feats, seg_limit, desc, avail,
                                        used, start, used_idx))
+        if iotlb:
+            self.b += bytes([tlb_limit])
 
     def poke(self, gpa, data):
         self.b += struct.pack("<BIB", 0, gpa, len(data)) + data
@@ -276,12 +282,27 @@ class Ring:
         self.b += b"".join(struct.pack("<II", h, v) for h, v in pairs)
         return self
 
+    def tlb_add(self, iova, size, gpa, perm=TLB_RW):
+        """IOVA [iova, iova+size) onto guest RAM at gpa (each a gpa field)."""
+        self.b += struct.pack("<BIIIB", 15, iova, size, gpa, perm - 1)
+        return self
+
+    def tlb_del(self, iova, size):
+        self.b += struct.pack("<BII", 16, iova, size)
+        return self
+
+    def answer(self, gpa, perm=TLB_RW):
+        """QEMU's UPDATE for the last miss asked for: its page onto gpa."""
+        self.b += struct.pack("<BIB", 18, gpa, perm - 1)
+        return self
+
     def op(self, k, arg=None):
         self.b += bytes([k]) + (bytes([arg]) if arg is not None else b"")
         return self
 
 
 SIGNAL, ENABLE, DISABLE, HAS_AVAIL, UNPOP, REMAP = 9, 10, 11, 12, 13, 14
+PREFETCH = 17
 
 
 def vring_seeds():
@@ -364,6 +385,81 @@ def vring_seeds():
     seeds["packed-broken-loop"] = r.avail(D_NEXT).avail(D_NEXT).avail(D_NEXT).avail(D_NEXT).pop().b
     r = Ring(4, avail=0x3000, used=0x3004, start=0x8000, used_idx=0x8000, packed=True)
     seeds["packed-broken-id"] = r.pdesc(0, 0x8000, 8, 9).avail(0).pop().b
+
+    # IOTLB (a vIOMMU): the rings at IOVA 0x100000 (guest 0x1000-0x4fff),
+    # buffers at IOVA 0x200000 (guest 0x8000).
+    def tlb_ring(num, features=0, tlb_limit=0):
+        r = Ring(num, features, desc=0x100000, avail=0x102000, used=0x103000, iotlb=True,
+                 tlb_limit=tlb_limit)
+        return r.tlb_add(0x100000, 0x4000, 0x1000)
+
+    r = tlb_ring(256).tlb_add(0x200000, 0x4000, 0x8000)
+    r.desc(0, 0x200000, 100, D_NEXT, 1).desc(1, 0x201000, 1500, D_WRITE)
+    r.avail(0).op(PREFETCH).pop().push(1500).op(SIGNAL).pop()
+    seeds["iotlb-simple"] = r.b
+
+    # Chains that miss: a buffer, one over two pages, an unmapped indirect
+    # table, a mapped one whose entries miss, a mapped chain; each miss is
+    # answered as QEMU does (the page asked for), then the rest arrive and
+    # every chain goes.
+    r = tlb_ring(16, F_INDIRECT | F_EVENT_IDX).tlb_add(0x200000, 0x1000, 0x8000)
+    r.tlb_add(0x500000, 0x1000, 0x6000, TLB_RO)
+    r.desc(0, 0x300010, 64, D_WRITE).desc(1, 0x302ff0, 0x20).desc(2, 0x400000, 32, D_INDIRECT)
+    r.ind(0x6000, 0, 0x305000, 8, D_NEXT).ind(0x6000, 1, 0x300020, 8, D_WRITE)
+    r.desc(3, 0x500000, 32, D_INDIRECT).desc(4, 0x200000, 100)
+    for i in range(5):
+        r.avail(i)
+    r.pop().answer(0x9000).pop().answer(0xa000, TLB_RO).pop()
+    r.tlb_add(0x300000, 0x6000, 0x9000).tlb_add(0x400000, 0x1000, 0x6000, TLB_RO)
+    r.op(PREFETCH).pop().push(64, 0, 16, 0, 0).op(SIGNAL)
+    seeds["iotlb-miss-answer"] = r.b
+
+    # A write through a read-only range breaks the ring (EPERM).
+    r = tlb_ring(8).tlb_add(0x200000, 0x1000, 0x8000, TLB_RO)
+    seeds["iotlb-read-only"] = r.desc(0, 0x200000, 64, D_WRITE).avail(0).pop().b
+
+    # The used ring unmapped: the prefetch asks for it; mapped read-only the
+    # ring waits without asking; writable, it goes. Removed again, it waits.
+    r = Ring(8, desc=0x100000, avail=0x102000, used=0x103000, iotlb=True)
+    r.tlb_add(0x100000, 0x3000, 0x1000, TLB_RO).tlb_add(0x200000, 0x1000, 0x8000)
+    r.desc(0, 0x200000, 64, D_WRITE).avail(0).op(PREFETCH)
+    r.tlb_add(0x103000, 0x1000, 0x4000, TLB_RO).op(PREFETCH).pop()
+    r.tlb_del(0x103000, 1).tlb_add(0x103000, 0x1000, 0x4000, TLB_WO).pop().push(64)
+    r.tlb_del(0x100000, 0x4000).pop().op(ENABLE).op(SIGNAL)
+    seeds["iotlb-prefetch-wait"] = r.b
+
+    # At the top of the IOVA space, with at most 6 ranges (the oldest, a
+    # decoy, retired): the descriptor table over two ranges onto two
+    # regions (read access by access), a buffer over both, one ending at
+    # 2^64 - 1, then one wrapping past 2^64, which breaks the ring.
+    r = Ring(8, F_EVENT_IDX, desc=TOP + 0xf80, avail=TOP + 0x2000, used=TOP + 0x3000,
+             iotlb=True, tlb_limit=6)
+    r.tlb_add(0x700000, 0x1000, 0xc000)
+    r.tlb_add(TOP, 0xfc0, 0x0).tlb_add(TOP + 0xfc0, 0x1000, 0x10000)
+    r.tlb_add(TOP + 0x2000, 0x1000, 0x2000).tlb_add(TOP + 0x3000, 0x1000, TOP + 0x3000)
+    r.tlb_add(TOP + 0xf000, 0x1000, TOP + 0x5000).tlb_add(0, 0x1000, 0x9000)
+    r.desc(0, TOP_ADDR + 0xfb0, 0x40, D_NEXT, 1).desc(1, TOP_ADDR + 0xfff0, 0x10, D_WRITE)
+    r.desc(2, TOP_ADDR + 0xfff0, 0x20, D_WRITE)
+    r.avail(0).avail(2).op(DISABLE).pop(1).push(16).op(SIGNAL).op(ENABLE).op(HAS_AVAIL)
+    r.pop()
+    seeds["iotlb-top-pieces"] = r.b
+
+    # A mapped indirect table of 20 entries (two bulk reads) each on its
+    # own unmapped page, the last one nested (the ring breaks there once
+    # the others are answered), then 17 chains behind it.
+    r = tlb_ring(32, F_INDIRECT).tlb_add(0x500000, 0x1000, 0x6000, TLB_RO)
+    for j in range(19):
+        r.ind(0x6000, j, 0x600000 + 0x1000 * j, 8, D_NEXT)
+    r.ind(0x6000, 19, 0x500000, 16, D_INDIRECT)
+    r.desc(0, 0x500000, 20 * 16, D_INDIRECT)
+    for i in range(1, 18):
+        r.desc(i, 0x800000 + 0x1000 * i, 64, D_WRITE)
+    for i in range(18):
+        r.avail(i)
+    for j in range(19):
+        r.pop().answer(0x8000 + 0x100 * j)
+    r.pop()
+    seeds["iotlb-indirect-answers"] = r.b
     return seeds
 
 # ---- fuzz_trace_load ----------------------------------------------------------------

@@ -1712,6 +1712,43 @@ static void iotlb_prefetch_asks_for_the_ring_or_waits_without_access(void **stat
 	usv_iotlb_free(tlb);
 }
 
+/* A buffer or an indirect table wrapping past 2^64 is no buffer, as without
+ * an IOTLB: EFAULT, not a miss at its first address, which is mapped (the
+ * ring would ask for it again after every answer). */
+static void iotlb_a_buffer_wrapping_past_2_64_is_efault(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 8, F_INDIRECT, USV_IOTLB_RW);
+
+	assert_int_equal(usv_iotlb_add(tlb, 0ULL - 0x1000, UINT64_MAX, uva_of(t, DATA_GPA),
+				       USV_IOTLB_RW), 0);
+	assert_int_equal(usv_iotlb_add(tlb, 0, 0xfff, uva_of(t, DATA_GPA + 0x1000),
+				       USV_IOTLB_RW), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	/* The last 16 bytes below 2^64 are a buffer. */
+	desc(t, 0, 0ULL - 16, 16, D_WRITE, 0);
+	avail_add(t, 0);
+	assert_int_equal(pop(t), 0);
+	seg_is(t, 0, DATA_GPA + 0xff0, 16);
+	/* 17 are not. */
+	desc(t, 1, 0ULL - 16, 17, D_WRITE, 0);
+	avail_add(t, 1);
+	assert_int_equal(pop(t), -EFAULT);
+	assert_non_null(strstr(t->vr.err, "translation failure"));
+	assert_false(t->vr.miss);
+	assert_int_equal(t->vr.last_avail_idx, 1);
+	/* Nor is an indirect table. */
+	t->vr.last_avail_idx = 2;
+	desc(t, 2, 0ULL - 16, 32, D_INDIRECT, 0);
+	avail_add(t, 2);
+	assert_int_equal(pop(t), -EFAULT);
+	assert_non_null(strstr(t->vr.err, "indirect"));
+	assert_false(t->vr.miss);
+	assert_int_equal(t->vr.last_avail_idx, 2);
+	usv_iotlb_free(tlb);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 int main(void)
@@ -1723,6 +1760,7 @@ int main(void)
 		BOTH(iotlb_a_write_through_a_read_only_range_breaks_the_ring),
 		BOTH(iotlb_prefetch_asks_for_the_ring_or_waits_without_access),
 		BOTH(descriptor_snapshots_follow_the_avail_index),
+		BOTH(iotlb_a_buffer_wrapping_past_2_64_is_efault),
 		BOTH(pop_on_an_empty_ring_is_eagain),
 		BOTH(simple_chain),
 		BOTH(multi_descriptor_chains),
