@@ -11,6 +11,9 @@
 #                                loop kills that QEMU and prints them
 #   VM_BOOT_LOOP_NOKASLR=1       'nokaslr' on the guest's command line, so a
 #                                kernel RIP maps to a symbol
+#   VM_BOOT_LOOP_NPT=0|1          reload the VM's kvm_amd with npt=N (0: the
+#                                VM's KVM shadows the guests' page tables
+#                                instead of using TCG's emulated nested paging)
 #   VM_BOOT_LOOP_KVMTRACE=0      no KVM tracepoints in the VM (default on:
 #                                with 6.1's kvm_amd a guest's shutdown INITs
 #                                its vCPU before QEMU sees it, so QEMU's dump
@@ -33,6 +36,13 @@ case $guests in 1 | 2) ;; *) e2e_die "VM_BOOT_LOOP_GUESTS: 1 or 2" ;; esac
 e2e_log "config: boots=$n backend=$backend guests-at-once=$guests -no-reboot=$VM_NESTED_NOREBOOT append='${VM_NESTED_APPEND:-}' churn=${VM_BOOT_LOOP_CHURN:-0} migrate=${VM_BOOT_LOOP_MIGRATE:-0}"
 
 vm_require_kvm
+if [ -n "${VM_BOOT_LOOP_NPT:-}" ] && vm_module_loaded kvm_amd; then
+	vm_rmmod kvm_amd || e2e_die "cannot unload kvm_amd"
+	kamd=$(grep -E '(^|/)kvm[-_]amd\.ko(\.[a-z]+)?:' "$VM_KMOD/modules.dep" | head -n 1)
+	busybox insmod "$VM_KMOD/${kamd%%:*}" npt="$VM_BOOT_LOOP_NPT" || e2e_die "insmod kvm_amd npt=$VM_BOOT_LOOP_NPT failed"
+	vm_require_kvm
+fi
+e2e_log "kvm_amd: npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo '?') nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo '?')"
 vm_modprobe tun || e2e_die "cannot load tun"
 if [ "$backend" = usvhost ]; then
 	vm_modprobe cuse || e2e_die "cannot load cuse"
@@ -57,6 +67,7 @@ if [ -n "$ktext" ] && [ "$ktext" != 0000000000000000 ]; then
 	function hex(s,   i, v) { v = 0; for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
 	substr($1, 1, 8) == "ffffffff" && $2 ~ /^[tTwW]$/ && NF == 3 { printf "%.0f %s\n", hex(substr($1, 9)) - shift, $3 }' \
 		/proc/kallsyms | sort -n -k1,1 >"$KSYMS"
+	cp "$KSYMS" "$VM_OUT/kallsyms-unrandomized.txt"
 	e2e_log "symbols: $(wc -l <"$KSYMS") text symbols from /proc/kallsyms (this kernel's _text at $ktext)"
 else
 	: >"$KSYMS"
