@@ -53,6 +53,9 @@ Options:
   --quiet           do not copy the VM console to stdout (it is still in
                     RESULTS/console.log; failures are shown)
   --help            this text
+Environment: USVHOST_VM_CPU (the VM's -cpu, default max);
+  USVHOST_VM_RESET_DUMP=1 (no -no-reboot: stop the VM at its first own reset,
+  its registers in RESULTS/vm-reset.log; the VM boots with nokaslr).
 
 Exit status: 0 every test passed, 1 a test failed or the VM did not finish,
 77 skipped (no QEMU or no kernel; with USVHOST_E2E_REQUIRE=1 this is 1).
@@ -159,7 +162,7 @@ append="console=ttyS0 panic=-1 quiet"
 # the VM is stopped there.
 [ "${USVHOST_VM_RESET_DUMP:-0}" != 1 ] || append="$append nokaslr"
 # shellcheck disable=SC2054 # commas are QEMU's option syntax
-qemu_args=(-accel "tcg,thread=$tcg" -cpu max -smp "$smp" -m "$memory" -nographic -nic none
+qemu_args=(-accel "tcg,thread=$tcg" -cpu "${USVHOST_VM_CPU:-max}" -smp "$smp" -m "$memory" -nographic -nic none
 	-kernel "$USVHOST_VMLINUZ" -initrd "$USVHOST_VM_INITRD" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$srcdir,mount_tag=usvsrc,security_model=none,readonly=on,multidevs=remap"

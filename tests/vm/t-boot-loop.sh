@@ -42,6 +42,7 @@ if [ -n "${VM_BOOT_LOOP_NPT:-}" ] && vm_module_loaded kvm_amd; then
 	busybox insmod "$VM_KMOD/${kamd%%:*}" npt="$VM_BOOT_LOOP_NPT" || e2e_die "insmod kvm_amd npt=$VM_BOOT_LOOP_NPT failed"
 	vm_require_kvm
 fi
+e2e_log "the VM's CPU: $(grep -m1 -ow la57 /proc/cpuinfo || echo 'no la57') (5-level paging, so 5-level nested page tables, when la57)"
 e2e_log "kvm_amd: npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo '?') nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo '?')"
 vm_modprobe tun || e2e_die "cannot load tun"
 if [ "$backend" = usvhost ]; then
