@@ -140,7 +140,11 @@ loop_ktrace_hung() { # TAG
 loop_sym() { # RIP(hex, 16 digits)
 	local rip=$1 low
 	[ -s "$KSYMS" ] || { echo "no symbols"; return; }
-	case $rip in ffffffff*) ;; *) echo "not kernel text"; return ;; esac
+	case $rip in
+	ffffffff[c-f]*) echo "the module area (a module of the guest's)"; return ;;
+	ffffffff*) ;;
+	*) echo "not kernel text"; return ;;
+	esac
 	low=$((16#${rip:8}))
 	awk -v rip="$low" -v exact="${VM_BOOT_LOOP_NOKASLR:-0}" '
 	{ a[NR] = $1; s[NR] = $2; if ($2 == "_etext") etext = $1 }
