@@ -53,6 +53,9 @@ Options:
   --quiet           do not copy the VM console to stdout (it is still in
                     RESULTS/console.log; failures are shown)
   --help            this text
+Environment: USVHOST_VM_CPU (the VM's -cpu, default max);
+  USVHOST_VM_RESET_DUMP=1 (no -no-reboot: stop the VM at its first own reset,
+  its registers in RESULTS/vm-reset.log; the VM boots with nokaslr).
 
 Exit status: 0 every test passed, 1 a test failed or the VM did not finish,
 77 skipped (no QEMU or no kernel; with USVHOST_E2E_REQUIRE=1 this is 1).
@@ -145,7 +148,7 @@ rm -f "$results/exit" "$results/summary"
 	printf 'VM_VMLINUZ_REL=%q\n' "${USVHOST_VMLINUZ#"$USVHOST_CACHE"/}"
 	printf 'VM_HOST_SRCDIR=%q\nVM_HOST_BUILDDIR=%q\n' "$srcdir" "$builddir"
 	# Pass the harness's knobs through.
-	for v in USVHOST_E2E_REQUIRE VM_VERBOSE VM_NESTED_TIMEOUT VM_NESTED_ACCEL VM_NESTED_QUIET VM_BOOT_LOOP VM_BOOT_LOOP_CHURN VM_BOOT_LOOP_MIGRATE VM_BLOB_BYTES VM_CONFORMANCE_ARGS; do
+	for v in USVHOST_E2E_REQUIRE VM_VERBOSE VM_NESTED_TIMEOUT VM_NESTED_ACCEL VM_NESTED_QUIET VM_BOOT_LOOP VM_BOOT_LOOP_CHURN VM_BOOT_LOOP_MIGRATE VM_BOOT_LOOP_BACKEND VM_BOOT_LOOP_GUESTS VM_BOOT_LOOP_NOREBOOT VM_BOOT_LOOP_NOKASLR VM_BOOT_LOOP_NPT VM_BOOT_LOOP_KVMTRACE VM_NESTED_APPEND VM_BLOB_BYTES VM_CONFORMANCE_ARGS; do
 		[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}"
 	done
 } >"$results/run.env"
@@ -153,14 +156,24 @@ rm -f "$results/exit" "$results/summary"
 # ---- boot ------------------------------------------------------------------
 append="console=ttyS0 panic=-1 quiet"
 [ "$shell" = 0 ] || append="$append usvhost.shell=1"
+# USVHOST_VM_RESET_DUMP=1 (diagnostics): the VM itself without -no-reboot
+# and with nokaslr; a reset (a triple fault in the VM's own kernel) is
+# logged with TCG's registers at that moment in RESULTS/vm-reset.log, and
+# the VM is stopped there.
+[ "${USVHOST_VM_RESET_DUMP:-0}" != 1 ] || append="$append nokaslr"
 # shellcheck disable=SC2054 # commas are QEMU's option syntax
-qemu_args=(-accel "tcg,thread=$tcg" -cpu max -smp "$smp" -m "$memory" -nographic -no-reboot -nic none
+qemu_args=(-accel "tcg,thread=$tcg" -cpu "${USVHOST_VM_CPU:-max}" -smp "$smp" -m "$memory" -nographic -nic none
 	-kernel "$USVHOST_VMLINUZ" -initrd "$USVHOST_VM_INITRD" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$srcdir,mount_tag=usvsrc,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$builddir,mount_tag=usvbuild,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$USVHOST_CACHE,mount_tag=usvcache,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$results,mount_tag=usvresults,security_model=none,multidevs=remap")
+if [ "${USVHOST_VM_RESET_DUMP:-0}" = 1 ]; then
+	qemu_args+=(-d cpu_reset -D "$results/vm-reset.log")
+else
+	qemu_args+=(-no-reboot)
+fi
 printf '%q ' qemu-system-x86_64 "${qemu_args[@]}" >"$results/vm.cmd"
 echo >>"$results/vm.cmd"
 
@@ -193,6 +206,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 timed_out=0
 while kill -0 "$qpid" 2>/dev/null; do
+	# Power-on resets CPU 0 twice; INITs reset the others at each boot: a
+	# third reset of CPU 0 is the VM's own.
+	resets=0
+	[ "${USVHOST_VM_RESET_DUMP:-0}" != 1 ] || resets=$(grep -c '^CPU Reset (CPU 0)' "$results/vm-reset.log" 2>/dev/null || true)
+	if [ "${resets:-0}" -gt 2 ]; then
+		sleep 1
+		echo "$prog: the VM reset itself: its registers are in $results/vm-reset.log"
+		grep -m1 -i 'triple fault' "$results/vm-reset.log" || true
+		kill -KILL "$qpid" 2>/dev/null || true
+		break
+	fi
 	if [ $((SECONDS - t0)) -ge "$timeout" ]; then
 		timed_out=1
 		echo "$prog: the VM did not finish within $timeout s: killing it"

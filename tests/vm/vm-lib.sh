@@ -314,12 +314,15 @@ vm_guest_start() {
 	fi
 	local -a args=(-accel "${VM_NESTED_ACCEL:-kvm}" ${machine:+-machine "$machine"}
 		-cpu qemu64 -smp "$smp" -m "$mem" -nodefaults -display none
-		-no-reboot -serial "file:$VM_OUT/guest-$tag.console"
+		-serial "file:$VM_OUT/guest-$tag.console"
 		-kernel "$VM_VMLINUZ" -initrd "$VM_NESTED_INITRD"
-		-append "console=ttyS0 panic=-1 ${VM_NESTED_QUIET-quiet} usvhost.ip=$addr usvhost.peer=$peer usvhost.rx=$rx usvhost.tx=$tx usvhost.flows=$flows usvhost.bytes=$VM_BLOB_BYTES$kargs"
+		-append "console=ttyS0 panic=-1 ${VM_NESTED_QUIET-quiet}${VM_NESTED_APPEND:+ $VM_NESTED_APPEND} usvhost.ip=$addr usvhost.peer=$peer usvhost.rx=$rx usvhost.tx=$tx usvhost.flows=$flows usvhost.bytes=$VM_BLOB_BYTES$kargs"
 		"${more[@]+"${more[@]}"}" -netdev "$netdev" -device "$device"
 		-trace vhost_dev_start -trace vhost_dev_stop -trace virtqueue_pop
 		-d cpu_reset -D "$VM_OUT/guest-$tag.trace")
+	# VM_NESTED_NOREBOOT=0 (diagnostics): a triple fault resets the vCPU
+	# instead of ending QEMU, and -d cpu_reset logs the registers at the fault.
+	[ "${VM_NESTED_NOREBOOT:-1}" = 0 ] || args+=(-no-reboot)
 	printf '%q ' qemu-system-x86_64 "${args[@]}" >"$VM_OUT/guest-$tag.cmd"
 	echo >>"$VM_OUT/guest-$tag.cmd"
 	VM_GUEST_FLOWS[$tag]=$flows
