@@ -82,49 +82,16 @@ done
 case " $devices " in *" 1 "*) ;; *) die "--devices must include 1 (the ratios are to one device)" ;; esac
 case $builddir in /*) ;; *) builddir=$PWD/$builddir ;; esac
 case $out in /*) ;; *) out=$PWD/$out ;; esac
-daemon=$builddir/src/usvhostd bench=$builddir/src/usvhost-bench
-if ! [ -x "$daemon" ] || ! [ -x "$bench" ]; then
-	die "$daemon or $bench missing: build first (or --build-dir=DIR)"
-fi
-command -v python3 >/dev/null || die "needs python3 (the report)"
+. "$srcdir/scripts/bench-host-lib.sh"
+bench_host_binaries "$builddir"
 
-if [ "${USVHOST_BENCH_IN_NS:-}" != 1 ]; then
-	[ "$(id -u)" = 0 ] || die "needs root (FUSE mount, taps, namespaces); try: sudo $0"
-	export USVHOST_BENCH_IN_NS=1
-	exec unshare -m -n --propagation private -- bash "$0" --secs="$secs" --runs="$runs" \
-		--devices="$devices" --idle-devices="$idle_devices" --idle-secs="$idle_secs" \
-		--guest="$guest" --out="$out" --note="$note" --build-dir="$builddir"
-fi
+bench_host_enter_ns --secs="$secs" --runs="$runs" --devices="$devices" \
+	--idle-devices="$idle_devices" --idle-secs="$idle_secs" --guest="$guest" --out="$out" \
+	--note="$note" --build-dir="$builddir"
 
 # ---- in the private namespaces ---------------------------------------------
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/usvhost-bench-scale.XXXXXX")
-mnt=$work/mnt dpid=""
-mkdir "$mnt"
-cleanup() {
-	if [ -n "$dpid" ]; then
-		kill -TERM "$dpid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$dpid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$dpid" 2>/dev/null || true
-	fi
-	umount -l "$mnt" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-ip link set lo up 2>/dev/null || true
-"$daemon" --transport=fuse --mount="$mnt" --foreground --log-level=info 2>"$work/daemon.log" </dev/null &
-dpid=$!
-for _ in $(seq 100); do
-	[ -e "$mnt/vhost-net" ] && break
-	sleep 0.1
-done
-if ! [ -e "$mnt/vhost-net" ]; then
-	cat "$work/daemon.log" >&2
-	die "usvhostd did not serve $mnt/vhost-net"
-fi
+bench_host_start_daemon usvhost-bench-scale
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
