@@ -56,6 +56,9 @@ struct usv_seg {
 	uint64_t uva;
 	uint64_t gpa; /* for the dirty log */
 	uint32_t len;
+	/* An IOTLB piece outside guest RAM: no gpa, no page to log (every
+	 * gpa value, 2^64 - 1 included, may be a guest byte). */
+	bool no_gpa;
 };
 
 struct usv_chain {

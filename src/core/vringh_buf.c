@@ -53,7 +53,7 @@ static int translate_iova(struct usv_vringh *vr, struct usv_chain *c, uint64_t i
 		const struct usv_mem_region *r;
 		uint64_t uva, n;
 		uint8_t *local = NULL;
-		uint64_t gpa = UINT64_MAX;
+		uint64_t gpa = 0;
 
 		if (c->nout + c->nin == c->max_segs)
 			return -ENOBUFS;
@@ -80,7 +80,7 @@ static int translate_iova(struct usv_vringh *vr, struct usv_chain *c, uint64_t i
 			gpa = r->gpa + (uva - r->uaddr);
 		}
 		c->seg[c->nout + c->nin] = (struct usv_seg){
-			.local = local, .uva = uva, .gpa = gpa, .len = (uint32_t)n,
+			.local = local, .uva = uva, .gpa = gpa, .len = (uint32_t)n, .no_gpa = !r,
 		};
 		if (write) {
 			c->nin++;
@@ -291,7 +291,7 @@ int usv_vringh_log_chain(struct usv_vringh *vr, const struct usv_chain *c, uint3
 		int ret;
 
 		/* Outside guest RAM (an IOTLB piece): no page to log. */
-		if (c->seg[i].gpa == UINT64_MAX)
+		if (c->seg[i].no_gpa)
 			return -EFAULT;
 		ret = usv_vringh_log_write(vr, c->seg[i].gpa, n);
 		if (ret)
