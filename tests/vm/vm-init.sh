@@ -10,14 +10,14 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TMPDIR=/tmp LC_ALL=C
 VM_ROOT=/run/usvhost-vm
 VM_RESULTS=$VM_ROOT/results
+# Everything run.env sets is exported to the tests: scripts/vm-run.sh alone
+# lists the knobs that pass through.
+set -a
 # shellcheck disable=SC1091
 . "$VM_RESULTS/run.env" || { echo "vm-init: no $VM_RESULTS/run.env"; exit 125; }
-export VM_ROOT VM_RESULTS USVHOST_KVER VM_KROOT_REL VM_NESTED_INITRD_REL VM_VMLINUZ_REL
+set +a
+export VM_ROOT VM_RESULTS
 export top_srcdir=$VM_ROOT/src top_builddir=$VM_ROOT/build
-export VM_HOST_SRCDIR VM_HOST_BUILDDIR
-for v in USVHOST_E2E_REQUIRE VM_VERBOSE VM_NESTED_TIMEOUT VM_NESTED_ACCEL VM_NESTED_QUIET VM_BOOT_LOOP VM_BOOT_LOOP_CHURN VM_BOOT_LOOP_MIGRATE VM_BOOT_LOOP_BACKEND VM_BOOT_LOOP_GUESTS VM_BOOT_LOOP_NOREBOOT VM_BOOT_LOOP_NOKASLR VM_BOOT_LOOP_NPT VM_BOOT_LOOP_KVMTRACE VM_NESTED_APPEND VM_BLOB_BYTES VM_CONFORMANCE_ARGS; do
-	[ -z "${!v:-}" ] || export "${v?}"
-done
 
 echo "vm-init: kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB; tests: $VM_TESTS"
 ip link set lo up 2>/dev/null
