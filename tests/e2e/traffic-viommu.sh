@@ -58,18 +58,6 @@ check_acked_access_platform() {
 	fi
 }
 
-# The IOTLB carried the traffic: UPDATEs were taken, misses asked for.
-check_iotlb_used() {
-	local updates misses
-	updates=$(grep -c 'IOTLB UPDATE' "$E2E_RUN_DIR/daemon.log" || true)
-	misses=$(grep -c 'IOTLB miss' "$E2E_RUN_DIR/daemon.log" || true)
-	if [ "$updates" -gt 0 ] && [ "$misses" -gt 0 ]; then
-		e2e_pass "IOTLB in use: $updates UPDATEs, $misses misses asked for"
-	else
-		e2e_fail "IOTLB not in use: $updates UPDATEs, $misses misses asked for"
-	fi
-}
-
 # The trace has the channel's messages decoded: MISSes read, UPDATEs
 # written and taken, and usvhost-trace show prints them.
 check_trace() { # TRACE
@@ -126,7 +114,7 @@ for mode in ${VIOMMU_MODES:-strict pt pt-v1}; do
 		-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,device-iotlb=on
 	e2e_traffic_check 1
 	check_acked_access_platform
-	check_iotlb_used
+	e2e_check_iotlb_used "$E2E_RUN_DIR/daemon.log"
 	check_trace "$E2E_DIR/trace-$mode.json"
 	check_framing "$E2E_DIR/trace-$mode.json" "$framing"
 	e2e_run_end

@@ -539,6 +539,19 @@ e2e_check_daemon_stop() {
 	fi
 }
 
+# The device IOTLB carried a vIOMMU guest's traffic: the daemon's debug log
+# LOG shows misses asked for and UPDATEs taken.
+e2e_check_iotlb_used() { # LOG
+	local updates misses
+	updates=$(grep -c 'IOTLB UPDATE' "$1" || true)
+	misses=$(grep -c 'IOTLB miss' "$1" || true)
+	if [ "$updates" -gt 0 ] && [ "$misses" -gt 0 ]; then
+		e2e_pass "IOTLB in use: $misses misses asked for, $updates UPDATEs taken"
+	else
+		e2e_fail "IOTLB not in use: $misses misses asked for, $updates UPDATEs taken"
+	fi
+}
+
 # End a run: show its logs if one of its checks failed.
 e2e_run_end() {
 	if [ "$E2E_FAILS" -gt "$E2E_RUN_FAILS0" ] && [ "$E2E_LOGS_SHOWN" = 0 ]; then

@@ -55,13 +55,7 @@ vm_stats_sampler_stop
 vm_guest_check_up i
 check_feature i 33 ACCESS_PLATFORM
 vm_guest_check_traffic i
-updates=$(grep -c 'IOTLB UPDATE' "$VM_DAEMON_LOG" || true)
-misses=$(grep -c 'IOTLB miss' "$VM_DAEMON_LOG" || true)
-if [ "$updates" -gt 0 ] && [ "$misses" -gt 0 ]; then
-	e2e_pass "the device IOTLB carried the vIOMMU guest's traffic: $misses misses asked for, $updates UPDATEs taken through the CUSE node"
-else
-	e2e_fail "no IOTLB traffic through the CUSE node: $misses misses, $updates UPDATEs"
-fi
+e2e_check_iotlb_used "$VM_DAEMON_LOG" # through the CUSE node
 
 vm_daemon_stop
 vm_check_counters usvhostd p:vtap0 i:vtap0
