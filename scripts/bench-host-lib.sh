@@ -56,3 +56,21 @@ bench_host_cleanup() {
 	umount -l "$mnt" 2>/dev/null || true
 	rm -rf "$work"
 }
+
+# One usvhost-bench run (ARGS, --json), killed after SECS: its JSON line
+# goes to $results as {KEYS,"r":LINE}, or {KEYS,"failed":true,FAILED} when it
+# printed none. Exit 1 with a line means it ran but the counters did not
+# match (the report says so); anything else is a failed run.
+# shellcheck disable=SC2154 # results and prog are the caller's
+bench_host_record() { # SECS KEYS FAILED ARGS...
+	local limit=$1 keys=$2 failed=$3 line rc=0
+	shift 3
+	line=$(timeout -s KILL "$limit" "$bench" "$@" --json) || rc=$?
+	case $line in
+	'{'*) echo "{$keys,\"r\":$line}" >>"$results" ;;
+	*)
+		echo "$prog: that run failed (exit $rc)" >&2
+		echo "{$keys,\"failed\":true,$failed}" >>"$results"
+		;;
+	esac
+}

@@ -94,18 +94,9 @@ for run in $(seq "$runs"); do
 					args=(--dev="$mnt/vhost-net" --ram="$cfg" --backend-pid="$dpid")
 				fi
 				echo "$prog: [$n/$total] run $run: $test $size bytes, $cfg" >&2
-				rc=0
-				line=$(timeout -s KILL $((secs + 30)) "$bench" "${args[@]}" --test="$test" \
-					--size="$size" --guest="$guest" --secs="$secs" --json) || rc=$?
-				# Exit 1 with a line: it ran, but the counters did not match (the
-				# report says so); anything else is a failed run.
-				case $line in
-				'{'*) echo "{\"cfg\":\"$cfg\",\"run\":$run,\"r\":$line}" >>"$results" ;;
-				*)
-					echo "$prog: that run failed (exit $rc)" >&2
-					echo "{\"cfg\":\"$cfg\",\"run\":$run,\"failed\":true,\"test\":\"$test\",\"size\":$size}" >>"$results"
-					;;
-				esac
+				bench_host_record $((secs + 30)) "\"cfg\":\"$cfg\",\"run\":$run" \
+					"\"test\":\"$test\",\"size\":$size" "${args[@]}" --test="$test" \
+					--size="$size" --guest="$guest" --secs="$secs"
 			done
 		done
 	done
