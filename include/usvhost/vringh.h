@@ -182,9 +182,10 @@ int usv_vringh_prefetch(struct usv_vringh *vr);
  * has nothing; USV_VRING_MISS when an IOVA is not in the IOTLB (nothing
  * taken); -EFAULT, -EINVAL, -E2BIG or -ENOBUFS (with an IOTLB also -EPERM,
  * a range without the access) when the guest broke the ring (vr->err says
- * how; the caller stops the ring and signals its ERR eventfd). c->ndesc counts the descriptors read, also on failure, so that
- * the caller can charge the walk; a chain reading more than
- * max(num, USV_VRING_MIN_CHAIN_DESCS) descriptors is -EINVAL.
+ * how; the caller stops the ring and signals its ERR eventfd). c->ndesc
+ * counts the descriptors read, also on failure, so that the caller can
+ * charge the walk; a chain reading more than max(num,
+ * USV_VRING_MIN_CHAIN_DESCS) descriptors is -EINVAL.
  */
 int usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c);
 /* Gives back the last n popped chains (vhost_discard_vq_desc). */
