@@ -127,6 +127,9 @@ static const int allow_plain[] = {
 	 * filesystem checked: fstatfs), the socket file removed at exit. */
 	SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(uname), SCMP_SYS(fstatfs),
 	SCMP_SYS(unlink),
+	/* A hand-over (usvhostd --takeover): every descriptor goes to the new
+	 * daemon as SCM_RIGHTS. */
+	SCMP_SYS(sendmsg),
 };
 
 #if USV_SANITIZED
@@ -371,8 +374,10 @@ static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 	 * (--trace=-). */
 	static const uint64_t ioctls[] = { TUNGETIFF, FUSE_DEV_IOC_CLONE, TCGETS };
 	/* F_GETFL: an fd's open mode and O_NONBLOCK; F_GET_SEALS: guest RAM
-	 * sealed against shrinking; F_GETFD/F_SETFD: close-on-exec (libfuse). */
-	static const uint64_t fcntls[] = { F_GETFL, F_GET_SEALS, F_GETFD, F_SETFD };
+	 * sealed against shrinking; F_GETFD/F_SETFD: close-on-exec (libfuse);
+	 * F_SETFL: a control client taking the devices over is served with
+	 * blocking I/O. */
+	static const uint64_t fcntls[] = { F_GETFL, F_GET_SEALS, F_GETFD, F_SETFD, F_SETFL };
 	/* Thread names (pthread_setname_np on the calling thread). */
 	static const uint64_t prctls[] = { PR_SET_NAME, PR_GET_NAME };
 	/* What kind of socket an imported fd is (classify_socket); who a
