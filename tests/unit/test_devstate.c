@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "core/iotlb.h"
 #include "core/vhost_chr.h"
 #include "daemon/devstate_json.h"
+#include "datapath/uring_dp.h"
 #include "ioctl_fixture.h"
 
 #define AP USV_BIT(USV_F_ACCESS_PLATFORM)
@@ -603,6 +605,101 @@ static void a_handle_in_use_is_eexist(void **state)
 	assert_int_equal(usv_devlist_count(&h->l2), 1);
 }
 
+/* ---- with the daemon's datapath ---------------------------------------------- */
+
+static const struct usv_dp_ring_stats *ring_stats(const struct usv_dp_ring_stats *s,
+						  unsigned n, unsigned handle, unsigned idx)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (s[i].handle == handle && s[i].idx == idx)
+			return &s[i];
+	return NULL;
+}
+
+static void the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on(void **state)
+{
+	struct env *e = *state;
+	struct usv_dp *dpa = NULL, *dpb = NULL;
+	struct usv_devlist l2;
+	struct usv_fdvec fv = { 0 };
+	struct usv_dp_ring_stats *s = NULL, seed = { .packets = 100, .bytes = 5000,
+						      .kicks = 7, .interrupts = 3 };
+	const struct usv_dp_ring_stats *r;
+	struct pollfd pfd;
+	json_object *j = NULL;
+	uint64_t v = 0;
+	unsigned n;
+	int backend = env_backend_or_skip(e), call = env_eventfd(e), *dups;
+
+	assert_int_equal(usv_dp_create(&(struct usv_dp_config){ 0 }, &dpa), 0);
+	assert_int_equal(usv_dp_create(&(struct usv_dp_config){ 0 }, &dpb), 0);
+	e->dev->dp = usv_dp_ops();
+	e->dev->dp_ctx = dpa;
+	assert_int_equal(env_set_owner(e), 0);
+	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, V1 | MRG), 0);
+	assert_int_equal(env_file(e, &e->owner, USV_VHOST_SET_VRING_KICK, USV_VQ_TX,
+				  env_eventfd(e)), 0);
+	assert_int_equal(env_file(e, &e->owner, USV_VHOST_SET_VRING_CALL, USV_VQ_TX, call), 0);
+	assert_int_equal(env_state(e, &e->owner, USV_VHOST_SET_VRING_BASE, USV_VQ_TX, 5), 0);
+	/* The guest has posted 5 chains, all used: an idle ring. */
+	{
+		uint16_t five = 5;
+
+		memcpy(e->guest + (env_ring_avail(e, USV_VQ_TX) - (uintptr_t)e->guest) + 2,
+		       &five, 2);
+		memcpy(e->guest + (env_ring_used(e, USV_VQ_TX) - (uintptr_t)e->guest) + 2,
+		       &five, 2);
+	}
+	assert_int_equal(env_start_ring(e, USV_VQ_TX, backend), 0);
+	assert_int_equal(usv_devstate_save(&e->list, e->handle, &j, &fv), 0);
+	assert_int_equal(vring_base(e, e->dev, USV_VQ_TX), 5);
+	/* Nothing was signalled before the hand-over. */
+	pfd = (struct pollfd){ .fd = call, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+
+	dups = calloc(fv.n, sizeof(int));
+	for (unsigned i = 0; i < fv.n; i++)
+		dups[i] = fcntl(fv.fd[i], F_DUPFD_CLOEXEC, 0);
+	assert_int_equal(usv_devlist_init(&l2, usv_profile_default(), usv_dp_ops(), dpb), 0);
+	assert_int_equal(usv_devstate_restore(&l2, j, dups, fv.n), 0);
+	/* Seeded before any ring of the device started: kept until then. */
+	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_VQ_TX, &seed), 0);
+	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_NET_NVQS, &seed), -EINVAL);
+	assert_int_equal(usv_dp_stats_collect(dpb, &s, &n), 0);
+	assert_null(ring_stats(s, n, e->handle, USV_VQ_TX));
+	free(s);
+	assert_int_equal(usv_devstate_resume(&l2, e->handle), 0);
+	/* One interrupt, at once. */
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_int_equal(read(call, &v, sizeof(v)), sizeof(v));
+	assert_true(v >= 1);
+	assert_int_equal(usv_dp_stats_collect(dpb, &s, &n), 0);
+	r = ring_stats(s, n, e->handle, USV_VQ_TX);
+	assert_non_null(r);
+	assert_string_equal(r->state, "running");
+	assert_true(r->packets == 100 && r->bytes == 5000 && r->kicks == 7);
+	assert_true(r->interrupts == 4);
+	free(s);
+	/* Seeding a device whose state exists adds at once. */
+	seed = (struct usv_dp_ring_stats){ .drops = 2 };
+	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_VQ_RX, &seed), 0);
+	assert_int_equal(usv_dp_stats_collect(dpb, &s, &n), 0);
+	r = ring_stats(s, n, e->handle, USV_VQ_RX);
+	assert_true(r && r->drops == 2 && r->packets == 0);
+	free(s);
+	assert_int_equal(vring_base(e, usv_devlist_get(&l2, e->handle), USV_VQ_TX), 5);
+
+	json_object_put(j);
+	usv_devlist_destroy(&l2);
+	for (unsigned i = 0; i < fv.n; i++)
+		assert_int_equal(dups[i], -1);
+	free(dups);
+	usv_fdvec_free(&fv, false);
+	usv_devlist_remove(&e->list, e->handle);
+	usv_dp_destroy(dpa);
+	usv_dp_destroy(dpb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +717,9 @@ int main(void)
 			ho_teardown),
 		cmocka_unit_test_setup_teardown(a_handle_in_use_is_eexist, ho_setup,
 						ho_teardown),
+		cmocka_unit_test_setup_teardown(
+			the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on,
+			env_setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
