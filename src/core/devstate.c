@@ -3,7 +3,9 @@
 #include "core/devstate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -227,6 +229,41 @@ static bool fd_kind(int fd, enum usv_fd_kind a, enum usv_fd_kind b,
 		return true;
 	usv_fd_classify(fd, info);
 	return info->kind == a || info->kind == b || info->kind == c;
+}
+
+/* fd is a pidfd of process tgid (its fdinfo says so). */
+static bool pidfd_of(int fd, pid_t tgid)
+{
+	char path[64], buf[1024], want[32];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", (int)tgid);
+	return strstr(buf, want) != NULL;
+}
+
+/* fd is /proc/<tgid>/mem (as usv_owner_pin opened it). */
+static bool procmem_of(int fd, pid_t tgid)
+{
+	char path[64], link[64], want[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	snprintf(want, sizeof(want), "/proc/%d/mem", (int)tgid);
+	return strcmp(link, want) == 0;
 }
 
 static bool eventfd_or_none(int fd)
@@ -467,7 +504,8 @@ int usv_devstate_install(struct usv_devlist *devs, const struct usv_devstate *st
 		return ret;
 	if (usv_devlist_get(devs, st->handle))
 		return -EEXIST;
-	if (!eventfd_or_none(st->log_fd))
+	if (!eventfd_or_none(st->log_fd) ||
+	    (st->tgid && (!pidfd_of(st->pidfd, st->tgid) || !procmem_of(st->memfd, st->tgid))))
 		return -EBADF;
 	dev = usv_dev_new(st->handle, devs->profile, devs->dp, devs->dp_ctx);
 	if (!dev)

@@ -495,6 +495,27 @@ static void an_eventfd_in_place_of_the_backend(struct ho *h, json_object *j)
 	set_int(vq_of(j, 1), "backend", kick);
 }
 
+static void owner_fds_swapped(struct ho *h, json_object *j)
+{
+	json_object *o;
+	int pidfd;
+
+	(void)h;
+	assert_true(json_object_object_get_ex(j, "owner", &o));
+	pidfd = fd_index(o, "pidfd");
+	set_int(o, "pidfd", fd_index(o, "memfd"));
+	set_int(o, "memfd", pidfd);
+}
+
+static void another_owner(struct ho *h, json_object *j)
+{
+	json_object *o;
+
+	(void)h;
+	assert_true(json_object_object_get_ex(j, "owner", &o));
+	set_int(o, "tgid", getppid());
+}
+
 static void iotlb_range_backwards(struct ho *h, json_object *j)
 {
 	json_object *t;
@@ -534,6 +555,8 @@ static void malformed_states_are_refused_with_nothing_added_or_taken(void **stat
 		{ "a region of size 0 not at 0", region_of_size_zero_wrapping, -EINVAL },
 		{ "a mapping past its file", mapping_past_its_file, -EINVAL },
 		{ "an eventfd as the backend", an_eventfd_in_place_of_the_backend, -EBADF },
+		{ "the owner's pidfd and memfd swapped", owner_fds_swapped, -EBADF },
+		{ "the owner's fds for another process", another_owner, -EBADF },
 		{ "an IOTLB range ending before its start", iotlb_range_backwards, -EINVAL },
 		{ "a MISS of ring 2", miss_for_a_third_ring, -EINVAL },
 	};
