@@ -203,10 +203,8 @@ int usv_devstate_capture(struct usv_devlist *devs, unsigned handle,
 		ret = describe_iotlb(dev->iotlb, st);
 	if (!ret)
 		ret = usv_msgq_list(&dev->msgq, &st->miss, &st->nmiss);
-	if (ret) {
-		usv_devstate_clear(st);
-		resume_locked(dev); /* as it was */
-	}
+	if (ret)
+		usv_devstate_clear(st); /* rings stay paused: resume restarts them */
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
 }

@@ -91,8 +91,9 @@ void usv_devstate_clear(struct usv_devstate *st);
 /* Under the device lock: stops every ring the datapath runs (indexes back
  * as GET_VRING_BASE has them; the backend stays attached in the core, the
  * ring paused) and describes the device into *st, fds borrowed. -ENOENT
- * unknown handle, -ENOMEM. The device serves no request until resumed or
- * released: the caller has stopped its front. */
+ * unknown handle, -ENOMEM (the rings paused all the same). The device
+ * serves no request until resumed or released: the caller has stopped its
+ * front. */
 int usv_devstate_capture(struct usv_devlist *devs, unsigned handle,
 			 struct usv_devstate *st);
 /* Checks st as untrusted input and builds its device in devs under its

@@ -202,7 +202,8 @@ TESTS += tests/unit/test_devstate
 tests_unit_test_devstate_SOURCES = tests/unit/test_devstate.c $(IOCTL_COMMON_SRC) \
 	src/daemon/devstate_json.c src/daemon/devstate_json.h
 tests_unit_test_devstate_CFLAGS = $(UNIT_CC_FLAGS) $(JSONC_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
-tests_unit_test_devstate_LDFLAGS = $(UNIT_LINK_FLAGS)
+tests_unit_test_devstate_LDFLAGS = $(UNIT_LINK_FLAGS) -Wl,--wrap=malloc \
+	-Wl,--wrap=calloc -Wl,--wrap=realloc
 tests_unit_test_devstate_LDADD = src/libusvdp.la $(UNIT_LIBS) $(URING_LIBS) $(NUMA_LIBS) \
 	$(JSONC_LIBS)
 endif

@@ -40,6 +40,44 @@ static const struct usv_profile ap_profile = {
 	.kernel = USV_KERNEL_NEWEST,
 };
 
+/* Allocation n (counted while armed) fails; 0: none. The core and
+ * devstate_json.c are linked in statically, so --wrap reaches their calls. */
+static struct {
+	bool armed;
+	unsigned count, fail_at;
+} alloc;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static bool alloc_fails(void)
+{
+	return alloc.armed && ++alloc.count == alloc.fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+static void alloc_arm(unsigned fail_at)
+{
+	alloc.count = 0;
+	alloc.fail_at = fail_at;
+	alloc.armed = true;
+}
+
 /* The device of the first list, saved; the second list to restore into. */
 struct ho {
 	struct env *e;
@@ -628,6 +666,56 @@ static void a_handle_in_use_is_eexist(void **state)
 	assert_int_equal(usv_devlist_count(&h->l2), 1);
 }
 
+static void each_allocation_failing_leaves_nothing_behind(void **state)
+{
+	struct ho *h = *state;
+	struct env *e = h->e;
+	unsigned fail_at;
+	int ret;
+
+	for (fail_at = 1;; fail_at++) {
+		json_object *j = parsed(h);
+		int fds = count_open_fds();
+
+		alloc_arm(fail_at);
+		ret = usv_devstate_restore(&h->l2, j, h->dups, h->fv.n);
+		alloc.armed = false;
+		json_object_put(j);
+		if (!ret)
+			break;
+		check_ret(ret, -ENOMEM, "restore with allocation %u failing", fail_at);
+		assert_int_equal(usv_devlist_count(&h->l2), 0);
+		assert_int_equal(count_open_fds(), fds);
+		for (unsigned i = 0; i < h->fv.n; i++)
+			assert_true(h->dups[i] >= 0 && fd_is_open(h->dups[i]));
+	}
+	assert_true(fail_at > 5); /* the decoder's, the device's, the tables' */
+	for (unsigned i = 0; i < h->fv.n; i++)
+		assert_int_equal(h->dups[i], -1);
+	/* Saving again (the rings are paused): a failure leaves the fd vector
+	 * as it was, and the device can be resumed. */
+	for (fail_at = 1;; fail_at++) {
+		struct usv_fdvec fv = { 0 };
+		json_object *j = NULL;
+
+		alloc_arm(fail_at);
+		ret = usv_devstate_save(&e->list, e->handle, &j, &fv);
+		alloc.armed = false;
+		if (!ret) {
+			json_object_put(j);
+			usv_fdvec_free(&fv, false);
+			break;
+		}
+		check_ret(ret, -ENOMEM, "save with allocation %u failing", fail_at);
+		assert_int_equal(fv.n, 0);
+		usv_fdvec_free(&fv, false);
+	}
+	assert_true(fail_at > 2);
+	fake_dp_clear(&e->dp);
+	assert_int_equal(usv_devstate_resume(&e->list, e->handle), 0);
+	assert_int_equal(dp_count(e, DP_START, 0, 0) + dp_count(e, DP_START, 1, 0), 2);
+}
+
 /* ---- with the daemon's datapath ---------------------------------------------- */
 
 static const struct usv_dp_ring_stats *ring_stats(const struct usv_dp_ring_stats *s,
@@ -749,6 +837,8 @@ int main(void)
 			ho_teardown),
 		cmocka_unit_test_setup_teardown(a_handle_in_use_is_eexist, ho_setup,
 						ho_teardown),
+		cmocka_unit_test_setup_teardown(each_allocation_failing_leaves_nothing_behind,
+						ho_setup, ho_teardown),
 		cmocka_unit_test_setup_teardown(
 			the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on,
 			env_setup, env_teardown),
