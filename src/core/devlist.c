@@ -101,6 +101,38 @@ int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
 	return usv_devlist_add_uid(list, 0, handle);
 }
 
+int usv_devlist_insert(struct usv_devlist *list, struct usv_dev *dev, uid_t uid)
+{
+	struct usv_dev **link;
+	unsigned h = dev->handle;
+	int ret;
+
+	pthread_mutex_lock(&list->lock);
+	for (link = &list->head; *link && (*link)->handle < h; link = &(*link)->next)
+		;
+	if (*link && (*link)->handle == h) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (h == UINT_MAX) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = reserve_opener(list, h);
+	if (ret)
+		goto out;
+	dev->obs = list->obs;
+	dev->obs_ctx = list->obs_ctx;
+	dev->inject = list->inject;
+	dev->next = *link;
+	*link = dev;
+	list->opener[h] = uid;
+	list->count++;
+out:
+	pthread_mutex_unlock(&list->lock);
+	return ret;
+}
+
 struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle)
 {
 	struct usv_dev *dev;

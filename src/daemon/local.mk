@@ -10,6 +10,7 @@ src_usvhostd_SOURCES = \
 	src/daemon/seccomp.c src/daemon/seccomp.h \
 	src/daemon/control.c src/daemon/control.h \
 	src/daemon/control_cmd.c src/daemon/control_cmd.h \
+	src/daemon/devstate_json.c src/daemon/devstate_json.h \
 	src/daemon/trace_switch.c src/daemon/trace_switch.h \
 	src/daemon/takeover.c src/daemon/takeover.h
 src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(JSONC_CFLAGS) $(SECCOMP_CFLAGS)
