@@ -30,6 +30,7 @@ struct run {
 	struct fuse_session *se;
 	struct usv_front_loop *loop;
 	struct usv_front_init *init;
+	struct usv_front_ctl *ctl;
 	int stop_fd;              /* readable once the workers must stop */
 	pthread_mutex_t lock;
 	pthread_t thread[USV_FRONT_THREADS];
@@ -39,14 +40,14 @@ struct run {
 	bool ended;               /* the kernel ended the session */
 };
 
-void usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init)
+bool usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init)
 {
 	const struct fuse_in_header *in = buf->mem;
 	const struct fuse_init_in *a;
 
 	if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*in) + 16 ||
 	    (in->opcode != FUSE_INIT && in->opcode != CUSE_INIT))
-		return;
+		return false;
 	/* CUSE's cuse_init_in and fuse_init_in share major, minor and (at
 	 * offset 12) flags; max_readahead and flags2 are FUSE's only. */
 	a = (const void *)(in + 1);
@@ -60,6 +61,7 @@ void usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init
 		if ((a->flags & FUSE_INIT_EXT) && buf->size >= sizeof(*in) + sizeof(*a))
 			init->flags |= (uint64_t)a->flags2 << 32;
 	}
+	return true;
 }
 
 static void stop_workers(struct run *r)
@@ -112,6 +114,7 @@ static void *worker(void *arg)
 	};
 
 	for (;;) {
+		bool is_init;
 		int res;
 
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
@@ -135,13 +138,16 @@ static void *worker(void *arg)
 		if (res < 0)
 			goto failed;
 		pthread_mutex_lock(&r->lock);
-		usv_front_init_peek(&buf, r->init);
+		is_init = usv_front_init_peek(&buf, r->init);
 		if (--r->idle == 0)
 			start_worker(r);
 		pthread_mutex_unlock(&r->lock);
 		fuse_session_process_buf(r->se, &buf);
 		pthread_mutex_lock(&r->lock);
 		r->idle++;
+		/* The session can be described (and handed over) now. */
+		if (is_init && r->ctl && !r->stop)
+			usv_front_ctl_serving(r->ctl, true);
 		pthread_mutex_unlock(&r->lock);
 		continue;
 failed:
@@ -177,7 +183,7 @@ static int wait_stop(struct run *r, struct usv_front_ctl *ctl)
 int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 		       struct usv_front_loop *loop, struct usv_front_init *init)
 {
-	struct run r = { .se = se, .loop = loop, .init = init };
+	struct run r = { .se = se, .loop = loop, .init = init, .ctl = ctl };
 	int ret;
 
 	atomic_store(&loop->stopping, false);
@@ -190,12 +196,13 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 	ret = r.nthreads ? 0 : -EAGAIN;
 	pthread_mutex_unlock(&r.lock);
 	if (!ret) {
-		if (ctl)
+		if (ctl && init->seen)
 			usv_front_ctl_serving(ctl, true);
 		ret = wait_stop(&r, ctl);
+		stop_workers(&r);
+		/* After the stop: no worker marks it serving again. */
 		if (ctl)
 			usv_front_ctl_serving(ctl, false);
-		stop_workers(&r);
 		/* No worker starts once stop is set: the array is final. */
 		for (unsigned i = 0; i < r.nthreads; i++)
 			pthread_join(r.thread[i], NULL);

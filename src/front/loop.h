@@ -27,8 +27,8 @@ struct usv_front_init {
 	uint64_t flags; /* flags, and flags2 << 32 when FUSE_INIT_EXT */
 };
 
-/* Notes the arguments of an INIT request in buf, if it is one. */
-void usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init);
+/* Notes the arguments of an INIT request in buf, if it is one (true). */
+bool usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init);
 
 /* What a run of the loop shares with the request handlers. */
 struct usv_front_loop {
@@ -41,7 +41,8 @@ struct usv_front_loop {
  * threads until SIGINT/SIGTERM/SIGHUP (libfuse's handlers end the session),
  * the kernel ends the session, or ctl asks for a hand-over. Returns once
  * every request read is answered: USV_LOOP_HANDOVER, 0, or -errno (-EIO
- * when the session failed). INIT requests are noted in init. */
+ * when the session failed). INIT requests are noted in init; ctl takes
+ * hand-over requests once init has seen one. */
 int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 		       struct usv_front_loop *loop, struct usv_front_init *init);
 
