@@ -222,6 +222,12 @@ static struct fuse_session *cuse_inherit(const struct usv_front_config *cfg,
 		*ret = -EPROTO;
 	if (!*ret && fuse_set_signal_handlers(se))
 		*ret = -EIO;
+	/* As cuse_lowlevel_setup() does for a new session (a no-op but for
+	 * chdir("/") in the foreground). */
+	if (!*ret && fuse_daemonize(cfg->foreground)) {
+		fuse_remove_signal_handlers(se);
+		*ret = -EIO;
+	}
 	usv_front_init_from_state(cfg->inherit, init);
 out:
 	if (*ret && se) {

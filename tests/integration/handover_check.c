@@ -19,7 +19,8 @@
  *  3. stops B (SIGTERM): B exits 0 and the mount, which B inherited, is
  *     gone; the end of the session wakes the poll().
  *
- * It also feeds usv_front_state_from_json() broken states. Run as root in a
+ * It also feeds usv_front_state_from_json() broken states, and asks a
+ * control no front serves with for a hand-over (ENOTCONN). Run as root in a
  * private mount namespace (handover.sh). Exit 0 pass, 1 fail.
  */
 #include <errno.h>
@@ -349,6 +350,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	check_state_json();
+	{
+		struct usv_front_ctl *c = NULL;
+
+		CHECK(usv_front_ctl_new(&c) == 0 && usv_front_ctl_handover(c) == -ENOTCONN,
+		      "a hand-over with no front serving is not ENOTCONN");
+		usv_front_ctl_free(c);
+	}
 	snprintf(path, sizeof(path), "%s/vhost-net", argv[1]);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, user_a) ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, a_b))
