@@ -5,8 +5,11 @@
  * the stop again, and one that finds nothing (another worker took it) polls
  * again. A worker starts another when none is left idle, as libfuse's loop
  * does. The loop thread itself only waits: for a hand-over request, the end
- * of the session, or libfuse's signal handlers marking it exited (checked
- * every LOOP_TICK_MS, since the signal may land on any thread).
+ * of the session, or libfuse's signal handlers marking it exited. Workers
+ * block those signals; the kernel gives a process-directed signal to the
+ * main thread first, which runs the loop in usvhostd, so the signal
+ * interrupts the wait. One that another thread takes is seen at the next
+ * tick (LOOP_TICK_MS).
  */
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
@@ -24,7 +27,7 @@
 #include "core/log.h"
 #include "front/loop.h"
 
-#define LOOP_TICK_MS 200
+#define LOOP_TICK_MS 1000
 
 struct run {
 	struct fuse_session *se;
