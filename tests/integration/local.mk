@@ -142,4 +142,9 @@ tests_integration_handover_check_LDADD = src/libusvfront.la src/libusvcore.la \
 	$(FUSE3_LIBS) $(JSONC_LIBS)
 TESTS += tests/integration/handover.sh
 EXTRA_DIST += tests/integration/handover.sh
+# takeover.sh: usvhostd --takeover three times under a device control_client
+# keeps busy (rings, ioctls in flight, counters), and refused takeovers.
+TESTS += tests/integration/takeover.sh
+EXTRA_DIST += tests/integration/takeover.sh
+CLEANFILES += tests/integration/takeover-daemon*.log
 CLEANFILES += tests/integration/handover-check.log
