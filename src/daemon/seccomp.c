@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fuse.h>
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -92,8 +91,7 @@ static const int allow_plain[] = {
 	/* Time: log lines, timed waits (the vDSO, or these without one). */
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
 	/* Files: FUSE and CUSE requests and answers (read, writev on
-	 * /dev/fuse or /dev/cuse; libfuse opens a /dev/fuse clone per loop
-	 * thread), the owner's pinned /proc/PID/mem (pread64, pwrite64 and the
+	 * /dev/fuse or /dev/cuse), the owner's pinned /proc/PID/mem (pread64, pwrite64 and the
 	 * vector forms), /proc/PID/maps, fdinfo, mountinfo, status and the fd
 	 * links (openat, read, getdents64, readlink, statx, newfstatat), log,
 	 * stats and trace files (the stats file is written aside and renamed),
@@ -369,10 +367,9 @@ static int add_values(scmp_filter_ctx ctx, int nr, unsigned arg, bool mask32,
 static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 {
 	/* TUNGETIFF: is an imported fd a tap, and which (only on tun and
-	 * macvtap/ipvtap nodes). FUSE_DEV_IOC_CLONE: libfuse's per-thread
-	 * /dev/fuse clones. TCGETS: stdio asks whether stdout is a terminal
+	 * macvtap/ipvtap nodes). TCGETS: stdio asks whether stdout is a terminal
 	 * (--trace=-). */
-	static const uint64_t ioctls[] = { TUNGETIFF, FUSE_DEV_IOC_CLONE, TCGETS };
+	static const uint64_t ioctls[] = { TUNGETIFF, TCGETS };
 	/* F_GETFL: an fd's open mode and O_NONBLOCK; F_GET_SEALS: guest RAM
 	 * sealed against shrinking; F_GETFD/F_SETFD: close-on-exec (libfuse);
 	 * F_SETFL: a control client taking the devices over is served with
