@@ -126,8 +126,10 @@ static const int allow_plain[] = {
 	SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(uname), SCMP_SYS(fstatfs),
 	SCMP_SYS(unlink),
 	/* A hand-over (usvhostd --takeover): every descriptor goes to the new
-	 * daemon as SCM_RIGHTS. */
-	SCMP_SYS(sendmsg),
+	 * daemon as SCM_RIGHTS; then the FUSE-file front lets libfuse forget
+	 * the mount without undoing it (a reader-less pipe put in the session
+	 * fd's place: pipe2, dup3). */
+	SCMP_SYS(sendmsg), SCMP_SYS(pipe2), SCMP_SYS(dup3),
 };
 
 #if USV_SANITIZED

@@ -48,6 +48,7 @@ struct serve {
 	char *ho_answer;
 	size_t ho_answer_len;
 	bool handed_over;
+	bool took_over; /* --takeover completed: the socket file is ours */
 };
 
 static int serve_started(void *arg)
@@ -72,7 +73,14 @@ static int serve_started(void *arg)
 	/* Taken over: the devices run again before the first request. */
 	if (sv->in && (ret = usv_takeover_resume(sv->in, sv->devs, sv->dp)))
 		return ret;
+	sv->took_over = sv->in != NULL;
 	ret = sv->ctl ? usv_control_start(sv->ctl, sv->dp) : 0;
+	/* Taken over: the old daemon is gone, so serve without the socket
+	 * rather than leave the guests without a daemon. */
+	if (ret && sv->in) {
+		usv_err("serving the devices taken over without a control socket");
+		ret = 0;
+	}
 	if (ret == 0)
 		usv_notify_ready(&sv->notify, sv->what);
 	return ret;
@@ -393,7 +401,12 @@ int main(int argc, char **argv)
 	else
 		usv_notify_stopping(&sv.notify);
 out:
-	usv_control_stop(sv.ctl);
+	/* A takeover that did not complete leaves the running daemon's socket
+	 * file where it is. */
+	if (o.takeover && !sv.took_over)
+		usv_control_stop_handed_over(sv.ctl);
+	else
+		usv_control_stop(sv.ctl);
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
 	usv_dp_destroy(sv.dp);

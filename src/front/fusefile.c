@@ -209,6 +209,33 @@ static void unmount_inherited(const struct usv_front_config *cfg)
 		usv_err("cannot unmount %s: %s", cfg->mount, strerror(errno));
 }
 
+/* After a hand-over the mount is the new daemon's, but libfuse keeps our
+ * copy of its path until fuse_session_unmount(), which unmounts unless
+ * polling the session fd reports the connection severed (POLLERR). For
+ * this process it is: the fd's number is pointed at a pipe without a
+ * reader, which polls POLLERR, so libfuse closes it, frees the path and
+ * leaves the mount alone. If that cannot be arranged the path is left
+ * (a few bytes, once), never the mount undone. */
+static void forget_mount(struct fuse_session *se)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC)) {
+		usv_warn("after the hand-over: %s (the mount path stays allocated)",
+			 strerror(errno));
+		return;
+	}
+	close(p[0]);
+	if (dup3(p[1], fuse_session_fd(se), O_CLOEXEC) < 0) {
+		usv_warn("after the hand-over: %s (the mount path stays allocated)",
+			 strerror(errno));
+		close(p[1]);
+		return;
+	}
+	close(p[1]);
+	fuse_session_unmount(se);
+}
+
 /* Mounts a new session, or attaches the inherited one. */
 static int attach(struct fuse_session *se, const struct usv_front_config *cfg,
 		  struct usv_front_init *init)
@@ -248,7 +275,7 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 	struct fuse_args args = FUSE_ARGS_INIT(cfg->fuse_debug ? 4 : 3, argv);
 	struct ff_ctx ctx = { .cfg = cfg };
 	struct usv_front_init init = { .seen = false };
-	bool handed = false, fd_left = cfg->inherit != NULL;
+	bool handed = false, started = false, fd_left = cfg->inherit != NULL;
 	struct fuse_session *se;
 	int ret = 0;
 
@@ -278,6 +305,7 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 		goto out_unmount;
 	if (cfg->hooks.started && (ret = cfg->hooks.started(cfg->hooks.ctx)))
 		goto out_unmount;
+	started = true;
 	ret = usv_front_serve(se, cfg, false, &ctx.loop, &init);
 	handed = ret == USV_LOOP_HANDOVER;
 	if (ret > 0)
@@ -286,7 +314,11 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 		usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
 			 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
 out_unmount:
-	if (!handed) {
+	/* An inherited session whose hand-over did not complete (started
+	 * failed) is still the running daemon's: its mount stays. */
+	if (handed)
+		forget_mount(se);
+	else if (!cfg->inherit || started) {
 		if (cfg->hooks.unmounting)
 			cfg->hooks.unmounting(cfg->hooks.ctx, true);
 		if (cfg->inherit)

@@ -11,7 +11,9 @@
 #   * the ring counters go on across hand-overs (usvhostctl stats);
 #   * a takeover asking only for a state version the daemon does not write
 #     is refused (EPROTONOSUPPORT) and nothing stops; usvhostd --takeover on
-#     a socket nobody listens on exits 1 and says so;
+#     a socket nobody listens on exits 1 and says so; one that cannot
+#     rebuild the device exits 1, and the running daemon resumes, its mount
+#     untouched;
 #   * the last daemon exits 0 on SIGTERM and takes the mount and the socket.
 #
 # Environment: as control.sh (top_builddir, top_srcdir,
@@ -133,6 +135,26 @@ fi
 echo "ioctls 5" >&3
 wait_out '^ioctls n=5 .*failures=0' || finish
 
+# A new daemon that cannot rebuild the device (it allows fewer memory
+# regions than the device has): it exits 1, the running daemon resumes, and
+# the mount, which is still the running daemon's, stays.
+# shellcheck disable=SC2086 # the wrapper and USVHOST_DAEMON_ARGS are word lists
+timeout -s KILL $((30 * scale)) ${daemon_wrapper:-} "$daemon" --takeover --control="$sock" \
+	--foreground --max-mem-regions=1 ${USVHOST_DAEMON_ARGS:-} 2>"$work/small.log" </dev/null
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'cannot be rebuilt' "$work/small.log"; then
+	echo "$me: a new daemon that cannot rebuild the device exits 1: $(grep -o 'takeover: dev.*' "$work/small.log" | head -n1)"
+else
+	fail "--takeover --max-mem-regions=1: status $rc: $(tail -n 5 "$work/small.log")"
+fi
+mounted || fail "the failed takeover unmounted $mnt"
+grep -q 'hand-over failed.*serving on' "$log" || fail "the running daemon did not say it serves on"
+kill -0 "$dpid" 2>/dev/null || fail "the running daemon is gone after a failed takeover"
+echo "tx 1" >&3
+wait_out '^tx n=1 failures=0' || finish
+echo "ioctls 5" >&3
+wait_count '^ioctls n=5 .*failures=0' 2 || finish
+
 # ---- three hand-overs ------------------------------------------------------
 take_over 1
 echo "tx 5" >&3
@@ -160,10 +182,10 @@ wait_count '^tx n=5 failures=0' 2 || finish
 echo "rx 2" >&3
 wait_count '^rx n=2 failures=0' 2 || finish
 
-# Counters from the first daemon on: 5 + 5 + 5 TX packets, 3 + 2 + 2 RX.
+# Counters from the first daemon on: 5 + 1 + 5 + 5 TX packets, 3 + 2 + 2 RX.
 usvctl stats --json --watch --count=1 >"$work/stats.json" || fail "usvhostctl stats failed"
 for want in '"index":0,"dir":"rx","state":"running","backend":"tap:tko0","packets":7,' \
-	'"index":1,"dir":"tx","state":"running","backend":"tap:tko0","packets":15,'; do
+	'"index":1,"dir":"tx","state":"running","backend":"tap:tko0","packets":16,'; do
 	grep -qF "$want" "$work/stats.json" ||
 		fail "stats after three hand-overs lack $want: $(cat "$work/stats.json")"
 done
