@@ -49,20 +49,6 @@ out=$work/client.out
 
 usvctl() { timeout -s KILL $((10 * scale)) "$ctl" --control="$sock" "$@"; }
 
-# Waits at most 10 s (scaled) for a line matching $1 in FILE (default: the
-# client's output).
-wait_out() { # REGEX [FILE]
-	end=$(($(now) + 10 * scale))
-	until grep -qE "$1" "${2:-$out}"; do
-		if [ "$(now)" -gt "$end" ]; then
-			fail "no line '$1' in ${2:-the output of the client}"
-			cat "${2:-$out}"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # Waits at most 10 s (scaled) for N lines matching REGEX in the client's
 # output.
 wait_count() { # REGEX N
