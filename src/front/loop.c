@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "front/front_ctl.h"
 #include "front/loop.h"
 
 #define LOOP_TICK_MS 1000

@@ -46,13 +46,5 @@ struct usv_front_loop {
 int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 		       struct usv_front_loop *loop, struct usv_front_init *init);
 
-/* The loop thread's side of ctl (front/handover.c). */
-int usv_front_ctl_fd(struct usv_front_ctl *c);
-/* Marks the front serving (hand-overs may be asked) or not. */
-void usv_front_ctl_serving(struct usv_front_ctl *c, bool on);
-/* A hand-over was asked (and not yet finished). */
-bool usv_front_ctl_pending(struct usv_front_ctl *c);
-/* The asked hand-over is over (handed or failed): another may be asked. */
-void usv_front_ctl_done(struct usv_front_ctl *c);
 
 #endif
