@@ -98,9 +98,10 @@ build build-asan --enable-sanitizers --enable-werror
 check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integration/ring-faults.sh \
 	tests/integration/hostile.sh tests/conformance/conformance-fuse.sh tests/integration/trace-client.sh \
 	tests/integration/seccomp.sh tests/integration/control.sh tests/integration/notify.sh \
-	tests/integration/trace-export.sh \
+	tests/integration/trace-export.sh tests/integration/handover.sh tests/integration/takeover.sh \
 	tests/e2e/qemu-driver-ok.sh tests/e2e/traffic-basic.sh tests/e2e/traffic-reload.sh \
-	tests/e2e/traffic-packed.sh tests/e2e/traffic-viommu.sh tests/e2e/qemu-sigkill.sh"
+	tests/e2e/traffic-packed.sh tests/e2e/traffic-viommu.sh tests/e2e/qemu-sigkill.sh \
+	tests/e2e/upgrade.sh"
 
 # libFuzzer: the ioctl dispatcher, the ring walker, the datapath's TX/RX
 # handlers and the trace loader, for a bounded time each (docs/fuzzing.md);

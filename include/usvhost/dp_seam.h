@@ -63,6 +63,7 @@ enum usv_ring_change {
 	USV_RING_FEATURES = 1 << 7, /* acked features (and header lengths) changed */
 	USV_RING_IOTLB = 1 << 8,    /* the device IOTLB changed: no cached translation holds */
 	USV_RING_REQUEUE = 1 << 9,  /* a miss of this ring was answered: go again */
+	USV_RING_SIGNAL = 1 << 10,  /* signal the call eventfd once (a resumed ring) */
 };
 
 /* Where a ring stands: set by SET_VRING_BASE and attach, handed to the

@@ -164,17 +164,27 @@ static void ring_base_put(struct usv_dev *dev, unsigned idx, const struct usv_ri
 int usv_dev_dp_start(struct usv_dev *dev, unsigned idx)
 {
 	struct usv_ring_config cfg;
+	int ret;
 
-	if (!dev->dp || !dev->dp->ring_start)
+	if (!dev->dp || !dev->dp->ring_start) {
+		dev->vqs[idx].dp_paused = false;
 		return 0;
+	}
 	usv_dev_ring_config(dev, idx, &cfg);
-	return dev->dp->ring_start(dev->dp_ctx, dev, &cfg);
+	ret = dev->dp->ring_start(dev->dp_ctx, dev, &cfg);
+	if (!ret)
+		dev->vqs[idx].dp_paused = false;
+	return ret;
 }
 
 void usv_dev_dp_stop(struct usv_dev *dev, unsigned idx)
 {
 	struct usv_ring_base b;
 
+	if (dev->vqs[idx].dp_paused) {
+		dev->vqs[idx].dp_paused = false; /* stopped already */
+		return;
+	}
 	if (!dev->dp || !dev->dp->ring_stop)
 		return;
 	usv_dev_ring_base(dev, idx, &b);
@@ -186,7 +196,8 @@ void usv_dev_dp_sync(struct usv_dev *dev, unsigned idx)
 {
 	struct usv_ring_base b;
 
-	if (!usv_vq_running(&dev->vqs[idx]) || !dev->dp || !dev->dp->ring_sync)
+	if (!usv_vq_running(&dev->vqs[idx]) || dev->vqs[idx].dp_paused || !dev->dp ||
+	    !dev->dp->ring_sync)
 		return;
 	usv_dev_ring_base(dev, idx, &b);
 	dev->dp->ring_sync(dev->dp_ctx, dev, idx, &b);
@@ -197,7 +208,8 @@ void usv_dev_dp_update(struct usv_dev *dev, unsigned idx, unsigned what)
 {
 	struct usv_ring_config cfg;
 
-	if (!usv_vq_running(&dev->vqs[idx]) || !dev->dp || !dev->dp->ring_update)
+	if (!usv_vq_running(&dev->vqs[idx]) || dev->vqs[idx].dp_paused || !dev->dp ||
+	    !dev->dp->ring_update)
 		return;
 	usv_dev_ring_config(dev, idx, &cfg);
 	dev->dp->ring_update(dev->dp_ctx, dev, what, &cfg);

@@ -38,6 +38,10 @@ struct usv_vq {
 	/* Imported tap/socket; -1: not running. Both rings of one tap share
 	 * one fd (the same number): closed when the last ring lets it go. */
 	int backend_fd;
+	/* Attached, but the datapath does not run it now (a hand-over paused
+	 * it, core/devstate.h): stop, sync and update skip the datapath,
+	 * usv_dev_dp_start() clears it. */
+	bool dp_paused;
 	struct usv_fd_info backend;
 	uint32_t vhost_hlen, sock_hlen;
 };
@@ -107,7 +111,8 @@ void usv_dev_stop_ring(struct usv_dev *dev, unsigned idx);
 /* The datapath seam's core side (usvhost/dp_seam.h): the snapshot of ring
  * idx as it stands, its indexes, and the calls that hand them over. start
  * answers the datapath's 0 or -errno (0 without a datapath); stop and sync
- * take the indexes back; update and sync do nothing for a stopped ring. */
+ * take the indexes back; update and sync do nothing for a stopped ring, and
+ * stop, sync and update nothing for a paused one (dp_paused). */
 void usv_dev_ring_config(const struct usv_dev *dev, unsigned idx,
 			 struct usv_ring_config *cfg);
 void usv_dev_ring_base(const struct usv_dev *dev, unsigned idx, struct usv_ring_base *b);

@@ -57,6 +57,20 @@ static int reserve_opener(struct usv_devlist *list, unsigned h)
 	return 0;
 }
 
+/* Links dev in at link (kept sorted by handle) for opener uid, with the
+ * list's observer and injection; the list lock is held. */
+static void link_dev(struct usv_devlist *list, struct usv_dev **link, struct usv_dev *dev,
+		     uid_t uid)
+{
+	dev->obs = list->obs;
+	dev->obs_ctx = list->obs_ctx;
+	dev->inject = list->inject;
+	dev->next = *link;
+	*link = dev;
+	list->opener[dev->handle] = uid;
+	list->count++;
+}
+
 int usv_devlist_add_uid(struct usv_devlist *list, uid_t uid, unsigned *handle)
 {
 	struct usv_dev **link, *dev;
@@ -83,13 +97,7 @@ int usv_devlist_add_uid(struct usv_devlist *list, uid_t uid, unsigned *handle)
 		ret = -ENOMEM;
 		goto out;
 	}
-	dev->obs = list->obs;
-	dev->obs_ctx = list->obs_ctx;
-	dev->inject = list->inject;
-	dev->next = *link;
-	*link = dev;
-	list->opener[h] = uid;
-	list->count++;
+	link_dev(list, link, dev, uid);
 	*handle = h;
 out:
 	pthread_mutex_unlock(&list->lock);
@@ -99,6 +107,32 @@ out:
 int usv_devlist_add(struct usv_devlist *list, unsigned *handle)
 {
 	return usv_devlist_add_uid(list, 0, handle);
+}
+
+int usv_devlist_insert(struct usv_devlist *list, struct usv_dev *dev, uid_t uid)
+{
+	struct usv_dev **link;
+	unsigned h = dev->handle;
+	int ret;
+
+	pthread_mutex_lock(&list->lock);
+	for (link = &list->head; *link && (*link)->handle < h; link = &(*link)->next)
+		;
+	if (*link && (*link)->handle == h) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (h == UINT_MAX) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = reserve_opener(list, h);
+	if (ret)
+		goto out;
+	link_dev(list, link, dev, uid);
+out:
+	pthread_mutex_unlock(&list->lock);
+	return ret;
 }
 
 struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle)

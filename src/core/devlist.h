@@ -57,6 +57,11 @@ void usv_devlist_destroy(struct usv_devlist *list);
 int usv_devlist_add_uid(struct usv_devlist *list, uid_t uid, unsigned *handle);
 /* The same, opened by uid 0. */
 int usv_devlist_add(struct usv_devlist *list, unsigned *handle);
+/* Inserts dev (made with usv_dev_new() for this list's profile and
+ * datapath) under its own handle, opened by uid, as another daemon had it (a
+ * hand-over): no per-uid limit applies, later adds still take the lowest
+ * free handle. -EEXIST when the handle is taken (dev stays the caller's). */
+int usv_devlist_insert(struct usv_devlist *list, struct usv_dev *dev, uid_t uid);
 struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle);
 /* Unlinks and releases the device; -ENOENT for an unknown handle. */
 int usv_devlist_remove(struct usv_devlist *list, unsigned handle);

@@ -32,6 +32,7 @@ int usv_guestmem_new(const struct usv_vhost_memory_region *regs, uint32_t n,
 		r->last = regs[i].guest_phys_addr + regs[i].memory_size - 1;
 		r->uaddr = regs[i].userspace_addr;
 		r->strategy = USV_MEM_PROCMEM;
+		r->fd = -1;
 		if (r->last < r->gpa) {
 			free(m);
 			return -EFAULT;
@@ -208,10 +209,13 @@ static void map_region(struct usv_mem_region *r, const struct usv_owner *o,
 	}
 	r->map_base = base;
 	r->map_len = (size_t)(map_end - map_off);
+	r->map_off = map_off;
 	r->local = (uint8_t *)base + (foff - map_off);
 	r->writable = writable;
 	r->strategy = USV_MEM_MMAP;
 	r->why[0] = '\0';
+	r->fd = fd; /* kept for a hand-over */
+	return;
 close_fd:
 	close(fd);
 }
@@ -241,10 +245,59 @@ void usv_guestmem_free(struct usv_guestmem *m)
 {
 	if (!m)
 		return;
-	for (uint32_t i = 0; i < m->nregions; i++)
+	for (uint32_t i = 0; i < m->nregions; i++) {
 		if (m->regions[i].map_base)
 			munmap(m->regions[i].map_base, m->regions[i].map_len);
+		if (m->regions[i].fd >= 0)
+			close(m->regions[i].fd);
+	}
 	free(m);
+}
+
+int usv_guestmem_adopt(struct usv_guestmem *m, uint32_t i, int fd, uint64_t map_off,
+		       uint64_t map_len, uint64_t local_off, bool writable)
+{
+	struct usv_mem_region *r;
+	struct statx stx;
+	uint64_t size;
+	int seals, fl;
+	void *base;
+
+	if (i >= m->nregions || fd < 0)
+		return -EINVAL;
+	r = &m->regions[i];
+	size = r->last - r->gpa + 1;
+	if (r->map_base || size == 0 || map_len == 0 || map_len > SIZE_MAX ||
+	    (map_off & 4095) || local_off >= map_len || size > map_len - local_off ||
+	    map_off + map_len < map_off || map_off > INT64_MAX)
+		return -EINVAL;
+	/* The same rules as a mapping made from the owner's fd: a regular
+	 * file that cannot shrink under us (no SIGBUS), never more access
+	 * than the fd gives. */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_SIZE,
+		  &stx) || !S_ISREG(stx.stx_mode))
+		return -EBADF;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || map_off + map_len > stx.stx_size)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -EBADF;
+	if (writable && (fl & O_ACCMODE) != O_RDWR)
+		return -EACCES;
+	base = mmap(NULL, (size_t)map_len, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		    MAP_SHARED, fd, (off_t)map_off);
+	if (base == MAP_FAILED)
+		return -errno;
+	r->map_base = base;
+	r->map_len = (size_t)map_len;
+	r->map_off = map_off;
+	r->local = (uint8_t *)base + local_off;
+	r->writable = writable;
+	r->strategy = USV_MEM_MMAP;
+	r->why[0] = '\0';
+	r->fd = fd;
+	return 0;
 }
 
 const struct usv_mem_region *usv_guestmem_find(const struct usv_guestmem *m,

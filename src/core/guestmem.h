@@ -46,6 +46,11 @@ struct usv_mem_region {
 	uint8_t *local; /* mmap: our address of gpa */
 	void *map_base; /* mmap: what to munmap */
 	size_t map_len;
+	/* mmap: the owner's file it maps (ours, kept so that a hand-over can
+	 * pass it on, core/devstate.h) and the file offset of map_base; -1
+	 * otherwise. */
+	int fd;
+	uint64_t map_off;
 	bool writable;  /* mmap: the local mapping takes writes */
 	char backing[64]; /* what backs it in the owner (maps path), for logs */
 	char why[64];   /* procmem: why it is not mapped, for logs */
@@ -71,6 +76,14 @@ int usv_guestmem_new(const struct usv_vhost_memory_region *regs, uint32_t n,
  * procmem and says why (region->why). */
 int usv_guestmem_bind(struct usv_guestmem *m, const struct usv_owner *o);
 void usv_guestmem_free(struct usv_guestmem *m);
+/* Maps region i of a table from usv_guestmem_new() as another daemon had it
+ * (a hand-over): map_len bytes of fd from file offset map_off, gpa at
+ * local_off in the mapping, writable or read-only. Only a regular file
+ * sealed against shrinking, large enough, opened for writing if writable,
+ * is mapped; the region must fit. On success the region keeps fd; on
+ * failure (-EINVAL, -EBADF, -EACCES, -errno of mmap) fd stays the caller's. */
+int usv_guestmem_adopt(struct usv_guestmem *m, uint32_t i, int fd, uint64_t map_off,
+		       uint64_t map_len, uint64_t local_off, bool writable);
 
 /* The region holding gpa, or NULL. */
 const struct usv_mem_region *usv_guestmem_find(const struct usv_guestmem *m,

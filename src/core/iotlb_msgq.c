@@ -139,6 +139,80 @@ out:
 	return ret;
 }
 
+static void node_entry(const struct usv_iotlb_msg_node *n, bool read,
+		       struct usv_msgq_entry *e)
+{
+	uint32_t type;
+
+	memcpy(&type, n->msg, sizeof(type));
+	*e = (struct usv_msgq_entry){ .vq = n->vq, .iova = n->iova, .perm = n->perm,
+				      .v2 = type == VHOST_IOTLB_MSG_V2, .read = read };
+}
+
+int usv_msgq_list(struct usv_iotlb_msgq *q, struct usv_msgq_entry **out, unsigned *n)
+{
+	struct usv_msgq_entry *e = NULL;
+	const struct usv_iotlb_msg_node *p;
+	unsigned k = 0, np = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->count && !(e = calloc(q->count, sizeof(*e)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (p = q->read_head; p && k < q->count; p = p->next)
+		node_entry(p, false, &e[k++]);
+	/* pending is newest first: listed oldest first, as put appends. */
+	for (p = q->pending; p; p = p->next)
+		np++;
+	if (k + np > q->count)
+		np = q->count - k;
+	p = q->pending;
+	for (unsigned j = 0; j < np; j++, p = p->next)
+		node_entry(p, true, &e[k + np - 1 - j]);
+	k += np;
+	*out = e;
+	*n = k;
+out:
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int usv_msgq_put(struct usv_iotlb_msgq *q, const struct usv_msgq_entry *e)
+{
+	struct usv_iotlb_msg_node *n;
+	uint32_t type = e->v2 ? VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
+	int ret = 0;
+
+	if (e->vq >= 32 || (e->perm != 1 && e->perm != 2))
+		return -EINVAL;
+	pthread_mutex_lock(&q->lock);
+	if (q->count >= USV_IOTLB_MSGQ_MAX || !(n = calloc(1, sizeof(*n)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n->vq = e->vq;
+	n->iova = e->iova;
+	n->perm = e->perm;
+	memcpy(n->msg, &type, sizeof(type));
+	memcpy(n->msg + BODY, &e->iova, sizeof(e->iova));
+	n->msg[BODY + 24] = e->perm;
+	n->msg[BODY + 25] = VHOST_IOTLB_MISS;
+	if (e->read) {
+		/* pending is newest first: the last put is the newest. */
+		n->next = q->pending;
+		q->pending = n;
+	} else {
+		*q->read_tail = n;
+		q->read_tail = &n->next;
+	}
+	q->count++;
+out:
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 static void deadline(struct timespec *ts)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);

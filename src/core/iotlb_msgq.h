@@ -64,6 +64,22 @@ ssize_t usv_msgq_read(struct usv_iotlb_msgq *q, void *buf, bool nonblock,
 unsigned usv_msgq_answered(struct usv_iotlb_msgq *q, uint64_t iova, uint64_t size);
 /* A message is queued for read(). */
 bool usv_msgq_readable(struct usv_iotlb_msgq *q);
+/* One queued MISS, for a hand-over (core/devstate.h). */
+struct usv_msgq_entry {
+	unsigned vq;
+	uint64_t iova;
+	uint8_t perm;
+	bool v2;   /* v2 framing */
+	bool read; /* read already: waits for its answer (pending) */
+};
+
+/* Copies every queued message, unread ones first in read order, into a new
+ * array (*out, to free; NULL when none). 0 or -ENOMEM. */
+int usv_msgq_list(struct usv_iotlb_msgq *q, struct usv_msgq_entry **out, unsigned *n);
+/* Queues e again where usv_msgq_list() found it (appended to its queue).
+ * -EINVAL for a ring or permission that cannot be, -ENOMEM (also past
+ * USV_IOTLB_MSGQ_MAX). Wakes no one. */
+int usv_msgq_put(struct usv_iotlb_msgq *q, const struct usv_msgq_entry *e);
 /* Keeps handle to wake when a message arrives (replacing an older one). */
 void usv_msgq_poll_arm(struct usv_iotlb_msgq *q, const struct usv_poll_waker *w,
 		       void *handle);

@@ -7,6 +7,7 @@ src_libusvcore_la_SOURCES = \
 	src/core/caller.c src/core/caller.h \
 	src/core/device.c src/core/device.h \
 	src/core/devlist.c src/core/devlist.h \
+	src/core/devstate.c src/core/devstate.h \
 	src/core/devsummary.c src/core/devsummary.h \
 	src/core/dispatch.c src/core/dispatch.h \
 	src/core/errno_name.c src/core/errno_name.h \

@@ -189,6 +189,19 @@ unsigned usv_chr_poll(struct usv_dev *dev, const struct usv_poll_waker *w, void 
 	return usv_msgq_readable(&dev->msgq) ? POLLIN | POLLRDNORM : 0;
 }
 
+void usv_chr_poll_release(struct usv_dev *dev)
+{
+	struct usv_iotlb_msgq *q = &dev->msgq;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->poll_handle && q->waker) {
+		q->waker->notify(q->poll_handle);
+		q->waker->drop(q->poll_handle);
+	}
+	q->poll_handle = NULL;
+	pthread_mutex_unlock(&q->lock);
+}
+
 int usv_chr_miss(struct usv_dev *dev, unsigned vq, uint64_t iova, unsigned access,
 		 bool v2)
 {

@@ -19,6 +19,10 @@ ssize_t usv_chr_read(struct usv_dev *dev, void *buf, size_t len, bool nonblock,
 /* POLL* mask. A non-NULL handle is kept and woken through w when a message
  * is queued (the front's poll notification). */
 unsigned usv_chr_poll(struct usv_dev *dev, const struct usv_poll_waker *w, void *handle);
+/* Wakes the poller of the handle kept by usv_chr_poll, if any, and drops
+ * it: the poller polls again, and its new poll request finds whoever
+ * serves the device then (the front's hand-over). */
+void usv_chr_poll_release(struct usv_dev *dev);
 /* vhost_iotlb_miss(): ring vq could not translate iova for access
  * (USV_IOTLB_RO/WO); queues a MISS, v2-framed when the ring's backend
  * features have IOTLB_MSG_V2. Any thread, without the device lock. */

@@ -49,6 +49,8 @@ struct usv_control {
 	bool running;
 	struct usv_trace_switch trace;
 	struct usv_control_ctx ctx;
+	int (*takeover)(void *arg, int fd, const char *answer, size_t len);
+	void *takeover_arg;
 	struct client cl[USV_CONTROL_MAX_CLIENTS];
 };
 
@@ -127,6 +129,24 @@ static int bind_socket(struct usv_control *c)
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
 	return listen(c->lfd, USV_CONTROL_MAX_CLIENTS) ? -errno : 0;
+}
+
+/* The old daemon's listening socket, already bound at c->path: its file
+ * is ours to remove at exit from now on. Taken even on failure. */
+static int adopt_socket(struct usv_control *c, int fd)
+{
+	struct stat st;
+	int flags;
+
+	c->lfd = fd;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) || stat(c->path, &st))
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	return 0;
 }
 
 /* Removes the socket file if it is still the one we bound. */
@@ -247,12 +267,41 @@ static void accept_all(struct usv_control *c)
 	}
 }
 
+/* An accepted takeover: the connection and its answer go to the daemon,
+ * which speaks first on it. true: gone from here. false: refused, and the
+ * client's answer is now the refusal. */
+static bool hand_to_takeover(struct usv_control *c, struct client *cl)
+{
+	int flags = fcntl(cl->fd, F_GETFL);
+	int ret = flags < 0 || fcntl(cl->fd, F_SETFL, flags & ~O_NONBLOCK) ? -errno : 0;
+	char msg[128];
+
+	if (!ret)
+		ret = c->takeover(c->takeover_arg, cl->fd, cl->out, cl->outlen);
+	if (!ret) {
+		free(cl->out);
+		memset(cl, 0, sizeof(*cl));
+		cl->fd = -1;
+		return true;
+	}
+	if (flags >= 0)
+		fcntl(cl->fd, F_SETFL, flags);
+	snprintf(msg, sizeof(msg), "takeover: cannot hand over now: %s", strerror(-ret));
+	free(cl->out);
+	cl->out = usv_control_error_line(ret == -EBUSY ? "EBUSY" : "EAGAIN", msg, &cl->outlen);
+	cl->closing = true;
+	if (!cl->out)
+		cl->outlen = 0;
+	return false;
+}
+
 /* Answers the first complete line in the buffer, if any and if no answer is
  * in flight. */
 static void serve_line(struct usv_control *c, struct client *cl)
 {
 	char *nl = memchr(cl->in, '\n', cl->inlen);
 	struct usv_control_ctx ctx = c->ctx;
+	bool detach = false;
 	size_t len;
 
 	if (cl->out || cl->closing)
@@ -273,9 +322,12 @@ static void serve_line(struct usv_control *c, struct client *cl)
 	len = (size_t)(nl - cl->in);
 	ctx.uid = cl->uid;
 	ctx.pid = cl->pid;
+	ctx.takeover = c->takeover ? &detach : NULL;
 	cl->out = usv_control_answer(&ctx, cl->in, len, cl->fds, cl->nfds, &cl->outlen);
 	/* Descriptors go with the request that arrived with them. */
 	drop_fds(cl);
+	if (detach && cl->out && hand_to_takeover(c, cl))
+		return;
 	memmove(cl->in, nl + 1, cl->inlen - len - 1);
 	cl->inlen -= len + 1;
 	cl->outoff = 0;
@@ -454,7 +506,12 @@ int usv_control_open(const struct usv_control_config *cfg, struct usv_control **
 	c->group_set = cfg->group_set;
 	c->gid = cfg->gid;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ret = c->stop_fd < 0 ? -errno : bind_socket(c);
+	if (c->stop_fd < 0)
+		ret = -errno;
+	else if (cfg->inherit)
+		ret = adopt_socket(c, cfg->inherit_fd);
+	else
+		ret = bind_socket(c);
 	/* Last, so that on failure the trace is still the caller's. */
 	if (!ret)
 		ret = usv_trace_switch_init(&c->trace, cfg->trace_info, cfg->trace,
@@ -471,6 +528,8 @@ int usv_control_open(const struct usv_control_config *cfg, struct usv_control **
 	}
 	c->ctx.devs = cfg->devs;
 	c->ctx.trace = &c->trace;
+	c->takeover = cfg->takeover;
+	c->takeover_arg = cfg->takeover_arg;
 	usv_devlist_set_observer(cfg->devs, &usv_trace_switch_observer, &c->trace);
 	usv_info("control socket %s (mode %s)", c->path, c->group_set ? "0660" : "0600");
 	*out = c;
@@ -519,6 +578,19 @@ void usv_control_stop(struct usv_control *c)
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
 	c->lfd = c->stop_fd = -1;
+}
+
+int usv_control_listen_fd(const struct usv_control *c)
+{
+	return c ? c->lfd : -1;
+}
+
+void usv_control_stop_handed_over(struct usv_control *c)
+{
+	if (!c)
+		return;
+	c->ino = 0; /* the file is the new daemon's now */
+	usv_control_stop(c);
 }
 
 void usv_control_free(struct usv_control *c)

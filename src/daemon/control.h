@@ -40,6 +40,16 @@ struct usv_control_config {
 	struct usv_trace *trace;
 	const char *trace_name;
 	const struct usv_trace_info *trace_info;
+	/* usvhostd --takeover: listen on this socket, the old daemon's, bound
+	 * at path already (taken; closed on failure). */
+	bool inherit;
+	int inherit_fd;
+	/* NULL: the takeover command is refused. Else called on the control
+	 * thread for an accepted one with the client's connection (blocking
+	 * now) and the answer to send first: 0 takes both (the connection is
+	 * the callee's to close), -errno refuses (the client is told). */
+	int (*takeover)(void *arg, int fd, const char *answer, size_t len);
+	void *takeover_arg;
 };
 
 /* The socket's path for --control=opt (NULL: not given) into buf; "" when
@@ -58,6 +68,11 @@ int usv_control_open(const struct usv_control_config *cfg, struct usv_control **
 int usv_control_start(struct usv_control *c, struct usv_dp *dp);
 /* Stops serving, closes every client and removes the socket. */
 void usv_control_stop(struct usv_control *c);
+/* The listening socket, to hand to a new daemon. */
+int usv_control_listen_fd(const struct usv_control *c);
+/* After a hand-over: stops serving and closes every client but leaves the
+ * socket file, which the new daemon now serves. */
+void usv_control_stop_handed_over(struct usv_control *c);
 /* Closes the trace and frees c; once no device can report any more. */
 void usv_control_free(struct usv_control *c);
 

@@ -17,6 +17,7 @@
 #include "core/devsummary.h"
 #include "core/errno_name.h"
 #include "core/log.h"
+#include "daemon/takeover.h"
 #include "datapath/uring_dp.h"
 #include "trace/format.h"
 #include "usvhost/control.h"
@@ -379,6 +380,47 @@ static int cmd_version(const struct usv_control_ctx *ctx, json_object *args, int
 	return 0;
 }
 
+/* Another usvhostd asks for every device (usvhostd --takeover). Only root
+ * or the daemon's own user: the answer carries every VM's descriptors. */
+static int cmd_takeover(const struct usv_control_ctx *ctx, json_object *args, int *fds,
+			unsigned nfds, struct answer *a)
+{
+	json_object *versions = args ? usv_tj_arr(args, "versions") : NULL;
+	bool understood = false;
+	char said[128] = "";
+	size_t n;
+
+	(void)fds, (void)nfds;
+	if (ctx->uid != 0 && ctx->uid != geteuid())
+		return fail(a, -EPERM, "takeover: only root or the daemon's user may take "
+			    "its devices over");
+	if (!ctx->takeover)
+		return fail(a, -EOPNOTSUPP, "takeover: this daemon cannot hand its devices "
+			    "over now");
+	n = versions ? json_object_array_length(versions) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(versions, i);
+		size_t used = strlen(said);
+
+		if (!json_object_is_type(v, json_type_int))
+			continue;
+		understood |= json_object_get_int64(v) == USV_TAKEOVER_VERSION;
+		snprintf(said + used, sizeof(said) - used, "%s%lld", used ? ", " : "",
+			 (long long)json_object_get_int64(v));
+	}
+	if (!understood)
+		return fail(a, -EPROTONOSUPPORT, "takeover: the new daemon reads state "
+			    "version(s) [%s], this one writes version %d", said,
+			    USV_TAKEOVER_VERSION);
+	usv_info("control: uid %u pid %d takes the devices over", (unsigned)ctx->uid,
+		 (int)ctx->pid);
+	a->result = json_object_new_object();
+	add_int(a->result, "version", USV_TAKEOVER_VERSION);
+	add_int(a->result, "pid", getpid());
+	*ctx->takeover = true;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct usv_control_ctx *ctx, json_object *args, int *fds,
@@ -389,6 +431,7 @@ static const struct {
 	{ "trace", cmd_trace },
 	{ "log-level", cmd_log_level },
 	{ "version", cmd_version },
+	{ "takeover", cmd_takeover },
 };
 
 static char *to_line(json_object *o, size_t *outlen)

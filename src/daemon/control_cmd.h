@@ -4,6 +4,7 @@
 #ifndef USV_DAEMON_CONTROL_CMD_H
 #define USV_DAEMON_CONTROL_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,11 @@ struct usv_control_ctx {
 	struct usv_trace_switch *trace;
 	uid_t uid;                     /* the client, for logs */
 	pid_t pid;
+	/* NULL: this daemon cannot hand its devices over (takeover answers
+	 * EOPNOTSUPP). Else set true by an accepted takeover request: the
+	 * caller then passes the connection and the answer to the daemon,
+	 * which speaks first on it (daemon/takeover.h). */
+	bool *takeover;
 };
 
 /* Answers the request in line[0..len) (no newline). fds[0..nfds) came with

@@ -10,7 +10,9 @@ src_usvhostd_SOURCES = \
 	src/daemon/seccomp.c src/daemon/seccomp.h \
 	src/daemon/control.c src/daemon/control.h \
 	src/daemon/control_cmd.c src/daemon/control_cmd.h \
-	src/daemon/trace_switch.c src/daemon/trace_switch.h
+	src/daemon/devstate_json.c src/daemon/devstate_json.h \
+	src/daemon/trace_switch.c src/daemon/trace_switch.h \
+	src/daemon/takeover.c src/daemon/takeover.h
 src_usvhostd_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(JSONC_CFLAGS) $(SECCOMP_CFLAGS)
 src_usvhostd_LDADD = src/libusvfront.la src/libusvdp.la src/libusvtrace.la src/libusvcore.la \
 	$(URING_LIBS) $(NUMA_LIBS) $(FUSE3_LIBS) $(JSONC_LIBS) $(SECCOMP_LIBS) -lpthread

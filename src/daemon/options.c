@@ -37,6 +37,11 @@ void usv_options_usage(FILE *f)
 		"                                  to 65535). QEMU reads the kernel's limit\n"
 		"                                  from /sys/module/vhost/parameters/\n"
 		"                                  max_mem_regions (64 when it is absent)\n"
+		"      --takeover                  live upgrade: take every device, the\n"
+		"                                  device node or mount, and the control\n"
+		"                                  socket over from the usvhostd listening\n"
+		"                                  on --control (default " USV_CONTROL_DEFAULT ");\n"
+		"                                  front and profile are the running one's\n"
 		"      --keep-privileges           do not drop capabilities nor set\n"
 		"                                  no_new_privs after start-up (debugging)\n"
 		"      --seccomp=enforce|log|kill|off\n"
@@ -77,7 +82,8 @@ void usv_options_usage(FILE *f)
 		"  -V, --version                   print the version and exit\n"
 		"\n"
 		"SIGINT or SIGTERM stops the daemon: every device is released, every\n"
-		"imported fd closed, and the device node or mount removed.\n");
+		"imported fd closed, and the device node or mount removed. After a\n"
+		"takeover the old daemon exits 0 and leaves them to the new one.\n");
 }
 
 static void list_profiles(FILE *f)
@@ -136,7 +142,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
 	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT, OPT_CONTROL,
-	       OPT_CONTROL_GROUP, OPT_SECCOMP, OPT_MAX_MEM_REGIONS };
+	       OPT_CONTROL_GROUP, OPT_SECCOMP, OPT_MAX_MEM_REGIONS, OPT_TAKEOVER };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -156,6 +162,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "max-devices-per-user", required_argument, NULL, OPT_MAX_PER_USER },
 		{ "max-mem-regions", required_argument, NULL, OPT_MAX_MEM_REGIONS },
 		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
+		{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "control-group", required_argument, NULL, OPT_CONTROL_GROUP },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
@@ -192,9 +199,11 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			break;
 		case 'n':
 			o->name = optarg;
+			o->name_set = true;
 			break;
 		case 'm':
 			o->mount = optarg;
+			o->mount_set = true;
 			break;
 		case 'p':
 			if (!strcmp(optarg, "list")) {
@@ -207,6 +216,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 				return -EINVAL;
 			}
 			o->profile = optarg;
+			o->profile_set = true;
 			break;
 		case 'w': {
 			char *end;
@@ -327,6 +337,9 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 			break;
 		case OPT_KEEP_PRIVS:
 			o->keep_privileges = true;
+			break;
+		case OPT_TAKEOVER:
+			o->takeover = true;
 			break;
 		case OPT_SECCOMP:
 			if (usv_seccomp_parse_mode(optarg, &o->seccomp)) {

@@ -38,6 +38,8 @@ struct usv_options {
 	bool mode_set;      /* --mode given */
 	bool group_set;     /* --group given */
 	bool keep_privileges;
+	bool takeover;      /* --takeover: serve the running daemon's devices */
+	bool name_set, mount_set, profile_set;
 	enum usv_seccomp_mode seccomp; /* default enforce */
 	bool foreground;
 	bool syslog;

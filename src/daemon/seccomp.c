@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fuse.h>
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -92,8 +91,7 @@ static const int allow_plain[] = {
 	/* Time: log lines, timed waits (the vDSO, or these without one). */
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
 	/* Files: FUSE and CUSE requests and answers (read, writev on
-	 * /dev/fuse or /dev/cuse; libfuse opens a /dev/fuse clone per loop
-	 * thread), the owner's pinned /proc/PID/mem (pread64, pwrite64 and the
+	 * /dev/fuse or /dev/cuse), the owner's pinned /proc/PID/mem (pread64, pwrite64 and the
 	 * vector forms), /proc/PID/maps, fdinfo, mountinfo, status and the fd
 	 * links (openat, read, getdents64, readlink, statx, newfstatat), log,
 	 * stats and trace files (the stats file is written aside and renamed),
@@ -127,6 +125,11 @@ static const int allow_plain[] = {
 	 * filesystem checked: fstatfs), the socket file removed at exit. */
 	SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(uname), SCMP_SYS(fstatfs),
 	SCMP_SYS(unlink),
+	/* A hand-over (usvhostd --takeover): every descriptor goes to the new
+	 * daemon as SCM_RIGHTS; then the FUSE-file front lets libfuse forget
+	 * the mount without undoing it (a reader-less pipe put in the session
+	 * fd's place: pipe2, dup3). */
+	SCMP_SYS(sendmsg), SCMP_SYS(pipe2), SCMP_SYS(dup3),
 };
 
 #if USV_SANITIZED
@@ -366,13 +369,14 @@ static int add_values(scmp_filter_ctx ctx, int nr, unsigned arg, bool mask32,
 static int add_filtered(scmp_filter_ctx ctx, unsigned *count)
 {
 	/* TUNGETIFF: is an imported fd a tap, and which (only on tun and
-	 * macvtap/ipvtap nodes). FUSE_DEV_IOC_CLONE: libfuse's per-thread
-	 * /dev/fuse clones. TCGETS: stdio asks whether stdout is a terminal
+	 * macvtap/ipvtap nodes). TCGETS: stdio asks whether stdout is a terminal
 	 * (--trace=-). */
-	static const uint64_t ioctls[] = { TUNGETIFF, FUSE_DEV_IOC_CLONE, TCGETS };
+	static const uint64_t ioctls[] = { TUNGETIFF, TCGETS };
 	/* F_GETFL: an fd's open mode and O_NONBLOCK; F_GET_SEALS: guest RAM
-	 * sealed against shrinking; F_GETFD/F_SETFD: close-on-exec (libfuse). */
-	static const uint64_t fcntls[] = { F_GETFL, F_GET_SEALS, F_GETFD, F_SETFD };
+	 * sealed against shrinking; F_GETFD/F_SETFD: close-on-exec (libfuse);
+	 * F_SETFL: a control client taking the devices over is served with
+	 * blocking I/O. */
+	static const uint64_t fcntls[] = { F_GETFL, F_GET_SEALS, F_GETFD, F_SETFD, F_SETFL };
 	/* Thread names (pthread_setname_np on the calling thread). */
 	static const uint64_t prctls[] = { PR_SET_NAME, PR_GET_NAME };
 	/* What kind of socket an imported fd is (classify_socket); who a

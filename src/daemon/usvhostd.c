@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "daemon/options.h"
 #include "daemon/privileges.h"
 #include "daemon/seccomp.h"
+#include "daemon/takeover.h"
 #include "datapath/uring_dp.h"
 #include "front/front.h"
 #include "trace/recorder.h"
@@ -34,6 +36,19 @@ struct serve {
 	struct usv_notify notify; /* systemd Type=notify, when asked */
 	char what[544];            /* the node or file served */
 	struct usv_control *ctl; /* NULL: --control=none */
+	const char *profile;     /* the profile's name */
+	/* --takeover: what the running daemon handed over; NULL otherwise. */
+	struct usv_takeover_in *in;
+	/* Handing over to a new daemon: the front's switch, and the accepted
+	 * request's connection (-1: none) and answer, passed from the control
+	 * thread to the front's loop thread under ho_lock. */
+	struct usv_front_ctl *fctl;
+	pthread_mutex_t ho_lock;
+	int ho_sock;
+	char *ho_answer;
+	size_t ho_answer_len;
+	bool handed_over;
+	bool took_over; /* --takeover completed: the socket file is ours */
 };
 
 static int serve_started(void *arg)
@@ -55,10 +70,122 @@ static int serve_started(void *arg)
 		return ret;
 	}
 	usv_devlist_set_datapath(sv->devs, usv_dp_ops(), sv->dp);
+	/* Taken over: the devices run again before the first request. */
+	if (sv->in && (ret = usv_takeover_resume(sv->in, sv->devs, sv->dp)))
+		return ret;
+	sv->took_over = sv->in != NULL;
 	ret = sv->ctl ? usv_control_start(sv->ctl, sv->dp) : 0;
+	/* Taken over: the old daemon is gone, so serve without the socket
+	 * rather than leave the guests without a daemon. */
+	if (ret && sv->in) {
+		usv_err("serving the devices taken over without a control socket");
+		ret = 0;
+	}
 	if (ret == 0)
 		usv_notify_ready(&sv->notify, sv->what);
 	return ret;
+}
+
+/* The control thread accepted a takeover request: keep its connection for
+ * the front's loop thread, and stop the front. */
+static int serve_takeover_request(void *arg, int fd, const char *answer, size_t len)
+{
+	struct serve *sv = arg;
+	char *copy = malloc(len);
+	int ret = copy ? 0 : -ENOMEM;
+
+	pthread_mutex_lock(&sv->ho_lock);
+	if (!ret && sv->ho_sock >= 0)
+		ret = -EBUSY;
+	if (!ret) {
+		memcpy(copy, answer, len);
+		sv->ho_sock = fd;
+		sv->ho_answer = copy;
+		sv->ho_answer_len = len;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&sv->ho_lock);
+	if (!ret && (ret = usv_front_ctl_handover(sv->fctl))) {
+		pthread_mutex_lock(&sv->ho_lock);
+		sv->ho_sock = -1;
+		copy = sv->ho_answer;
+		sv->ho_answer = NULL;
+		pthread_mutex_unlock(&sv->ho_lock);
+	}
+	free(copy);
+	return ret;
+}
+
+/* The front stopped for the hand-over, no request in flight: send it all. */
+static int serve_handover(void *arg, int session_fd, const struct usv_front_state *st)
+{
+	struct serve *sv = arg;
+	struct usv_takeover_src src = {
+		.devs = sv->devs, .dp = sv->dp, .profile = sv->profile,
+		.control_fd = usv_control_listen_fd(sv->ctl),
+	};
+	char *answer;
+	size_t len;
+	int sock, ret;
+
+	pthread_mutex_lock(&sv->ho_lock);
+	sock = sv->ho_sock;
+	answer = sv->ho_answer;
+	len = sv->ho_answer_len;
+	sv->ho_sock = -1;
+	sv->ho_answer = NULL;
+	pthread_mutex_unlock(&sv->ho_lock);
+	if (sock < 0)
+		return -EINVAL;
+	ret = usv_takeover_send(sock, answer, len, &src, session_fd, st);
+	close(sock);
+	free(answer);
+	if (ret == 0) {
+		usv_control_stop_handed_over(sv->ctl);
+		sv->handed_over = true;
+	}
+	return ret;
+}
+
+/* --takeover: the running daemon's front, checked against what was given
+ * on the command line (the same command line as before may be reused). */
+static int adopt_front(struct usv_options *o, const struct usv_takeover_in *in,
+		       enum usv_transport *t)
+{
+	const struct usv_front_state *f = &in->front;
+	enum usv_transport theirs = f->cuse ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
+	const char *differs = NULL;
+
+	if (o->transport != USV_TRANSPORT_AUTO && o->transport != theirs)
+		differs = "--transport";
+	else if (o->name_set && f->cuse && strcmp(o->name, f->name))
+		differs = "--name";
+	else if (o->mount_set && !f->cuse && strcmp(o->mount, f->mount))
+		differs = "--mount";
+	else if (o->mode_set && !f->cuse && o->mode != f->mode)
+		differs = "--mode";
+	else if (o->group_set && !f->cuse && o->gid != f->gid)
+		differs = "--group";
+	else if (o->profile_set && strcmp(o->profile, in->profile))
+		differs = "--profile";
+	if (differs) {
+		usv_err("--takeover: %s differs from the running daemon's (pid %d); "
+			"leave it out to take the running one's", differs, (int)in->old_pid);
+		return -EINVAL;
+	}
+	if (!usv_profile_find(in->profile)) {
+		usv_err("--takeover: the running daemon answers as profile '%s', which "
+			"this version does not have", in->profile);
+		return -EINVAL;
+	}
+	*t = theirs;
+	o->name = f->name;
+	o->mount = f->mount;
+	o->mode = f->mode;
+	o->gid = f->gid;
+	o->group_set = !f->cuse;
+	o->profile = in->profile;
+	return 0;
 }
 
 /* The FUSE unmount needs CAP_SYS_ADMIN, kept permitted for this moment. */
@@ -74,8 +201,9 @@ static void serve_unmounting(void *arg, bool begin)
 
 int main(int argc, char **argv)
 {
-	struct usv_front_config fc = { 0 };
-	struct serve sv = { 0 };
+	struct usv_front_config fc = { .session_fd = -1 };
+	struct usv_takeover_in in = { .sock = -1, .session_fd = -1, .control_fd = -1 };
+	struct serve sv = { .ho_sock = -1, .ho_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct usv_devlist devs;
 	struct usv_inject inject;
 	struct usv_trace *trace = NULL;
@@ -103,9 +231,29 @@ int main(int argc, char **argv)
 	usv_log_set_format(o.log_format);
 	usv_notify_open(&sv.notify);
 	t = o.transport;
+	if (o.takeover) {
+		char err[256];
+
+		if (o.control && !strcmp(o.control, "none")) {
+			fprintf(stderr, "usvhostd: --takeover reaches the running daemon "
+				"through its control socket: give its --control=PATH\n");
+			return 2;
+		}
+		ret = usv_control_path(o.control, true, o.name, o.mount, ctlpath,
+				       sizeof(ctlpath));
+		if (!ret && (ret = usv_takeover_fetch(ctlpath, &in, err, sizeof(err))))
+			usv_err("--takeover: %s", err);
+		if (!ret)
+			ret = adopt_front(&o, &in, &t);
+		if (ret) {
+			usv_takeover_in_free(&in);
+			return EXIT_FAILURE;
+		}
+		sv.in = &in;
+	}
 	if (t == USV_TRANSPORT_AUTO)
 		t = access("/dev/cuse", F_OK) == 0 ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
-	if (t == USV_TRANSPORT_CUSE && (o.mode_set || o.group_set)) {
+	if (t == USV_TRANSPORT_CUSE && (o.mode_set || o.group_set) && !o.takeover) {
 		/* CUSE has no say in its node's mode: devtmpfs makes it 0600
 		 * root:root and udev applies its rules, as for the kernel's own
 		 * /dev/vhost-net; a chmod here would race udev. */
@@ -128,6 +276,7 @@ int main(int argc, char **argv)
 			 "as in the kernel");
 	sv.o = &o;
 	sv.devs = &devs;
+	sv.profile = o.profile;
 	sv.dc.stats_path = o.stats;
 	usv_priv_plan_for(t == USV_TRANSPORT_FUSE, &sv.plan);
 	/* The datapath is handed to the list once it runs (serve_started). */
@@ -185,16 +334,22 @@ int main(int argc, char **argv)
 		usv_devlist_set_observer(&devs, &usv_trace_observer, trace);
 		usv_info("tracing every ioctl to %s", !strcmp(o.trace, "-") ? "stdout" : o.trace);
 	}
-	ret = usv_control_path(o.control, t == USV_TRANSPORT_CUSE, o.name, o.mount,
-			       ctlpath, sizeof(ctlpath));
+	/* --takeover listens where the running daemon did, on its socket. */
+	ret = o.takeover ? 0 : usv_control_path(o.control, t == USV_TRANSPORT_CUSE, o.name,
+						o.mount, ctlpath, sizeof(ctlpath));
+	if (!ret && (ret = usv_front_ctl_new(&sv.fctl)))
+		usv_err("cannot set up hand-overs: %s", strerror(-ret));
 	if (!ret && ctlpath[0]) {
 		struct usv_control_config cc = {
-			.path = ctlpath, .optional = !o.control,
+			.path = ctlpath, .optional = !o.control && !o.takeover,
 			.group_set = o.control_group_set, .gid = o.control_gid,
 			.devs = &devs, .trace = trace, .trace_name = o.trace,
 			.trace_info = &ti,
+			.inherit = o.takeover, .inherit_fd = in.control_fd,
+			.takeover = serve_takeover_request, .takeover_arg = &sv,
 		};
 
+		in.control_fd = -1; /* the control socket's, even on failure */
 		ret = usv_control_open(&cc, &sv.ctl);
 		if (!ret)
 			trace = NULL; /* the control socket's trace switch holds it */
@@ -203,8 +358,12 @@ int main(int argc, char **argv)
 	}
 	if (ret)
 		goto out;
-	usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
-		 usv_transport_name(t), o.profile);
+	if (o.takeover)
+		usv_info("usvhostd %s taking over from pid %d: transport %s, profile %s",
+			 PACKAGE_VERSION, (int)in.old_pid, usv_transport_name(t), o.profile);
+	else
+		usv_info("usvhostd %s starting: transport %s, profile %s", PACKAGE_VERSION,
+			 usv_transport_name(t), o.profile);
 	usv_info("at most %u memory regions per device (--max-mem-regions)",
 		 profile.max_mem_regions);
 	if (o.max_devices_per_user)
@@ -221,7 +380,14 @@ int main(int argc, char **argv)
 	fc.fuse_debug = o.fuse_debug;
 	fc.hooks.started = serve_started;
 	fc.hooks.unmounting = serve_unmounting;
+	fc.hooks.handover = serve_handover;
 	fc.hooks.ctx = &sv;
+	fc.ctl = sv.fctl;
+	if (o.takeover) {
+		fc.session_fd = in.session_fd;
+		fc.inherit = &in.front;
+		in.session_fd = -1; /* the front's now */
+	}
 	if (t == USV_TRANSPORT_CUSE) {
 		snprintf(sv.what, sizeof(sv.what), "/dev/%s", o.name);
 		ret = usv_front_cuse_run(&fc);
@@ -229,9 +395,18 @@ int main(int argc, char **argv)
 		snprintf(sv.what, sizeof(sv.what), "%s/vhost-net", o.mount);
 		ret = usv_front_fusefile_run(&fc);
 	}
-	usv_notify_stopping(&sv.notify);
+	if (sv.handed_over)
+		usv_info("handed over: every device, the %s and the control socket "
+			 "are the new daemon's", t == USV_TRANSPORT_CUSE ? "node" : "mount");
+	else
+		usv_notify_stopping(&sv.notify);
 out:
-	usv_control_stop(sv.ctl);
+	/* A takeover that did not complete leaves the running daemon's socket
+	 * file where it is. */
+	if (o.takeover && !sv.took_over)
+		usv_control_stop_handed_over(sv.ctl);
+	else
+		usv_control_stop(sv.ctl);
 	/* Devices whose users did not close them are released here. */
 	usv_devlist_destroy(&devs);
 	usv_dp_destroy(sv.dp);
@@ -239,6 +414,8 @@ out:
 	usv_trace_close(trace);
 	usv_inject_destroy(&inject);
 	usv_notify_close(&sv.notify);
+	usv_front_ctl_free(sv.fctl);
+	usv_takeover_in_free(&in);
 	usv_info("stopped%s", ret ? " after an error" : "");
 	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -101,6 +101,7 @@ static int dp_dev_get(struct usv_dp *dp, struct usv_dev *dev,
 		return ret;
 	}
 	pthread_mutex_lock(&dp->lock);
+	usv_dp_stats_take_seeds(dp, d);
 	d->next = dp->devs;
 	dp->devs = d;
 	pthread_mutex_unlock(&dp->lock);
@@ -391,6 +392,7 @@ void usv_dp_destroy(struct usv_dp *dp)
 	if (!dp)
 		return;
 	usv_dp_stats_stop(dp);
+	usv_dp_stats_free_seeds(dp);
 	free(dp->stats_path);
 	pthread_mutex_destroy(&dp->lock);
 	free(dp);

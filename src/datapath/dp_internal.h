@@ -220,6 +220,9 @@ struct usv_dp {
 	pthread_t stats_thread;
 	bool stats_started;
 	int stats_sigfd, stats_stop_fd;
+	/* Counters handed over for devices whose state is not made yet
+	 * (usv_dp_stats_seed), added when it is. */
+	struct usv_dp_seed *seeds;
 };
 
 /* user_data tags (low bits of 8-aligned pointers). */
@@ -336,6 +339,9 @@ void usv_dp_tx_quiesce(struct usv_dp_ring *r);
 int usv_dp_stats_start(struct usv_dp *dp);
 void usv_dp_stats_stop(struct usv_dp *dp);
 void usv_dp_stats_line(const struct usv_dp_ring *r, char *buf, size_t n);
+/* With dp->lock held: adds the seeds waiting for d's handle to its rings. */
+void usv_dp_stats_take_seeds(struct usv_dp *dp, struct usv_dp_dev *d);
+void usv_dp_stats_free_seeds(struct usv_dp *dp);
 
 /* Where an RX read puts the bytes that do not go straight to the guest. */
 static inline uint8_t *usv_dp_rx_tail(const struct usv_dp_ring *r)

@@ -275,5 +275,9 @@ void usv_dp_ring_update(struct usv_dp_ring *r, unsigned what,
 			usv_dp_poll_arm(r, USV_TAG_KICK);
 	}
 	load_ring(r, what, cfg);
+	/* A ring resumed after a hand-over: an interrupt for used entries the
+	 * guest may not have been told of is harmless, a lost one stalls it. */
+	if ((what & USV_RING_SIGNAL) && !r->broken)
+		usv_dp_signal(r);
 	usv_dp_queue(r); /* a new address or fd may have work behind it */
 }

@@ -129,6 +129,80 @@ int usv_dp_stats_collect(struct usv_dp *dp, struct usv_dp_ring_stats **out, unsi
 	return 0;
 }
 
+struct usv_dp_seed {
+	struct usv_dp_seed *next;
+	unsigned handle, idx;
+	struct usv_dp_stats st;
+};
+
+static void add_counters(struct usv_dp_stats *to, const struct usv_dp_stats *from)
+{
+	usv_dp_count(&to->packets, from->packets);
+	usv_dp_count(&to->bytes, from->bytes);
+	usv_dp_count(&to->kicks, from->kicks);
+	usv_dp_count(&to->interrupts, from->interrupts);
+	usv_dp_count(&to->drops, from->drops);
+	usv_dp_count(&to->errors, from->errors);
+}
+
+int usv_dp_stats_seed(struct usv_dp *dp, unsigned handle, unsigned idx,
+		      const struct usv_dp_ring_stats *st)
+{
+	struct usv_dp_stats add = { .packets = st->packets, .bytes = st->bytes,
+				    .kicks = st->kicks, .interrupts = st->interrupts,
+				    .drops = st->drops, .errors = st->errors };
+	struct usv_dp_seed *s;
+	struct usv_dp_dev *d;
+	int ret = 0;
+
+	if (idx >= USV_NET_NVQS)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
+	for (d = dp->devs; d && d->handle != handle; d = d->next)
+		;
+	if (d) {
+		/* The worker counts with atomic adds: so do we. */
+		add_counters(&d->ring[idx].st, &add);
+	} else if ((s = calloc(1, sizeof(*s)))) {
+		s->handle = handle;
+		s->idx = idx;
+		s->st = add;
+		s->next = dp->seeds;
+		dp->seeds = s;
+	} else {
+		ret = -ENOMEM;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return ret;
+}
+
+void usv_dp_stats_take_seeds(struct usv_dp *dp, struct usv_dp_dev *d)
+{
+	struct usv_dp_seed **p = &dp->seeds;
+
+	while (*p) {
+		struct usv_dp_seed *s = *p;
+
+		if (s->handle != d->handle) {
+			p = &s->next;
+			continue;
+		}
+		add_counters(&d->ring[s->idx].st, &s->st);
+		*p = s->next;
+		free(s);
+	}
+}
+
+void usv_dp_stats_free_seeds(struct usv_dp *dp)
+{
+	while (dp->seeds) {
+		struct usv_dp_seed *s = dp->seeds;
+
+		dp->seeds = s->next;
+		free(s);
+	}
+}
+
 static void *stats_main(void *arg)
 {
 	struct usv_dp *dp = arg;

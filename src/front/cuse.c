@@ -21,12 +21,15 @@
 #include "core/ioctl_table.h"
 #include "core/log.h"
 #include "front/front.h"
+#include "front/handover.h"
+#include "front/loop.h"
 #include "front/uaccess.h"
 
 struct cuse_ctx {
 	struct usv_devlist *devs;
 	const char *name;
 	bool created; /* INIT answered: /dev/NAME exists */
+	struct usv_front_loop loop;
 };
 
 static struct cuse_ctx *ctx_of(fuse_req_t req)
@@ -97,7 +100,8 @@ static void cu_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *
 static void cu_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)off;
-	usv_front_read(req, ctx_of(req)->devs, (unsigned)fi->fh, size, fi->flags);
+	usv_front_read(req, ctx_of(req)->devs, (unsigned)fi->fh, size, fi->flags,
+		       &ctx_of(req)->loop);
 }
 
 static void cu_write(fuse_req_t req, const char *buf, size_t size, off_t off,
@@ -125,7 +129,8 @@ static const struct cuse_lowlevel_ops cu_ops = {
 /* The kernel creates /dev/NAME when CUSE's INIT is answered: serve requests
  * on this thread until then, so that the started hook runs once the node
  * exists and before the loop starts any other thread. */
-static int serve_until_created(struct fuse_session *se, struct cuse_ctx *c)
+static int serve_until_created(struct fuse_session *se, struct cuse_ctx *c,
+			       struct usv_front_init *init)
 {
 	struct fuse_buf buf = { .mem = NULL };
 	int ret = 0;
@@ -136,6 +141,7 @@ static int serve_until_created(struct fuse_session *se, struct cuse_ctx *c)
 			continue;
 		if (ret <= 0)
 			break;
+		usv_front_init_peek(&buf, init);
 		fuse_session_process_buf(se, &buf);
 		ret = 0;
 	}
@@ -147,65 +153,135 @@ static int serve_until_created(struct fuse_session *se, struct cuse_ctx *c)
 	return ret < 0 ? ret : -EIO;
 }
 
+/* A new session: /dev/cuse opened and the node created (INIT answered). */
+static struct fuse_session *cuse_new(const struct usv_front_config *cfg, struct cuse_info *ci,
+				     struct cuse_ctx *c, struct usv_front_init *init, int *ret)
+{
+	char *argv[4] = { "usvhostd" };
+	int argc = 1, multithreaded = 0;
+	struct fuse_session *se;
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/%s", cfg->name);
+	if (stat(path, &st) == 0) {
+		usv_err("%s already exists (the kernel's vhost_net module, or a static "
+			"node from kmod/udev?): unload it, remove the node, or pick "
+			"another name with --name and pass vhostfd= to QEMU", path);
+		*ret = -EEXIST;
+		return NULL;
+	}
+	if (access("/dev/cuse", R_OK | W_OK)) {
+		usv_err("/dev/cuse: %s (modprobe cuse)", strerror(errno));
+		*ret = -ENODEV;
+		return NULL;
+	}
+	if (cfg->foreground)
+		argv[argc++] = "-f";
+	if (cfg->fuse_debug)
+		argv[argc++] = "-d";
+	se = cuse_lowlevel_setup(argc, argv, ci, &cu_ops, &multithreaded, c);
+	if (!se) {
+		usv_err("cannot set up CUSE device %s", path);
+		*ret = -EIO;
+		return NULL;
+	}
+	*ret = serve_until_created(se, c, init);
+	if (*ret) {
+		cuse_lowlevel_teardown(se);
+		return NULL;
+	}
+	return se;
+}
+
+/* The inherited session: a session with the same device info (its INIT
+ * answer, which names the node, goes nowhere) on the inherited fd. */
+static struct fuse_session *cuse_inherit(const struct usv_front_config *cfg,
+					 struct cuse_info *ci, struct cuse_ctx *c,
+					 struct usv_front_init *init, int *ret)
+{
+	char *argv[3] = { "usvhostd" };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_session *se = NULL;
+
+	*ret = -EINVAL;
+	if (!cfg->inherit->cuse || strcmp(cfg->inherit->name, cfg->name)) {
+		usv_err("the inherited session is not the CUSE front /dev/%s", cfg->name);
+		goto out;
+	}
+	if (cfg->fuse_debug)
+		argv[args.argc++] = "-d";
+	*ret = -EIO;
+	se = cuse_lowlevel_new(&args, ci, &cu_ops, c);
+	if (!se) {
+		usv_err("cannot create the CUSE session");
+		goto out;
+	}
+	*ret = usv_front_inherit(se, cfg->session_fd, cfg->inherit);
+	if (!*ret && !c->created)
+		*ret = -EPROTO;
+	if (!*ret && fuse_set_signal_handlers(se))
+		*ret = -EIO;
+	/* As cuse_lowlevel_setup() does for a new session (a no-op but for
+	 * chdir("/") in the foreground). */
+	if (!*ret && fuse_daemonize(cfg->foreground)) {
+		fuse_remove_signal_handlers(se);
+		*ret = -EIO;
+	}
+	usv_front_init_from_state(cfg->inherit, init);
+out:
+	if (*ret && se) {
+		/* The session closes the fd once it holds it. */
+		if (fuse_session_fd(se) != cfg->session_fd)
+			close(cfg->session_fd);
+		fuse_session_destroy(se);
+		se = NULL;
+	} else if (*ret) {
+		close(cfg->session_fd);
+	}
+	fuse_opt_free_args(&args);
+	return se;
+}
+
 int usv_front_cuse_run(const struct usv_front_config *cfg)
 {
 	struct cuse_ctx c = { .devs = cfg->devs, .name = cfg->name };
-	char devname[128], path[128];
+	struct usv_front_init init = { .seen = false };
+	char devname[128];
 	const char *dev_info[] = { devname };
 	struct cuse_info ci = {
 		.dev_info_argc = 1,
 		.dev_info_argv = dev_info,
 		.flags = CUSE_UNRESTRICTED_IOCTL,
 	};
-	char *argv[4] = { "usvhostd" };
-	int argc = 1, multithreaded = 0, ret = 0;
-	struct fuse_loop_config *lc;
 	struct fuse_session *se;
-	struct stat st;
+	int ret = 0;
 
 	if (strchr(cfg->name, '/') || !cfg->name[0]) {
 		usv_err("invalid device name '%s'", cfg->name);
+		if (cfg->inherit)
+			close(cfg->session_fd);
 		return -EINVAL;
 	}
-	snprintf(path, sizeof(path), "/dev/%s", cfg->name);
-	if (stat(path, &st) == 0) {
-		usv_err("%s already exists (the kernel's vhost_net module, or a static "
-			"node from kmod/udev?): unload it, remove the node, or pick "
-			"another name with --name and pass vhostfd= to QEMU", path);
-		return -EEXIST;
-	}
-	if (access("/dev/cuse", R_OK | W_OK)) {
-		usv_err("/dev/cuse: %s (modprobe cuse)", strerror(errno));
-		return -ENODEV;
-	}
 	snprintf(devname, sizeof(devname), "DEVNAME=%s", cfg->name);
-	if (cfg->foreground)
-		argv[argc++] = "-f";
-	if (cfg->fuse_debug)
-		argv[argc++] = "-d";
-	se = cuse_lowlevel_setup(argc, argv, &ci, &cu_ops, &multithreaded, &c);
-	if (!se) {
-		usv_err("cannot set up CUSE device %s", path);
-		return -EIO;
-	}
-	ret = serve_until_created(se, &c);
+	se = cfg->inherit ? cuse_inherit(cfg, &ci, &c, &init, &ret)
+			  : cuse_new(cfg, &ci, &c, &init, &ret);
+	if (!se)
+		return ret;
+	ret = usv_front_set_nonblock(fuse_session_fd(se));
 	if (ret)
 		goto out;
 	if (cfg->hooks.started && (ret = cfg->hooks.started(cfg->hooks.ctx)))
 		goto out;
-	lc = fuse_loop_cfg_create();
-	if (!lc) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_max_threads(lc, 16);
-	if (fuse_session_loop_mt(se, lc) < 0)
-		ret = -EIO;
-	usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
-		 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
-	fuse_loop_cfg_destroy(lc);
+	ret = usv_front_serve(se, cfg, true, &c.loop, &init);
+	if (ret == USV_LOOP_HANDOVER)
+		ret = 0;
+	else
+		usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
+			 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
 out:
+	/* Closing our fd ends the node only when no other process holds the
+	 * session (after a hand-over, the next one does). */
 	cuse_lowlevel_teardown(se);
 	return ret;
 }

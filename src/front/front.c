@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/vhost_chr.h"
 #include "core/observer.h"
+#include "front/loop.h"
 
 int usv_front_open(struct usv_devlist *devs, pid_t tid, uid_t uid, unsigned *handle)
 {
@@ -58,14 +59,22 @@ int usv_front_ioctl(struct usv_devlist *devs, unsigned handle, pid_t tid,
 	return usv_ioctl_dispatch(dev, &req);
 }
 
-static bool req_interrupted(void *req)
+struct read_wait {
+	struct fuse_req *req;
+	const struct usv_front_loop *loop;
+};
+
+static bool req_interrupted(void *arg)
 {
-	return fuse_req_interrupted(req);
+	const struct read_wait *w = arg;
+
+	return fuse_req_interrupted(w->req) || atomic_load(&w->loop->stopping);
 }
 
 void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned handle,
-		    size_t size, int flags)
+		    size_t size, int flags, const struct usv_front_loop *loop)
 {
+	struct read_wait w = { .req = req, .loop = loop };
 	struct usv_dev *dev = usv_devlist_get(devs, handle);
 	uint8_t msg[USV_IOTLB_MSG_LEN];
 	bool nonblock = flags & O_NONBLOCK, waiter = false;
@@ -85,7 +94,7 @@ void usv_front_read(struct fuse_req *req, struct usv_devlist *devs, unsigned han
 				"%u reads wait already", handle, USV_CHR_READERS_MAX);
 	}
 	if (dev)
-		ret = usv_chr_read(dev, msg, size, nonblock || !waiter, req_interrupted, req);
+		ret = usv_chr_read(dev, msg, size, nonblock || !waiter, req_interrupted, &w);
 	if (waiter) {
 		pthread_mutex_lock(&devs->lock);
 		devs->chr_readers--;

@@ -14,20 +14,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "front/front.h"
+#include "front/handover.h"
+#include "front/loop.h"
 #include "front/uaccess.h"
 
 #define INO_ROOT FUSE_ROOT_ID
 #define INO_DEV 2
 static const char file_name[] = "vhost-net";
 
+struct ff_ctx {
+	const struct usv_front_config *cfg;
+	struct usv_front_loop loop;
+};
+
 static const struct usv_front_config *cfg_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return ((struct ff_ctx *)fuse_req_userdata(req))->cfg;
 }
 
 static struct usv_devlist *devs_of(fuse_req_t req)
@@ -162,7 +170,8 @@ static void ff_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	(void)off;
-	usv_front_read(req, devs_of(req), (unsigned)fi->fh, size, fi->flags);
+	usv_front_read(req, devs_of(req), (unsigned)fi->fh, size, fi->flags,
+		       &((struct ff_ctx *)fuse_req_userdata(req))->loop);
 }
 
 static void ff_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -192,6 +201,68 @@ static const struct fuse_lowlevel_ops ff_ops = {
 	.poll = ff_poll,
 };
 
+/* An inherited mount is not the session's to undo (libfuse recorded no
+ * mount point): unmount it as libfuse unmounts its own as root, lazily. */
+static void unmount_inherited(const struct usv_front_config *cfg)
+{
+	if (umount2(cfg->mount, MNT_DETACH))
+		usv_err("cannot unmount %s: %s", cfg->mount, strerror(errno));
+}
+
+/* After a hand-over the mount is the new daemon's, but libfuse keeps our
+ * copy of its path until fuse_session_unmount(), which unmounts unless
+ * polling the session fd reports the connection severed (POLLERR). For
+ * this process it is: the fd's number is pointed at a pipe without a
+ * reader, which polls POLLERR, so libfuse closes it, frees the path and
+ * leaves the mount alone. If that cannot be arranged the path is left
+ * (a few bytes, once), never the mount undone. */
+static void forget_mount(struct fuse_session *se)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC)) {
+		usv_warn("after the hand-over: %s (the mount path stays allocated)",
+			 strerror(errno));
+		return;
+	}
+	close(p[0]);
+	if (dup3(p[1], fuse_session_fd(se), O_CLOEXEC) < 0) {
+		usv_warn("after the hand-over: %s (the mount path stays allocated)",
+			 strerror(errno));
+		close(p[1]);
+		return;
+	}
+	close(p[1]);
+	fuse_session_unmount(se);
+}
+
+/* Mounts a new session, or attaches the inherited one. */
+static int attach(struct fuse_session *se, const struct usv_front_config *cfg,
+		  struct usv_front_init *init)
+{
+	if (cfg->inherit) {
+		if (cfg->inherit->cuse || strcmp(cfg->inherit->mount, cfg->mount)) {
+			usv_err("the inherited session is not the FUSE file front at %s",
+				cfg->mount);
+			return -EINVAL;
+		}
+		usv_front_init_from_state(cfg->inherit, init);
+		return usv_front_inherit(se, cfg->session_fd, cfg->inherit);
+	}
+	if (mkdir(cfg->mount, 0755) && errno != EEXIST) {
+		int ret = -errno;
+
+		usv_err("cannot create mount directory %s: %s", cfg->mount, strerror(errno));
+		return ret;
+	}
+	if (fuse_session_mount(se, cfg->mount)) {
+		usv_err("cannot mount FUSE at %s (is /dev/fuse there, and are we root?)",
+			cfg->mount);
+		return -EIO;
+	}
+	return 0;
+}
+
 int usv_front_fusefile_run(const struct usv_front_config *cfg)
 {
 	/* Without allow_other the kernel refuses every request from a user
@@ -202,60 +273,69 @@ int usv_front_fusefile_run(const struct usv_front_config *cfg)
 				: "fsname=usvhost,subtype=usvhost,default_permissions",
 			 cfg->fuse_debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(cfg->fuse_debug ? 4 : 3, argv);
-	struct fuse_loop_config *lc = NULL;
+	struct ff_ctx ctx = { .cfg = cfg };
+	struct usv_front_init init = { .seen = false };
+	bool handed = false, started = false, fd_left = cfg->inherit != NULL;
 	struct fuse_session *se;
 	int ret = 0;
 
-	if (mkdir(cfg->mount, 0755) && errno != EEXIST) {
-		ret = -errno;
-		usv_err("cannot create mount directory %s: %s", cfg->mount, strerror(errno));
-		return ret;
-	}
-	se = fuse_session_new(&args, &ff_ops, sizeof(ff_ops), (void *)cfg);
+	se = fuse_session_new(&args, &ff_ops, sizeof(ff_ops), &ctx);
 	if (!se) {
 		usv_err("cannot create the FUSE session");
-		return -EIO;
+		ret = -EIO;
+		goto out_fd;
 	}
 	if (fuse_set_signal_handlers(se)) {
 		ret = -EIO;
 		goto out_destroy;
 	}
-	if (fuse_session_mount(se, cfg->mount)) {
-		usv_err("cannot mount FUSE at %s (is /dev/fuse there, and are we root?)",
-			cfg->mount);
-		ret = -EIO;
+	ret = attach(se, cfg, &init);
+	/* Once attached, the session closes the inherited fd. */
+	fd_left = cfg->inherit && fuse_session_fd(se) != cfg->session_fd;
+	if (ret)
 		goto out_signals;
-	}
 	usv_info("serving %s/%s (FUSE file front), mode %04o, group %u", cfg->mount,
 		 file_name, (unsigned)cfg->mode, (unsigned)cfg->gid);
 	if (!cfg->foreground && fuse_daemonize(0)) {
 		ret = -EIO;
 		goto out_unmount;
 	}
+	ret = usv_front_set_nonblock(fuse_session_fd(se));
+	if (ret)
+		goto out_unmount;
 	if (cfg->hooks.started && (ret = cfg->hooks.started(cfg->hooks.ctx)))
 		goto out_unmount;
-	lc = fuse_loop_cfg_create();
-	if (!lc) {
-		ret = -ENOMEM;
-		goto out_unmount;
-	}
-	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_max_threads(lc, 16);
-	if (fuse_session_loop_mt(se, lc) < 0)
-		ret = -EIO;
-	usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
-		 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
-	fuse_loop_cfg_destroy(lc);
+	started = true;
+	ret = usv_front_serve(se, cfg, false, &ctx.loop, &init);
+	handed = ret == USV_LOOP_HANDOVER;
+	if (ret > 0)
+		ret = 0;
+	if (!handed)
+		usv_info("stopping: %u device%s still open", usv_devlist_count(cfg->devs),
+			 usv_devlist_count(cfg->devs) == 1 ? "" : "s");
 out_unmount:
-	if (cfg->hooks.unmounting)
-		cfg->hooks.unmounting(cfg->hooks.ctx, true);
-	fuse_session_unmount(se);
-	if (cfg->hooks.unmounting)
-		cfg->hooks.unmounting(cfg->hooks.ctx, false);
+	/* An inherited session whose hand-over did not complete (started
+	 * failed) is still the running daemon's: its mount stays. */
+	if (handed)
+		forget_mount(se);
+	else if (!cfg->inherit || started) {
+		if (cfg->hooks.unmounting)
+			cfg->hooks.unmounting(cfg->hooks.ctx, true);
+		if (cfg->inherit)
+			unmount_inherited(cfg);
+		else
+			fuse_session_unmount(se);
+		if (cfg->hooks.unmounting)
+			cfg->hooks.unmounting(cfg->hooks.ctx, false);
+	}
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
+	/* Closes the session fd, ours or inherited once attached. */
 	fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
+out_fd:
+	if (fd_left)
+		close(cfg->session_fd);
 	return ret;
 }

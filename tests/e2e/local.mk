@@ -21,6 +21,8 @@
 # migration: live migration between two QEMUs on one usvhostd while TCP
 # streams both ways, anonymous and memfd RAM; guest RAM compared page by
 # page, and usvhostd-nolog must fail that comparison (about 3-4 min).
+# upgrade: usvhostd --takeover ten times in a row while TCP streams both ways,
+# anonymous and memfd RAM, and two refused takeovers (about 2 min).
 TESTS += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -34,7 +36,8 @@ TESTS += \
 	tests/e2e/unprivileged-qemu.sh \
 	tests/e2e/libvirt.sh \
 	tests/e2e/hotplug.sh \
-	tests/e2e/migration.sh
+	tests/e2e/migration.sh \
+	tests/e2e/upgrade.sh
 EXTRA_DIST += \
 	tests/e2e/qemu-driver-ok.sh \
 	tests/e2e/traffic-basic.sh \
@@ -48,7 +51,8 @@ EXTRA_DIST += \
 	tests/e2e/unprivileged-qemu.sh \
 	tests/e2e/libvirt.sh \
 	tests/e2e/hotplug.sh \
-	tests/e2e/migration.sh
+	tests/e2e/migration.sh \
+	tests/e2e/upgrade.sh
 
 # The negative control of migration.sh: usvhostd built with the dirty log of
 # RX buffer writes left out (the used ring is still logged). Test-only: never

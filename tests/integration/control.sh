@@ -54,19 +54,6 @@ out=$work/client.out
 
 usvctl() { timeout -s KILL $((10 * scale)) "$ctl" --control="$sock" "$@"; }
 
-# Waits at most 10 s (scaled) for a line matching $1 in the client's output.
-wait_out() {
-	end=$(($(now) + 10 * scale))
-	until grep -qE "$1" "$out"; do
-		if [ "$(now)" -gt "$end" ]; then
-			fail "control_client did not print '$1'"
-			cat "$out"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 start_daemon --control="$sock" --control-group=$group
 [ -S "$sock" ] || fail "no socket at $sock"
 mode=$(stat -c '%a %g' "$sock")

@@ -7,9 +7,10 @@
  * (bytes as the datapath counts them: each packet with its 12-byte
  * virtio-net header)
  * and serves commands from stdin, one per line:
- *   ioctls K   K GET_FEATURES calls; prints "ioctls n=K max_us=U" (the
- *              slowest one: a bystander's latency)
- *   tx K       K more TX packets; prints "tx n=K"
+ *   ioctls K   K GET_FEATURES calls; prints "ioctls n=K max_us=U
+ *              failures=F" (the slowest one: a bystander's latency)
+ *   tx K       K more TX packets; prints "tx n=K failures=F"
+ *   rx K       K more RX frames; prints "rx n=K failures=F"
  *   hog PATH N hostile control clients of the daemon's socket PATH: N that
  *              connect and send nothing, and one that sends 1 MiB of
  *              garbage (as much as the socket takes, never waiting) and
@@ -224,11 +225,16 @@ int main(int argc, char **argv)
 		if (sscanf(line, "ioctls %u", &k) == 1) {
 			uint64_t worst = ioctl_latency(&x, k);
 
-			cl_print("ioctls n=%u max_us=%llu", k, (unsigned long long)worst);
+			cl_print("ioctls n=%u max_us=%llu failures=%lu", k,
+				 (unsigned long long)worst, cl_failures());
 		} else if (sscanf(line, "tx %u", &k) == 1) {
 			for (unsigned i = 0; i < k; i++)
 				tx_one(&x);
 			cl_print("tx n=%u failures=%lu", k, cl_failures());
+		} else if (sscanf(line, "rx %u", &k) == 1) {
+			for (unsigned i = 0; i < k; i++)
+				rx_one(&x);
+			cl_print("rx n=%u failures=%lu", k, cl_failures());
 		} else if (sscanf(line, "hog %255s %u", hogpath, &k) == 2 && k < 16 && !nhog) {
 			size_t sent = hog(hogpath, k, hogfds);
 

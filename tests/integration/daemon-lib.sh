@@ -238,6 +238,20 @@ stop_daemon() {
 	fi
 }
 
+# Waits at most 10 s (scaled) for a line matching REGEX in FILE (default
+# $out, a client's output); fails and shows the file if none comes.
+wait_out() { # REGEX [FILE]
+	end=$(($(now) + 10 * scale))
+	until grep -qE "$1" "${2:-$out}"; do
+		if [ "$(now)" -gt "$end" ]; then
+			fail "no line '$1' in ${2:-$out}"
+			cat "${2:-$out}"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 check_daemon_log() { # EXTENDED-REGEX MESSAGE (case-insensitive)
 	if grep -qiE "$1" "$log"; then
 		fail "$2"

@@ -131,3 +131,20 @@ EXTRA_DIST += tests/integration/trace-export.sh
 TESTS += tests/integration/bench.sh
 EXTRA_DIST += tests/integration/bench.sh
 CLEANFILES += tests/integration/bench-daemon.log
+
+# handover.sh: the fronts' hand-over of a live FUSE session between two
+# processes (handover_check plays both and the user), without the daemon.
+check_PROGRAMS += tests/integration/handover_check
+tests_integration_handover_check_SOURCES = tests/integration/handover_check.c
+tests_integration_handover_check_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(JSONC_CFLAGS) -pthread
+tests_integration_handover_check_LDFLAGS = $(AM_LDFLAGS) -pthread
+tests_integration_handover_check_LDADD = src/libusvfront.la src/libusvcore.la \
+	$(FUSE3_LIBS) $(JSONC_LIBS)
+TESTS += tests/integration/handover.sh
+EXTRA_DIST += tests/integration/handover.sh
+# takeover.sh: usvhostd --takeover three times under a device control_client
+# keeps busy (rings, ioctls in flight, counters), and refused takeovers.
+TESTS += tests/integration/takeover.sh
+EXTRA_DIST += tests/integration/takeover.sh
+CLEANFILES += tests/integration/takeover-daemon*.log
+CLEANFILES += tests/integration/handover-check.log

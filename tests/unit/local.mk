@@ -191,3 +191,19 @@ tests_unit_test_control_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_control_LDADD = src/libusvdp.la src/libusvtrace.la $(UNIT_LIBS) \
 	$(URING_LIBS) $(NUMA_LIBS) $(JSONC_LIBS)
 endif
+
+# test_devstate: a device handed over (core/devstate.c and
+# src/daemon/devstate_json.c, built in here): saved, restored into a second
+# list from its JSON text and dup'd fds, resumed (also with the io_uring
+# datapath: the interrupt, the counters); malformed states refused.
+if ENABLE_TESTS
+check_PROGRAMS += tests/unit/test_devstate
+TESTS += tests/unit/test_devstate
+tests_unit_test_devstate_SOURCES = tests/unit/test_devstate.c $(IOCTL_COMMON_SRC) \
+	src/daemon/devstate_json.c src/daemon/devstate_json.h
+tests_unit_test_devstate_CFLAGS = $(UNIT_CC_FLAGS) $(JSONC_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
+tests_unit_test_devstate_LDFLAGS = $(UNIT_LINK_FLAGS) -Wl,--wrap=malloc \
+	-Wl,--wrap=calloc -Wl,--wrap=realloc
+tests_unit_test_devstate_LDADD = src/libusvdp.la $(UNIT_LIBS) $(URING_LIBS) $(NUMA_LIBS) \
+	$(JSONC_LIBS)
+endif

@@ -139,11 +139,11 @@ static void anything_but_one_json_object_is_einval(void **state)
 
 static void an_unknown_command_is_einval(void **state)
 {
-	json_object *a = ask(*state, "{\"proto\":1,\"cmd\":\"takeover\"}");
+	json_object *a = ask(*state, "{\"proto\":1,\"cmd\":\"fly\"}");
 
 	assert_string_equal(code(a), "EINVAL");
 	assert_non_null(strstr(json_object_get_string(get(get(a, "error"), "message")),
-			       "unknown command 'takeover'"));
+			       "unknown command 'fly'"));
 	json_object_put(a);
 }
 
@@ -252,6 +252,49 @@ static void trace_on_takes_a_regular_file_and_off_ends_it(void **state)
 	assert_non_null(strstr(buf, "\"type\":\"end\""));
 }
 
+static const char *message(json_object *a)
+{
+	return json_object_get_string(get(get(a, "error"), "message"));
+}
+
+/* The hand-over asked by usvhostd --takeover: refused (nothing set) unless
+ * the daemon can hand over, the asker is root or the daemon's user, and a
+ * state version both understand is offered. */
+static void takeover_is_refused_unless_possible_allowed_and_understood(void **state)
+{
+	struct fix *f = *state;
+	bool taken = false;
+	json_object *a;
+
+	a = ask(f, "{\"proto\":1,\"cmd\":\"takeover\",\"args\":{\"versions\":[1]}}");
+	assert_string_equal(code(a), "EOPNOTSUPP");
+	json_object_put(a);
+
+	f->ctx.takeover = &taken;
+	a = ask(f, "{\"proto\":1,\"cmd\":\"takeover\",\"args\":{\"versions\":[2,3]}}");
+	assert_string_equal(code(a), "EPROTONOSUPPORT");
+	assert_non_null(strstr(message(a), "version(s) [2, 3]"));
+	assert_non_null(strstr(message(a), "writes version 1"));
+	json_object_put(a);
+	a = ask(f, "{\"proto\":1,\"cmd\":\"takeover\"}");
+	assert_string_equal(code(a), "EPROTONOSUPPORT");
+	json_object_put(a);
+	assert_false(taken);
+
+	f->ctx.uid = geteuid() + 1;
+	a = ask(f, "{\"proto\":1,\"cmd\":\"takeover\",\"args\":{\"versions\":[1]}}");
+	assert_string_equal(code(a), "EPERM");
+	json_object_put(a);
+	assert_false(taken);
+
+	f->ctx.uid = 0;
+	a = ask(f, "{\"proto\":1,\"cmd\":\"takeover\",\"args\":{\"versions\":[7,1]}}");
+	assert_true(json_object_get_boolean(get(a, "ok")));
+	assert_int_equal(json_object_get_int(get(get(a, "result"), "version")), 1);
+	json_object_put(a);
+	assert_true(taken);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +308,7 @@ int main(void)
 		T(list_shows_every_device_and_a_locked_one_as_busy),
 		T(stats_before_the_datapath_runs_is_eagain),
 		T(trace_on_takes_a_regular_file_and_off_ends_it),
+		T(takeover_is_refused_unless_possible_allowed_and_understood),
 #undef T
 	};
 

@@ -89,6 +89,7 @@ static void dp_record(struct fake_dp *dp, enum dp_kind kind, struct usv_dev *dev
 	ev->log_fd = cfg->log_fd;
 	ev->mem_nregions = cfg->mem ? cfg->mem->nregions : UINT32_MAX;
 	ev->last_used_idx = cfg->base.last_used_idx;
+	ev->last_avail_idx = cfg->base.last_avail_idx;
 }
 
 static int dp_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config *cfg)

@@ -59,6 +59,7 @@ struct dp_event {
 	int backend_fd, kick_fd, call_fd, err_fd, log_fd; /* as the call saw them */
 	uint32_t mem_nregions; /* dev->mem->nregions, UINT32_MAX without one */
 	uint16_t last_used_idx;
+	uint16_t last_avail_idx;
 };
 
 #define DP_MAX_EVENTS 64

@@ -9,6 +9,11 @@
 #  * tests/integration/qemu_client (QEMU 7.2's sequences, the errno checks,
 #    a second process, concurrency, abandoned devices) passes on the CUSE
 #    node, as it does on the FUSE file on the host;
+#  * live upgrade: with control_client keeping a device busy on the node,
+#    usvhostd --takeover takes the session (/dev/cuse), the device and the
+#    control socket over; the old daemon exits 0, the node stays the same,
+#    10000 GET_FEATURES across the hand-over all succeed, TX and RX go on
+#    through the new daemon, and the counters continue;
 #  * SIGTERM: exit 0, node removed.
 set -eu
 . "$top_srcdir/tests/vm/vm-lib.sh" cuse
@@ -77,6 +82,73 @@ if [ "$left" = "(0 open)" ]; then
 else
 	e2e_fail "devices still open in usvhostd after the client exited: last count $left"
 fi
+
+# ---- live upgrade on the CUSE node ---------------------------------------------
+cclient=$top_builddir/tests/integration/control_client
+ccout=$VM_OUT/takeover-client.out
+wait_cc() { # REGEX SECS
+	local deadline=$((SECONDS + $2))
+	until grep -qE "$1" "$ccout"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+node_before=$(stat -c '%t:%T' /dev/vhost-net)
+# The results directory is shared with the host and takes no FIFO.
+fifo=$(mktemp -u /tmp/takeover-cmd.XXXXXX)
+mkfifo "$fifo"
+timeout -s KILL 180 "$cclient" --dev=/dev/vhost-net --tap=tko0 --tx=5 --rx=3 \
+	<"$fifo" >"$ccout" 2>&1 &
+ccpid=$!
+exec 3>"$fifo"
+if ! wait_cc '^ready .*failures=0' 20; then
+	e2e_fail "control_client on the CUSE node did not get ready: $(tr '\n' ' ' <"$ccout")"
+else
+	echo "ioctls 10000" >&3
+	sleep 0.2
+	oldpid=$VM_DAEMON_PID
+	newlog=$VM_OUT/daemon-takeover.log
+	"$USVHOSTD" --takeover --foreground --log-level=debug ${VM_DAEMON_STATS:+--stats="$VM_DAEMON_STATS"} \
+		</dev/null >"$newlog" 2>&1 &
+	newpid=$!
+	if vm_wait_pid "$oldpid" 20 && [ "$VM_WAIT_RC" = 0 ]; then
+		e2e_pass "usvhostd --takeover: the old daemon exited 0 ($(grep -o 'takeover: [0-9]* device.*handed over.*' "$VM_DAEMON_LOG" | head -n1))"
+	else
+		e2e_fail "usvhostd --takeover: the old daemon (pid $oldpid) did not exit 0 (${VM_WAIT_RC:-running}): $(tail -n 5 "$VM_DAEMON_LOG" | tr '\n' ' ')"
+	fi
+	VM_DAEMON_PID=$newpid VM_DAEMON_LOG=$newlog
+	if grep -q 'takeover: serving 1 device' "$newlog" && e2e_alive "$newpid" &&
+		[ "$(stat -c '%t:%T' /dev/vhost-net 2>/dev/null)" = "$node_before" ]; then
+		e2e_pass "the new daemon serves the device on the same node ($node_before)"
+	else
+		e2e_fail "the new daemon does not serve /dev/vhost-net $node_before: $(tail -n 5 "$newlog" | tr '\n' ' ')"
+	fi
+	if grep -q '^ioctls n=10000' "$ccout"; then
+		e2e_fail "the 10000 GET_FEATURES were over before the hand-over: nothing proven"
+	elif wait_cc '^ioctls n=10000 .*failures=0' 120; then
+		e2e_pass "10000 GET_FEATURES across the hand-over, none failed: $(grep -o 'max_us=[0-9]*' "$ccout" | tail -n1)"
+	else
+		e2e_fail "GET_FEATURES across the hand-over: $(grep '^ioctls' "$ccout" || echo 'not done')"
+	fi
+	echo "tx 5" >&3
+	echo "rx 2" >&3
+	if wait_cc '^tx n=5 failures=0' 20 && wait_cc '^rx n=2 failures=0' 20; then
+		e2e_pass "TX and RX through the new daemon's rings"
+	else
+		e2e_fail "TX/RX after the hand-over: $(tail -n 3 "$ccout" | tr '\n' ' ')"
+	fi
+	stats=$(timeout 10 "$top_builddir/src/usvhostctl" stats --json --watch --count=1 2>&1 || true)
+	if grep -qF '"dir":"tx","state":"running","backend":"tap:tko0","packets":10,' <<<"$stats" &&
+		grep -qF '"dir":"rx","state":"running","backend":"tap:tko0","packets":5,' <<<"$stats"; then
+		e2e_pass "ring counters continue across the hand-over (tx 10, rx 5 packets)"
+	else
+		e2e_fail "counters after the hand-over: $stats"
+	fi
+fi
+echo quit >&3
+exec 3>&-
+e2e_wait_pid "$ccpid" 20 || e2e_kill_bounded "$ccpid" control_client || true
+rm -f "$fifo"
 vm_daemon_stop
 
 # With the kernel's vhost_net holding the name, usvhostd refuses to start.

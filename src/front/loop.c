@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request loop (front/loop.h). Workers poll the session fd and the run's
+ * stop eventfd; a worker that finds a request answers it before it looks at
+ * the stop again, and one that finds nothing (another worker took it) polls
+ * again. A worker starts another when none is left idle, as libfuse's loop
+ * does. The loop thread itself only waits: for a hand-over request, the end
+ * of the session, or libfuse's signal handlers marking it exited. Workers
+ * block those signals; the kernel gives a process-directed signal to the
+ * main thread first, which runs the loop in usvhostd, so the signal
+ * interrupts the wait. One that another thread takes is seen at the next
+ * tick (LOOP_TICK_MS).
+ */
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+#include <linux/fuse.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "front/front_ctl.h"
+#include "front/loop.h"
+
+#define LOOP_TICK_MS 1000
+
+struct run {
+	struct fuse_session *se;
+	struct usv_front_loop *loop;
+	struct usv_front_init *init;
+	struct usv_front_ctl *ctl;
+	int stop_fd;              /* readable once the workers must stop */
+	pthread_mutex_t lock;
+	pthread_t thread[USV_FRONT_THREADS];
+	unsigned nthreads, idle;
+	bool stop;                /* no more workers are started */
+	int error;                /* the session failed (-errno) */
+	bool ended;               /* the kernel ended the session */
+};
+
+bool usv_front_init_peek(const struct fuse_buf *buf, struct usv_front_init *init)
+{
+	const struct fuse_in_header *in = buf->mem;
+	const struct fuse_init_in *a;
+
+	if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*in) + 16 ||
+	    (in->opcode != FUSE_INIT && in->opcode != CUSE_INIT))
+		return false;
+	/* CUSE's cuse_init_in and fuse_init_in share major, minor and (at
+	 * offset 12) flags; max_readahead and flags2 are FUSE's only. */
+	a = (const void *)(in + 1);
+	init->seen = true;
+	init->major = a->major;
+	init->minor = a->minor;
+	init->flags = a->flags;
+	init->max_readahead = 0;
+	if (in->opcode == FUSE_INIT) {
+		init->max_readahead = a->max_readahead;
+		if ((a->flags & FUSE_INIT_EXT) && buf->size >= sizeof(*in) + sizeof(*a))
+			init->flags |= (uint64_t)a->flags2 << 32;
+	}
+	return true;
+}
+
+static void stop_workers(struct run *r)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_mutex_unlock(&r->lock);
+	atomic_store(&r->loop->stopping, true);
+	if (write(r->stop_fd, &one, sizeof(one)) < 0)
+		usv_err("cannot wake the request threads: %s", strerror(errno));
+}
+
+static void *worker(void *arg);
+
+/* With r->lock held. */
+static void start_worker(struct run *r)
+{
+	sigset_t block, old;
+	int ret;
+
+	if (r->stop || r->nthreads == USV_FRONT_THREADS)
+		return;
+	/* The loop thread, not a worker, takes the stop signals, as in
+	 * libfuse's loop. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	ret = pthread_create(&r->thread[r->nthreads], NULL, worker, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		usv_err("cannot start a request thread: %s", strerror(ret));
+		return;
+	}
+	r->nthreads++;
+	r->idle++;
+}
+
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+	struct fuse_buf buf = { .mem = NULL };
+	struct pollfd pfd[2] = {
+		{ .fd = fuse_session_fd(r->se), .events = POLLIN },
+		{ .fd = r->stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		bool is_init;
+		int res;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			res = -errno;
+			goto failed;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!pfd[0].revents)
+			continue;
+		res = fuse_session_receive_buf(r->se, &buf);
+		if (res == -EAGAIN || res == -EINTR)
+			continue; /* another worker took it */
+		if (res == 0) { /* ENODEV: unmounted, or the device went away */
+			pthread_mutex_lock(&r->lock);
+			r->ended = true;
+			pthread_mutex_unlock(&r->lock);
+			stop_workers(r);
+			break;
+		}
+		if (res < 0)
+			goto failed;
+		pthread_mutex_lock(&r->lock);
+		is_init = usv_front_init_peek(&buf, r->init);
+		if (--r->idle == 0)
+			start_worker(r);
+		pthread_mutex_unlock(&r->lock);
+		fuse_session_process_buf(r->se, &buf);
+		pthread_mutex_lock(&r->lock);
+		r->idle++;
+		/* The session can be described (and handed over) now. */
+		if (is_init && r->ctl && !r->stop)
+			usv_front_ctl_serving(r->ctl, true);
+		pthread_mutex_unlock(&r->lock);
+		continue;
+failed:
+		usv_err("reading FUSE requests: %s", strerror(-res));
+		pthread_mutex_lock(&r->lock);
+		r->error = res;
+		pthread_mutex_unlock(&r->lock);
+		stop_workers(r);
+		break;
+	}
+	free(buf.mem);
+	return NULL;
+}
+
+/* Waits on the loop thread for a reason to stop: USV_LOOP_HANDOVER, or 0. */
+static int wait_stop(struct run *r, struct usv_front_ctl *ctl)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = r->stop_fd, .events = POLLIN },
+		{ .fd = ctl ? usv_front_ctl_fd(ctl) : -1, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (fuse_session_exited(r->se))
+			return 0;
+		if (ctl && usv_front_ctl_pending(ctl))
+			return USV_LOOP_HANDOVER;
+		if (poll(pfd, 2, LOOP_TICK_MS) > 0 && pfd[0].revents)
+			return 0;
+	}
+}
+
+int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
+		       struct usv_front_loop *loop, struct usv_front_init *init)
+{
+	struct run r = { .se = se, .loop = loop, .init = init, .ctl = ctl };
+	int ret;
+
+	atomic_store(&loop->stopping, false);
+	r.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r.stop_fd < 0)
+		return -errno;
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_mutex_lock(&r.lock);
+	start_worker(&r);
+	ret = r.nthreads ? 0 : -EAGAIN;
+	pthread_mutex_unlock(&r.lock);
+	if (!ret) {
+		if (ctl && init->seen)
+			usv_front_ctl_serving(ctl, true);
+		ret = wait_stop(&r, ctl);
+		stop_workers(&r);
+		/* After the stop: no worker marks it serving again. */
+		if (ctl)
+			usv_front_ctl_serving(ctl, false);
+		/* No worker starts once stop is set: the array is final. */
+		for (unsigned i = 0; i < r.nthreads; i++)
+			pthread_join(r.thread[i], NULL);
+		if (r.error)
+			ret = -EIO;
+		else if (r.ended)
+			ret = 0;
+	}
+	pthread_mutex_destroy(&r.lock);
+	close(r.stop_fd);
+	return ret;
+}
