@@ -6,8 +6,11 @@
 # while new daemons take over from the running one, three times:
 #   * each old daemon exits 0, the new one logs that it serves the device;
 #   * the same open file is served by the new daemon: TX packets reach the
-#     tap and RX frames the guest's buffers through the rebuilt rings, and
-#     GET_FEATURES calls issued back to back across a hand-over all succeed;
+#     tap and RX frames the guest's buffers through the rebuilt rings;
+#     GET_FEATURES calls issued back to back across one hand-over all
+#     succeed, and so do 20000 TX packets sent one after another across
+#     another: none lost (each is awaited on the tap), none sent twice (the
+#     counters are exact);
 #   * the ring counters go on across hand-overs (usvhostctl stats);
 #   * a takeover asking only for a state version the daemon does not write
 #     is refused (EPROTONOSUPPORT) and nothing stops; usvhostd --takeover on
@@ -162,16 +165,28 @@ grep -q '^ioctls n=100000 .*failures=0' "$out" ||
 	fail "GET_FEATURES across hand-over 2: $(grep '^ioctls n=100000' "$out" || echo 'not done in time')"
 echo "$me: 100000 GET_FEATURES across hand-over 2: $(grep '^ioctls n=100000' "$out")"
 
+# TX packets one after another while hand-over 3 happens: each must reach
+# the tap and be used (a lost one times out), and the counters below must
+# be exact (a packet sent twice would count twice).
+echo "tx 20000" >&3
+sleep 0.2
 take_over 3
-echo "tx 5" >&3
-wait_count '^tx n=5 failures=0' 2 || finish
+if grep -q '^tx n=20000' "$out"; then
+	fail "the 20000 TX packets were over before hand-over 3 was: nothing proven"
+fi
+end=$(($(now) + 120 * scale))
+until grep -q '^tx n=20000' "$out" || [ "$(now)" -gt "$end" ]; do sleep 0.1; done
+grep -q '^tx n=20000 failures=0' "$out" ||
+	fail "TX across hand-over 3: $(grep '^tx n=20000' "$out" || tail -n 5 "$out")"
+echo "$me: 20000 TX packets across hand-over 3: $(grep '^tx n=20000' "$out")"
 echo "rx 2" >&3
 wait_count '^rx n=2 failures=0' 2 || finish
 
-# Counters from the first daemon on: 5 + 1 + 5 + 5 TX packets, 3 + 2 + 2 RX.
+# Counters from the first daemon on: 5 + 1 + 5 + 20000 TX packets, 3 + 2 + 2
+# RX.
 usvctl stats --json --watch --count=1 >"$work/stats.json" || fail "usvhostctl stats failed"
 for want in '"index":0,"dir":"rx","state":"running","backend":"tap:tko0","packets":7,' \
-	'"index":1,"dir":"tx","state":"running","backend":"tap:tko0","packets":16,'; do
+	'"index":1,"dir":"tx","state":"running","backend":"tap:tko0","packets":20011,'; do
 	grep -qF "$want" "$work/stats.json" ||
 		fail "stats after three hand-overs lack $want: $(cat "$work/stats.json")"
 done
