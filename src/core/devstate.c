@@ -327,7 +327,7 @@ static int check_plain(const struct usv_devlist *devs, const struct usv_devstate
 	uint32_t hdr = f0 & (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_VERSION_1)) ? 12 : 10;
 	bool nethdr = f0 & USV_BIT(USV_F_NET_VIRTIO_NET_HDR);
 
-	if (st->handle == UINT_MAX || st->uid == (uid_t)-1 || st->tgid < 0 ||
+	if (st->handle >= USV_DEVSTATE_MAX_HANDLES || st->uid == (uid_t)-1 || st->tgid < 0 ||
 	    memchr(st->comm, '\0', sizeof(st->comm)) == NULL)
 		return -EINVAL;
 	for (unsigned i = 0; i < USV_FEATURES_DWORDS; i++)

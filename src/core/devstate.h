@@ -24,6 +24,12 @@
 /* The state format's version (the JSON's "version"). */
 #define USV_DEVSTATE_VERSION 1
 
+/* Handles a state may name: below this. The list's opener table grows to
+ * the largest handle (4 bytes each), so an untrusted handle near UINT_MAX
+ * would ask for 16 GiB; handles are the lowest free at open, so handle h
+ * means h + 1 devices open at once, each with its worker thread. */
+#define USV_DEVSTATE_MAX_HANDLES (1u << 20)
+
 /* fds to pass along with a state, referred to by index. */
 struct usv_fdvec {
 	int *fd;
@@ -99,7 +105,8 @@ int usv_devstate_capture(struct usv_devlist *devs, unsigned handle,
 /* Checks st as untrusted input and builds its device in devs under its
  * handle and uid, rings attached but paused (not started). On success the
  * device owns every fd st names; on failure nothing is added and no fd is
- * closed. -EEXIST handle in use, -EINVAL malformed, -EBADF an fd that is not
+ * closed. -EEXIST handle in use, -EINVAL malformed (a handle from
+ * USV_DEVSTATE_MAX_HANDLES on among them), -EBADF an fd that is not
  * what its place needs, -ENOMEM. */
 int usv_devstate_install(struct usv_devlist *devs, const struct usv_devstate *st);
 /* Starts, through the datapath, every ring of the device that has a backend

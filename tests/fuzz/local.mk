@@ -1,6 +1,6 @@
 # libFuzzer targets (configure CC=clang --enable-fuzzing): the ioctl
 # dispatcher and the core, the ring walker, the datapath's net handlers,
-# usvhost-trace's loader and commands. The core, datapath and trace code is
+# usvhost-trace's loader and commands, the live upgrade's state parsers. The core, datapath and trace code is
 # compiled again for them with coverage and ASan/UBSan (FUZZ_CFLAGS); the
 # daemon and tools of the build are not.
 # make fuzz-check replays tests/fuzz/regressions, then runs each target for
@@ -22,7 +22,7 @@ tests_fuzz_libfuzzdp_la_CFLAGS = $(FUZZ_CC_FLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
 tests_fuzz_libfuzzdp_la_LIBADD = $(URING_LIBS) $(NUMA_LIBS)
 
 noinst_PROGRAMS += tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_net \
-	tests/fuzz/fuzz_trace_load
+	tests/fuzz/fuzz_trace_load tests/fuzz/fuzz_devstate
 
 tests_fuzz_fuzz_ioctl_SOURCES = tests/fuzz/fuzz_ioctl.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_ioctl_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
@@ -56,8 +56,16 @@ tests_fuzz_fuzz_trace_load_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_trace_load_LDADD = tests/fuzz/libfuzztrace.la tests/fuzz/libfuzzcore.la \
 	$(JSONC_LIBS) -lpthread
 
+# The hand-over's state parsers: devstate_json.c (src/daemon) and
+# front_state.c (src/front) compiled in, over the core.
+tests_fuzz_fuzz_devstate_SOURCES = tests/fuzz/fuzz_devstate.c tests/fuzz/fuzz.h \
+	src/daemon/devstate_json.c src/daemon/devstate_json.h src/front/front_state.c
+tests_fuzz_fuzz_devstate_CFLAGS = $(FUZZ_CC_FLAGS) $(JSONC_CFLAGS)
+tests_fuzz_fuzz_devstate_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_devstate_LDADD = tests/fuzz/libfuzzcore.la $(JSONC_LIBS) -lpthread
+
 fuzz-check: tests/fuzz/fuzz_ioctl tests/fuzz/fuzz_vring tests/fuzz/fuzz_net \
-		tests/fuzz/fuzz_trace_load
+		tests/fuzz/fuzz_trace_load tests/fuzz/fuzz_devstate
 	$(SHELL) $(srcdir)/tests/fuzz/run-fuzzers.sh --builddir '$(abs_top_builddir)' \
 		--seconds "$${FUZZ_SECONDS:-60}"
 else
@@ -67,4 +75,5 @@ endif
 .PHONY: fuzz-check
 
 EXTRA_DIST += tests/fuzz/run-fuzzers.sh tests/fuzz/gen-corpus.py tests/fuzz/trace.dict \
+	tests/fuzz/devstate.dict \
 	tests/fuzz/corpus tests/fuzz/regressions

@@ -9,8 +9,8 @@ usage() {
 	cat <<'TXT'
 Usage: run-fuzzers.sh [--builddir DIR] [--seconds N] [--replay-only] [TARGET...]
 
-TARGET: fuzz_ioctl, fuzz_vring, fuzz_net, fuzz_trace_load (default: all
-four, one after the other).
+TARGET: fuzz_ioctl, fuzz_vring, fuzz_net, fuzz_trace_load, fuzz_devstate
+(default: all five, one after the other).
 --builddir DIR   the --enable-fuzzing build (default: the current directory)
 --seconds N      fuzzing time per target (default: $FUZZ_SECONDS, else 60)
 --replay-only    only replay tests/fuzz/regressions and the seed corpora
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_ioctl fuzz_vring fuzz_net fuzz_trace_load)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_ioctl fuzz_vring fuzz_net fuzz_trace_load fuzz_devstate)
 builddir=$(cd "$builddir" && pwd)
 work=${FUZZ_WORKDIR:-$builddir/tests/fuzz/work}
 
@@ -51,6 +51,7 @@ max_len() {
 own_args() {
 	case "$1" in
 		fuzz_trace_load) echo "-close_fd_mask=2 -dict=$src/trace.dict" ;;
+		fuzz_devstate) echo "-dict=$src/devstate.dict" ;;
 	esac
 }
 

@@ -494,6 +494,19 @@ static void another_version(struct ho *h, json_object *j)
 	set_int(j, "version", USV_DEVSTATE_VERSION + 1);
 }
 
+/* The new list's opener table would grow to 16 GiB for it. */
+static void handle_near_uint_max(struct ho *h, json_object *j)
+{
+	(void)h;
+	set_int(j, "handle", 4000000000);
+}
+
+static void handle_at_the_bound(struct ho *h, json_object *j)
+{
+	(void)h;
+	set_int(j, "handle", USV_DEVSTATE_MAX_HANDLES);
+}
+
 static void features_not_offered(struct ho *h, json_object *j)
 {
 	json_object *f;
@@ -589,6 +602,8 @@ static void malformed_states_are_refused_with_nothing_added_or_taken(void **stat
 		{ "no used address", missing_ring_address, -EINVAL },
 		{ "a string for a number", a_string_for_a_number, -EINVAL },
 		{ "another version", another_version, -EINVAL },
+		{ "handle 4000000000", handle_near_uint_max, -EINVAL },
+		{ "handle USV_DEVSTATE_MAX_HANDLES", handle_at_the_bound, -EINVAL },
 		{ "features the profile does not offer", features_not_offered, -EINVAL },
 		{ "a region of size 0 not at 0", region_of_size_zero_wrapping, -EINVAL },
 		{ "a mapping past its file", mapping_past_its_file, -EINVAL },
