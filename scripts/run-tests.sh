@@ -104,7 +104,8 @@ check build-asan "$unit_tests tests/integration/qemu-sequence.sh tests/integrati
 	tests/e2e/upgrade.sh"
 
 # libFuzzer: the ioctl dispatcher, the ring walker, the datapath's TX/RX
-# handlers and the trace loader, for a bounded time each (docs/fuzzing.md);
+# handlers, the trace loader and the takeover state, for a bounded time each
+# (docs/fuzzing.md);
 # any crash fails the run.
 step "fuzzing (build-fuzz/)"
 build build-fuzz CC=clang --enable-fuzzing --enable-werror
