@@ -8,12 +8,15 @@
 #ifndef USV_TESTS_FUZZ_H
 #define USV_TESTS_FUZZ_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "usvhost/dp_seam.h"
 
 struct fin {
 	const uint8_t *p;
@@ -83,5 +86,41 @@ static inline uint64_t fin_u64(struct fin *in)
 			abort();                                               \
 		}                                                              \
 	} while (0)
+
+/* Descriptors this process holds (leak checks between runs). */
+static inline int fuzz_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		abort();
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/* A datapath's stop, sync and update that do nothing (the targets that
+ * run the core without a datapath). */
+static inline void fuzz_dp_stop(void *ctx, struct usv_dev *dev, unsigned idx,
+				struct usv_ring_base *base)
+{
+	(void)ctx;
+	(void)dev;
+	(void)idx;
+	(void)base;
+}
+
+static inline void fuzz_dp_update(void *ctx, struct usv_dev *dev, unsigned what,
+				  const struct usv_ring_config *cfg)
+{
+	(void)ctx;
+	(void)dev;
+	(void)what;
+	(void)cfg;
+}
 
 #endif

@@ -66,44 +66,12 @@ static int dp_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config
 	return 0;
 }
 
-static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx, struct usv_ring_base *base)
-{
-	(void)ctx;
-	(void)dev;
-	(void)idx;
-	(void)base;
-}
-
-static void dp_update(void *ctx, struct usv_dev *dev, unsigned what,
-		      const struct usv_ring_config *cfg)
-{
-	(void)ctx;
-	(void)dev;
-	(void)what;
-	(void)cfg;
-}
-
 static const struct usv_datapath_ops fake_dp = {
 	.ring_start = dp_start,
-	.ring_stop = dp_stop,
-	.ring_update = dp_update,
-	.ring_sync = dp_stop,
+	.ring_stop = fuzz_dp_stop,
+	.ring_update = fuzz_dp_update,
+	.ring_sync = fuzz_dp_stop,
 };
-
-static int count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own */
-}
 
 static int open_eventfd(void)
 {
@@ -182,7 +150,7 @@ static void check_front(json_object *j)
 
 static void restore(json_object *state)
 {
-	int dups[NFDS], nums[NFDS], before = count_open_fds(), ret;
+	int dups[NFDS], nums[NFDS], before = fuzz_open_fds(), ret;
 	json_object *h;
 
 	for (unsigned i = 0; i < NFDS; i++) {
@@ -222,8 +190,8 @@ static void restore(json_object *state)
 	for (unsigned i = 0; i < NFDS; i++)
 		if (dups[i] >= 0)
 			close(dups[i]);
-	FUZZ_ASSERT(count_open_fds() == before, "fds open: %d before the run, %d after",
-		    before, count_open_fds());
+	FUZZ_ASSERT(fuzz_open_fds() == before, "fds open: %d before the run, %d after",
+		    before, fuzz_open_fds());
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

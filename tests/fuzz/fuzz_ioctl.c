@@ -149,46 +149,14 @@ static int dp_start(void *ctx, struct usv_dev *dev, const struct usv_ring_config
 	return -EIO;
 }
 
-static void dp_stop(void *ctx, struct usv_dev *dev, unsigned idx, struct usv_ring_base *base)
-{
-	(void)ctx;
-	(void)dev;
-	(void)idx;
-	(void)base;
-}
-
-static void dp_update(void *ctx, struct usv_dev *dev, unsigned what,
-		      const struct usv_ring_config *cfg)
-{
-	(void)ctx;
-	(void)dev;
-	(void)what;
-	(void)cfg;
-}
-
 static const struct usv_datapath_ops fake_dp = {
 	.ring_start = dp_start,
-	.ring_stop = dp_stop,
-	.ring_update = dp_update,
-	.ring_sync = dp_stop,
+	.ring_stop = fuzz_dp_stop,
+	.ring_update = fuzz_dp_update,
+	.ring_sync = fuzz_dp_stop,
 };
 
 /* ---- setup ------------------------------------------------------------------ */
-
-static int count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own */
-}
 
 static void add_cmd(uint32_t cmd)
 {
@@ -438,7 +406,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct usv_devlist list;
 	unsigned nprofiles, handle;
 	uint8_t setup = fin_u8(&in);
-	int nfds = count_open_fds(), now;
+	int nfds = fuzz_open_fds(), now;
 
 	memset(fz->sandbox, 0, SANDBOX_SIZE);
 	fz->fail_start = false;
@@ -487,7 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	usv_devlist_destroy(&list);
 	usv_trace_close(trace);
 	usv_inject_destroy(&inject);
-	now = count_open_fds();
+	now = fuzz_open_fds();
 	FUZZ_ASSERT(now == nfds, "%d fds open after the input, %d before", now, nfds);
 	return 0;
 }
