@@ -36,11 +36,12 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Waits until fd is readable before deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_in(int fd, uint64_t deadline)
+/* Waits until fd is ready for events before deadline: 0, -ETIMEDOUT or
+ * -errno. */
+static int wait_io(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = { .fd = fd, .events = events };
 		uint64_t now = now_ms();
 		int n;
 
@@ -54,15 +55,29 @@ static int wait_in(int fd, uint64_t deadline)
 	}
 }
 
+static int wait_in(int fd, uint64_t deadline)
+{
+	return wait_io(fd, POLLIN, deadline);
+}
+
+/* Never waits on a stalled peer for ever: the front is stopped meanwhile
+ * and every guest waits with it. -ETIMEDOUT after USV_TAKEOVER_READY_MS
+ * without progress. */
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ret;
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if ((ret = wait_io(fd, POLLOUT, now_ms() + USV_TAKEOVER_READY_MS)))
+				return ret;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
 		p += n;
@@ -165,9 +180,16 @@ static int send_fds(int sock, const int *fds, unsigned n)
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * k);
 		memcpy(CMSG_DATA(cm), fds + off, sizeof(int) * k);
-		do
-			r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-		while (r < 0 && errno == EINTR);
+		for (;;) {
+			int ret;
+
+			r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (r >= 0 || (errno != EINTR && errno != EAGAIN))
+				break;
+			if (errno == EAGAIN &&
+			    (ret = wait_io(sock, POLLOUT, now_ms() + USV_TAKEOVER_READY_MS)))
+				return ret;
+		}
 		if (r < 0)
 			return -errno;
 	}
