@@ -530,6 +530,8 @@ int usv_control_open(const struct usv_control_config *cfg, struct usv_control **
 	c->ctx.trace = &c->trace;
 	c->takeover = cfg->takeover;
 	c->takeover_arg = cfg->takeover_arg;
+	c->ctx.front = cfg->front;
+	c->ctx.profile = cfg->profile;
 	usv_devlist_set_observer(cfg->devs, &usv_trace_switch_observer, &c->trace);
 	usv_info("control socket %s (mode %s)", c->path, c->group_set ? "0660" : "0600");
 	*out = c;

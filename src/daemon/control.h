@@ -28,6 +28,7 @@
 
 struct usv_dp;
 struct usv_control;
+struct usv_front_state;
 
 struct usv_control_config {
 	const char *path;
@@ -50,6 +51,9 @@ struct usv_control_config {
 	 * the callee's to close), -errno refuses (the client is told). */
 	int (*takeover)(void *arg, int fd, const char *answer, size_t len);
 	void *takeover_arg;
+	/* What `version` says of the front and profile; NULL: not said. */
+	const struct usv_front_state *front;
+	const char *profile;
 };
 
 /* The socket's path for --control=opt (NULL: not given) into buf; "" when

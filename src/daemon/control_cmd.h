@@ -12,6 +12,7 @@
 #include "daemon/trace_switch.h"
 
 struct usv_dp;
+struct usv_front_state;
 
 struct usv_control_ctx {
 	struct usv_devlist *devs;
@@ -24,6 +25,11 @@ struct usv_control_ctx {
 	 * caller then passes the connection and the answer to the daemon,
 	 * which speaks first on it (daemon/takeover.h). */
 	bool *takeover;
+	/* What `version` says of this daemon's front and profile, so that a
+	 * new daemon can check its options before asking for a hand-over;
+	 * NULL: not said. */
+	const struct usv_front_state *front;
+	const char *profile;
 };
 
 /* Answers the request in line[0..len) (no newline). fds[0..nfds) came with

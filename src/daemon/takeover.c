@@ -536,6 +536,80 @@ static int read_state(struct usv_takeover_in *in, char *err, size_t errlen)
 	return 0;
 }
 
+/* A string member of o that fits in size bytes with its NUL. */
+static bool copy_str(json_object *o, const char *key, char *dst, size_t size)
+{
+	const char *s = usv_tj_str(o, key);
+
+	if (!s || strlen(s) >= size)
+		return false;
+	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}
+
+/* The identity members of a `version` result, trusted in nothing. */
+static int front_of_version(json_object *r, struct usv_front_state *f, char *profile,
+			    size_t profile_len, pid_t *pid)
+{
+	const char *t = usv_tj_str(r, "transport");
+	int64_t mode = -1, gid = -1, p = 0;
+
+	if (!t)
+		return 0;
+	memset(f, 0, sizeof(*f));
+	f->cuse = !strcmp(t, "cuse");
+	if ((!f->cuse && strcmp(t, "fuse")) || !copy_str(r, "profile", profile, profile_len) ||
+	    !usv_tj_i64(r, "pid", &p) || p <= 0 || p > INT32_MAX)
+		return -EPROTO;
+	if (f->cuse) {
+		if (!copy_str(r, "name", f->name, sizeof(f->name)))
+			return -EPROTO;
+	} else {
+		if (!copy_str(r, "mount", f->mount, sizeof(f->mount)) ||
+		    !usv_tj_i64(r, "mode", &mode) || mode < 0 || mode > 07777 ||
+		    !usv_tj_i64(r, "gid", &gid) || gid < 0 || gid >= UINT32_MAX)
+			return -EPROTO;
+		f->mode = (mode_t)mode;
+		f->gid = (gid_t)gid;
+	}
+	*pid = (pid_t)p;
+	return 1;
+}
+
+int usv_takeover_ask_front(const char *path, struct usv_front_state *front, char *profile,
+			   size_t profile_len, pid_t *pid, char *err, size_t errlen)
+{
+	static const char ask[] = "{\"proto\":1,\"cmd\":\"version\"}\n";
+	char line[LINE_MAX_LEN];
+	json_object *a = NULL, *r;
+	int sock = -1, ret;
+
+	ret = connect_to(path, &sock);
+	if (ret) {
+		snprintf(err, errlen, "no usvhostd listens on %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	ret = write_all(sock, ask, sizeof(ask) - 1);
+	if (!ret)
+		ret = read_line(sock, line, sizeof(line), now_ms() + USV_TAKEOVER_READY_MS);
+	if (ret) {
+		snprintf(err, errlen, "asking %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	a = parse(line, strlen(line));
+	r = a && json_object_get_boolean(json_object_object_get(a, "ok")) ?
+		    usv_tj_obj(a, "result") : NULL;
+	ret = r ? front_of_version(r, front, profile, profile_len, pid) : -EPROTO;
+	if (ret < 0)
+		snprintf(err, errlen, "%s answers `version` with what no usvhostd says: %.200s",
+			 path, line);
+out:
+	json_object_put(a);
+	if (sock >= 0)
+		close(sock);
+	return ret;
+}
+
 int usv_takeover_fetch(const char *path, struct usv_takeover_in *in, char *err,
 		       size_t errlen)
 {

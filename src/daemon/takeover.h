@@ -70,6 +70,13 @@ struct usv_takeover_in {
 	pid_t old_pid;
 };
 
+/* Asks the daemon at path who it is (`version`), before anything stops:
+ * its front's identity (cuse, name or mount, mode, gid; nothing of INIT)
+ * into *front, its profile and pid. 1: said; 0: a daemon that does not say
+ * (check against the state once it has come); -errno with a message in err
+ * (no daemon listens there, or its answer makes no sense). */
+int usv_takeover_ask_front(const char *path, struct usv_front_state *front, char *profile,
+			   size_t profile_len, pid_t *pid, char *err, size_t errlen);
 /* Connects to the old daemon's control socket at path, asks for its
  * devices and reads them (nothing is rebuilt yet). -errno with a message
  * in err on failure (nothing then changed in the old daemon). */

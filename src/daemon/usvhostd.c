@@ -49,6 +49,7 @@ struct serve {
 	size_t ho_answer_len;
 	bool handed_over;
 	bool took_over; /* --takeover completed: the socket file is ours */
+	struct usv_front_state front_id; /* what `version` says of the front */
 };
 
 static int serve_started(void *arg)
@@ -147,12 +148,13 @@ static int serve_handover(void *arg, int session_fd, const struct usv_front_stat
 	return ret;
 }
 
-/* --takeover: the running daemon's front, checked against what was given
- * on the command line (the same command line as before may be reused). */
-static int adopt_front(struct usv_options *o, const struct usv_takeover_in *in,
-		       enum usv_transport *t)
+/* --takeover: the running daemon's front and profile, checked against
+ * what was given on the command line (the same command line as before may
+ * be reused): asked first with `version`, so that a mistyped option stops
+ * nothing, and again in the state that was handed over. */
+static int check_front(const struct usv_options *o, const struct usv_front_state *f,
+		       const char *profile, pid_t pid)
 {
-	const struct usv_front_state *f = &in->front;
 	enum usv_transport theirs = f->cuse ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
 	const char *differs = NULL;
 
@@ -166,19 +168,46 @@ static int adopt_front(struct usv_options *o, const struct usv_takeover_in *in,
 		differs = "--mode";
 	else if (o->group_set && !f->cuse && o->gid != f->gid)
 		differs = "--group";
-	else if (o->profile_set && strcmp(o->profile, in->profile))
+	else if (o->profile_set && strcmp(o->profile, profile))
 		differs = "--profile";
 	if (differs) {
 		usv_err("--takeover: %s differs from the running daemon's (pid %d); "
-			"leave it out to take the running one's", differs, (int)in->old_pid);
+			"leave it out to take the running one's", differs, (int)pid);
 		return -EINVAL;
 	}
-	if (!usv_profile_find(in->profile)) {
+	if (!usv_profile_find(profile)) {
 		usv_err("--takeover: the running daemon answers as profile '%s', which "
-			"this version does not have", in->profile);
+			"this version does not have", profile);
 		return -EINVAL;
 	}
-	*t = theirs;
+	return 0;
+}
+
+/* Asks the running daemon at ctlpath who it is and checks that first. */
+static int precheck_front(const struct usv_options *o, const char *ctlpath)
+{
+	struct usv_front_state f;
+	char err[256], profile[64];
+	pid_t pid = 0;
+	int ret;
+
+	ret = usv_takeover_ask_front(ctlpath, &f, profile, sizeof(profile), &pid, err,
+				     sizeof(err));
+	if (ret < 0)
+		usv_err("--takeover: %s", err);
+	return ret > 0 ? check_front(o, &f, profile, pid) : ret;
+}
+
+/* The state handed over says which front and profile to serve. */
+static int adopt_front(struct usv_options *o, const struct usv_takeover_in *in,
+		       enum usv_transport *t)
+{
+	const struct usv_front_state *f = &in->front;
+	int ret = check_front(o, f, in->profile, in->old_pid);
+
+	if (ret)
+		return ret;
+	*t = f->cuse ? USV_TRANSPORT_CUSE : USV_TRANSPORT_FUSE;
 	o->name = f->name;
 	o->mount = f->mount;
 	o->mode = f->mode;
@@ -241,6 +270,8 @@ int main(int argc, char **argv)
 		}
 		ret = usv_control_path(o.control, true, o.name, o.mount, ctlpath,
 				       sizeof(ctlpath));
+		if (!ret)
+			ret = precheck_front(&o, ctlpath);
 		if (!ret && (ret = usv_takeover_fetch(ctlpath, &in, err, sizeof(err))))
 			usv_err("--takeover: %s", err);
 		if (!ret)
@@ -337,6 +368,11 @@ int main(int argc, char **argv)
 	/* --takeover listens where the running daemon did, on its socket. */
 	ret = o.takeover ? 0 : usv_control_path(o.control, t == USV_TRANSPORT_CUSE, o.name,
 						o.mount, ctlpath, sizeof(ctlpath));
+	sv.front_id.cuse = t == USV_TRANSPORT_CUSE;
+	snprintf(sv.front_id.name, sizeof(sv.front_id.name), "%s", o.name ? o.name : "");
+	snprintf(sv.front_id.mount, sizeof(sv.front_id.mount), "%s", o.mount ? o.mount : "");
+	sv.front_id.mode = o.mode;
+	sv.front_id.gid = o.group_set ? o.gid : 0;
 	if (!ret && (ret = usv_front_ctl_new(&sv.fctl)))
 		usv_err("cannot set up hand-overs: %s", strerror(-ret));
 	if (!ret && ctlpath[0]) {
@@ -347,6 +383,7 @@ int main(int argc, char **argv)
 			.trace_info = &ti,
 			.inherit = o.takeover, .inherit_fd = in.control_fd,
 			.takeover = serve_takeover_request, .takeover_arg = &sv,
+			.front = &sv.front_id, .profile = sv.profile,
 		};
 
 		in.control_fd = -1; /* the control socket's, even on failure */

@@ -14,7 +14,8 @@
 #   * the ring counters go on across hand-overs (usvhostctl stats);
 #   * a takeover asking only for a state version the daemon does not write
 #     is refused (EPROTONOSUPPORT) and nothing stops; usvhostd --takeover on
-#     a socket nobody listens on exits 1 and says so; one that cannot
+#     a socket nobody listens on exits 1 and says so; one given another
+#     --mount exits 1 before it asks for anything; one that cannot
 #     rebuild the device exits 1, and the running daemon resumes, its mount
 #     untouched;
 #   * the last daemon exits 0 on SIGTERM and takes the mount and the socket.
@@ -121,6 +122,18 @@ if [ "$rc" = 1 ] && grep -q "no usvhostd listens on $work/nobody.sock" "$work/no
 else
 	fail "--takeover with nobody listening: status $rc: $(cat "$work/nobody.log")"
 fi
+# A mistyped option is found before anything stops: the new daemon asks the
+# running one who it is (`version`) before it asks for the devices.
+timeout -s KILL $((20 * scale)) "$daemon" --takeover --control="$sock" --mount="$work/elsewhere" \
+	--foreground 2>"$work/mistyped.log" </dev/null
+rc=$?
+if [ "$rc" = 1 ] && grep -q -- '--mount differs from the running daemon' "$work/mistyped.log"; then
+	echo "$me: --takeover with another --mount exits 1: $(grep -o -- '--mount differs.*' "$work/mistyped.log")"
+else
+	fail "--takeover with another --mount: status $rc: $(cat "$work/mistyped.log")"
+fi
+grep -q 'takes the devices over' "$log" &&
+	fail "the takeover with another --mount was asked for: $(grep -m1 'takes the devices over' "$log")"
 echo "ioctls 5" >&3
 wait_out '^ioctls n=5 .*failures=0' || finish
 

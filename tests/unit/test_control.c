@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "daemon/control_cmd.h"
 #include "daemon/trace_switch.h"
+#include "front/front.h"
 #include "unit.h"
 #include "usvhost/control.h"
 
@@ -108,6 +109,40 @@ static void version_answers_the_protocol_and_echoes_the_id(void **state)
 	assert_int_equal(json_object_get_int(get(get(a, "result"), "proto")), USV_CONTROL_PROTO);
 	assert_string_equal(json_object_get_string(get(get(a, "result"), "version")),
 			    PACKAGE_VERSION);
+	json_object_put(a);
+}
+
+/* A new daemon checks its options against these before asking for a
+ * hand-over; a daemon that was not told its front says none of them. */
+static void version_says_the_front_and_profile(void **state)
+{
+	struct fix *f = *state;
+	struct usv_front_state fuse = { .mount = "/run/usvhost", .mode = 0660, .gid = 42 };
+	struct usv_front_state cuse = { .cuse = true, .name = "vhost-net" };
+	json_object *a = ask(f, "{\"proto\":1,\"cmd\":\"version\"}"), *r;
+
+	assert_null(get(get(a, "result"), "transport"));
+	assert_null(get(get(a, "result"), "profile"));
+	json_object_put(a);
+
+	f->ctx.front = &fuse;
+	f->ctx.profile = "linux-6.1";
+	a = ask(f, "{\"proto\":1,\"cmd\":\"version\"}");
+	r = get(a, "result");
+	assert_string_equal(json_object_get_string(get(r, "transport")), "fuse");
+	assert_string_equal(json_object_get_string(get(r, "mount")), "/run/usvhost");
+	assert_int_equal(json_object_get_int(get(r, "mode")), 0660);
+	assert_int_equal(json_object_get_int(get(r, "gid")), 42);
+	assert_null(get(r, "name"));
+	assert_string_equal(json_object_get_string(get(r, "profile")), "linux-6.1");
+	json_object_put(a);
+
+	f->ctx.front = &cuse;
+	a = ask(f, "{\"proto\":1,\"cmd\":\"version\"}");
+	r = get(a, "result");
+	assert_string_equal(json_object_get_string(get(r, "transport")), "cuse");
+	assert_string_equal(json_object_get_string(get(r, "name")), "vhost-net");
+	assert_null(get(r, "mount"));
 	json_object_put(a);
 }
 
@@ -300,6 +335,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 		T(version_answers_the_protocol_and_echoes_the_id),
+		T(version_says_the_front_and_profile),
 		T(another_protocol_version_is_eproto),
 		T(anything_but_one_json_object_is_einval),
 		T(an_unknown_command_is_einval),
