@@ -659,7 +659,8 @@ static void say(int sock, bool ready, const char *error)
 	json_object_put(o);
 }
 
-static void seed_stats(struct usv_takeover_in *in, struct usv_dp *dp)
+static void seed_stats(struct usv_takeover_in *in, struct usv_devlist *devs,
+		       struct usv_dp *dp)
 {
 	json_object *arr = usv_tj_arr(in->state, "stats");
 	size_t n = arr ? json_object_array_length(arr) : 0;
@@ -667,6 +668,7 @@ static void seed_stats(struct usv_takeover_in *in, struct usv_dp *dp)
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
 		struct usv_dp_ring_stats st = { 0 };
+		struct usv_dev *dev;
 		int64_t h, idx;
 
 		if (!json_object_is_type(o, json_type_object) || !usv_tj_i64(o, "handle", &h) ||
@@ -679,7 +681,10 @@ static void seed_stats(struct usv_takeover_in *in, struct usv_dp *dp)
 		usv_tj_u64(o, "interrupts", &st.interrupts);
 		usv_tj_u64(o, "drops", &st.drops);
 		usv_tj_u64(o, "errors", &st.errors);
-		if (usv_dp_stats_seed(dp, (unsigned)h, (unsigned)idx, &st))
+		dev = usv_devlist_get(devs, (unsigned)h);
+		if (!dev)
+			continue; /* not handed over: nothing to go on from */
+		if (usv_dp_stats_seed(dp, dev, (unsigned)idx, &st))
 			usv_warn("takeover: dev %lld ring %lld: its counters start again",
 				 (long long)h, (long long)idx);
 	}
@@ -735,7 +740,7 @@ int usv_takeover_resume(struct usv_takeover_in *in, struct usv_devlist *devs,
 			usv_devlist_remove(devs, handles[i]);
 		goto out;
 	}
-	seed_stats(in, dp);
+	seed_stats(in, devs, dp);
 	say(in->sock, true, NULL);
 	ret = await_go(in->sock);
 	if (ret) {

@@ -344,6 +344,8 @@ static void op_dev_free(void *ctx, struct usv_dev *dev)
 	/* Every ring is stopped: the worker has nothing left but to quit. */
 	if (d)
 		dp_dev_destroy(ctx, d);
+	else
+		usv_dp_stats_retire_seeds(ctx, dev);
 }
 
 static const struct usv_datapath_ops dp_ops = {

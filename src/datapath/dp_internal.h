@@ -341,6 +341,10 @@ void usv_dp_stats_stop(struct usv_dp *dp);
 void usv_dp_stats_line(const struct usv_dp_ring *r, char *buf, size_t n);
 /* With dp->lock held: adds the seeds waiting for d's handle to its rings. */
 void usv_dp_stats_take_seeds(struct usv_dp *dp, struct usv_dp_dev *d);
+/* A device released before any ring of it started (so before it took its
+ * seeds): they go to the released totals, and a later device with the same
+ * handle (or address) starts at zero. */
+void usv_dp_stats_retire_seeds(struct usv_dp *dp, const struct usv_dev *dev);
 void usv_dp_stats_free_seeds(struct usv_dp *dp);
 
 /* Where an RX read puts the bytes that do not go straight to the guest. */

@@ -131,7 +131,8 @@ int usv_dp_stats_collect(struct usv_dp *dp, struct usv_dp_ring_stats **out, unsi
 
 struct usv_dp_seed {
 	struct usv_dp_seed *next;
-	unsigned handle, idx;
+	const struct usv_dev *key; /* the device's, as usv_dp_dev's */
+	unsigned idx;
 	struct usv_dp_stats st;
 };
 
@@ -145,7 +146,7 @@ static void add_counters(struct usv_dp_stats *to, const struct usv_dp_stats *fro
 	usv_dp_count(&to->errors, from->errors);
 }
 
-int usv_dp_stats_seed(struct usv_dp *dp, unsigned handle, unsigned idx,
+int usv_dp_stats_seed(struct usv_dp *dp, const struct usv_dev *dev, unsigned idx,
 		      const struct usv_dp_ring_stats *st)
 {
 	struct usv_dp_stats add = { .packets = st->packets, .bytes = st->bytes,
@@ -158,13 +159,13 @@ int usv_dp_stats_seed(struct usv_dp *dp, unsigned handle, unsigned idx,
 	if (idx >= USV_NET_NVQS)
 		return -EINVAL;
 	pthread_mutex_lock(&dp->lock);
-	for (d = dp->devs; d && d->handle != handle; d = d->next)
+	for (d = dp->devs; d && d->key != dev; d = d->next)
 		;
 	if (d) {
 		/* The worker counts with atomic adds: so do we. */
 		add_counters(&d->ring[idx].st, &add);
 	} else if ((s = calloc(1, sizeof(*s)))) {
-		s->handle = handle;
+		s->key = dev;
 		s->idx = idx;
 		s->st = add;
 		s->next = dp->seeds;
@@ -183,7 +184,7 @@ void usv_dp_stats_take_seeds(struct usv_dp *dp, struct usv_dp_dev *d)
 	while (*p) {
 		struct usv_dp_seed *s = *p;
 
-		if (s->handle != d->handle) {
+		if (s->key != d->key) {
 			p = &s->next;
 			continue;
 		}
@@ -191,6 +192,25 @@ void usv_dp_stats_take_seeds(struct usv_dp *dp, struct usv_dp_dev *d)
 		*p = s->next;
 		free(s);
 	}
+}
+
+void usv_dp_stats_retire_seeds(struct usv_dp *dp, const struct usv_dev *dev)
+{
+	struct usv_dp_seed **p;
+
+	pthread_mutex_lock(&dp->lock);
+	for (p = &dp->seeds; *p;) {
+		struct usv_dp_seed *s = *p;
+
+		if (s->key != dev) {
+			p = &s->next;
+			continue;
+		}
+		add_counters(&dp->retired[s->idx], &s->st);
+		*p = s->next;
+		free(s);
+	}
+	pthread_mutex_unlock(&dp->lock);
 }
 
 void usv_dp_stats_free_seeds(struct usv_dp *dp)

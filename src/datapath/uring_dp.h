@@ -34,11 +34,11 @@ struct usv_dp_ring_stats {
  * copy. 0 or -ENOMEM. */
 int usv_dp_stats_collect(struct usv_dp *dp, struct usv_dp_ring_stats **out, unsigned *n);
 /* Adds the counters of *st (packets .. errors; the rest is ignored) to ring
- * idx of device handle: another daemon's, handed over, so that the ring's
- * counters go on from there. A device whose datapath state is not made yet
- * (no ring started since it was restored) gets them at its first start.
- * 0, -EINVAL (idx), -ENOMEM. */
-int usv_dp_stats_seed(struct usv_dp *dp, unsigned handle, unsigned idx,
+ * idx of dev: another daemon's, handed over, so that the ring's counters go
+ * on from there. A device whose datapath state is not made yet (no ring
+ * started since it was restored) gets them at its first start, or the
+ * released totals if it is released first. 0, -EINVAL (idx), -ENOMEM. */
+int usv_dp_stats_seed(struct usv_dp *dp, const struct usv_dev *dev, unsigned idx,
 		      const struct usv_dp_ring_stats *st);
 /* Rewrites the stats file now (also done every second and on SIGUSR1). */
 void usv_dp_write_stats(struct usv_dp *dp);

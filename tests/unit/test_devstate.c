@@ -10,6 +10,7 @@
  * no fd taken or closed. The caller and helpers: ioctl_fixture.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -802,8 +803,10 @@ static void the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on(v
 	assert_int_equal(usv_devstate_restore(&l2, j, dups, fv.n), 0);
 	assert_true(usv_devlist_get(&l2, e->handle)->vqs[USV_VQ_RX].log_addr == UINT64_MAX);
 	/* Seeded before any ring of the device started: kept until then. */
-	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_VQ_TX, &seed), 0);
-	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_NET_NVQS, &seed), -EINVAL);
+	assert_int_equal(usv_dp_stats_seed(dpb, usv_devlist_get(&l2, e->handle), USV_VQ_TX,
+					   &seed), 0);
+	assert_int_equal(usv_dp_stats_seed(dpb, usv_devlist_get(&l2, e->handle), USV_NET_NVQS,
+					   &seed), -EINVAL);
 	assert_int_equal(usv_dp_stats_collect(dpb, &s, &n), 0);
 	assert_null(ring_stats(s, n, e->handle, USV_VQ_TX));
 	free(s);
@@ -821,7 +824,8 @@ static void the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on(v
 	free(s);
 	/* Seeding a device whose state exists adds at once. */
 	seed = (struct usv_dp_ring_stats){ .drops = 2 };
-	assert_int_equal(usv_dp_stats_seed(dpb, e->handle, USV_VQ_RX, &seed), 0);
+	assert_int_equal(usv_dp_stats_seed(dpb, usv_devlist_get(&l2, e->handle), USV_VQ_RX,
+					   &seed), 0);
 	assert_int_equal(usv_dp_stats_collect(dpb, &s, &n), 0);
 	r = ring_stats(s, n, e->handle, USV_VQ_RX);
 	assert_true(r && r->drops == 2 && r->packets == 0);
@@ -837,6 +841,42 @@ static void the_io_uring_datapath_resumes_with_an_interrupt_and_counters_go_on(v
 	usv_devlist_remove(&e->list, e->handle);
 	usv_dp_destroy(dpa);
 	usv_dp_destroy(dpb);
+}
+
+/* A device handed over but released before any ring of it started: the
+ * counters it brought go to the released totals, and the next device given
+ * its handle starts at zero (they used to wait for it). */
+static void counters_of_a_device_released_unstarted_go_to_the_released_totals(void **state)
+{
+	struct usv_dp_ring_stats *s = NULL, seed = { .packets = 9, .bytes = 900, .drops = 1 };
+	const struct usv_dp_ring_stats *r;
+	struct usv_dev *three, *four;
+	struct usv_dp *dp = NULL;
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(usv_dp_create(&(struct usv_dp_config){ 0 }, &dp), 0);
+	three = usv_dev_new(3, usv_profile_default(), usv_dp_ops(), dp);
+	four = usv_dev_new(4, usv_profile_default(), usv_dp_ops(), dp);
+	assert_non_null(three);
+	assert_non_null(four);
+	assert_int_equal(usv_dp_stats_seed(dp, three, USV_VQ_TX, &seed), 0);
+	assert_int_equal(usv_dp_stats_seed(dp, four, USV_VQ_TX, &seed), 0);
+	usv_dev_free(three);
+	assert_int_equal(usv_dp_stats_collect(dp, &s, &n), 0);
+	r = ring_stats(s, n, UINT_MAX, USV_VQ_TX);
+	assert_non_null(r);
+	assert_true(r->packets == 9 && r->bytes == 900 && r->drops == 1);
+	r = ring_stats(s, n, UINT_MAX, USV_VQ_RX);
+	assert_true(r && r->packets == 0);
+	free(s);
+	/* Device 4's seed stayed its own: released, it joins the totals. */
+	usv_dev_free(four);
+	assert_int_equal(usv_dp_stats_collect(dp, &s, &n), 0);
+	r = ring_stats(s, n, UINT_MAX, USV_VQ_TX);
+	assert_true(r && r->packets == 18 && r->bytes == 1800);
+	free(s);
+	usv_dp_destroy(dp);
 }
 
 /* Does pidfd_open give a real pidfd here? Under valgrind 3.19 it is
@@ -867,12 +907,14 @@ int main(void)
 {
 	/* Save and resume only: they need no owner handed over. */
 	const struct CMUnitTest no_owner[] = {
+		cmocka_unit_test(counters_of_a_device_released_unstarted_go_to_the_released_totals),
 		cmocka_unit_test_setup_teardown(saving_stops_each_ring_and_names_every_fd,
 						ho_setup, ho_teardown),
 		cmocka_unit_test_setup_teardown(a_failed_hand_over_resumes_the_old_device,
 						ho_setup, ho_teardown),
 	};
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(counters_of_a_device_released_unstarted_go_to_the_released_totals),
 		cmocka_unit_test_setup_teardown(saving_stops_each_ring_and_names_every_fd,
 						ho_setup, ho_teardown),
 		cmocka_unit_test_setup_teardown(a_restored_device_answers_as_the_saved_one,
