@@ -206,6 +206,15 @@ unsigned usv_devlist_count(struct usv_devlist *list)
 	return n;
 }
 
+void usv_devlist_for_each(struct usv_devlist *list, void (*fn)(struct usv_dev *dev, void *arg),
+			  void *arg)
+{
+	pthread_mutex_lock(&list->lock);
+	for (struct usv_dev *d = list->head; d; d = d->next)
+		fn(d, arg);
+	pthread_mutex_unlock(&list->lock);
+}
+
 unsigned usv_devlist_count_uid(struct usv_devlist *list, uid_t uid)
 {
 	unsigned n;

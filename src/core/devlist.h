@@ -66,6 +66,10 @@ struct usv_dev *usv_devlist_get(struct usv_devlist *list, unsigned handle);
 /* Unlinks and releases the device; -ENOENT for an unknown handle. */
 int usv_devlist_remove(struct usv_devlist *list, unsigned handle);
 unsigned usv_devlist_count(struct usv_devlist *list);
+/* Calls fn on every device, in handle order, with the list locked: fn must
+ * not add or remove devices, nor block. */
+void usv_devlist_for_each(struct usv_devlist *list, void (*fn)(struct usv_dev *dev, void *arg),
+			  void *arg);
 /* Devices currently open by uid. */
 unsigned usv_devlist_count_uid(struct usv_devlist *list, uid_t uid);
 /* Devices one uid may hold from now on; 0: no limit (the default). */

@@ -40,13 +40,16 @@
  * reach this even id. 0 would be a notification. */
 #define SYNTHETIC_UNIQUE (UINT64_MAX - 1)
 
+static void release_poll(struct usv_dev *dev, void *arg)
+{
+	(void)arg;
+	usv_chr_poll_release(dev);
+}
+
 /* Every device's poller polls again (and waits for the next server). */
 static void release_polls(struct usv_devlist *devs)
 {
-	pthread_mutex_lock(&devs->lock);
-	for (struct usv_dev *d = devs->head; d; d = d->next)
-		usv_chr_poll_release(d);
-	pthread_mutex_unlock(&devs->lock);
+	usv_devlist_for_each(devs, release_poll, NULL);
 }
 
 static void describe(const struct usv_front_config *cfg, bool cuse,

@@ -154,6 +154,35 @@ static void removing_last_then_adding_reuses_it(void **state)
 	check_gap_reused(*state, 5, 4);
 }
 
+struct seen {
+	unsigned handle[8], n;
+};
+
+static void note_handle(struct usv_dev *dev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8)
+		s->handle[s->n] = dev->handle;
+	s->n++;
+}
+
+static void for_each_visits_every_device_once_in_handle_order(void **state)
+{
+	struct lst *l = *state;
+	struct seen s = { .n = 0 };
+	unsigned h;
+
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(usv_devlist_add(&l->list, &h), 0);
+	assert_int_equal(usv_devlist_remove(&l->list, 1), 0);
+	usv_devlist_for_each(&l->list, note_handle, &s);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.handle[0], 0);
+	assert_int_equal(s.handle[1], 2);
+	assert_int_equal(s.handle[2], 3);
+}
+
 static void adding_fills_several_gaps_lowest_first(void **state)
 {
 	struct lst *l = *state;
@@ -522,6 +551,7 @@ int main(void)
 		T(removing_middle_then_adding_reuses_it),
 		T(removing_last_then_adding_reuses_it),
 		T(adding_fills_several_gaps_lowest_first),
+		T(for_each_visits_every_device_once_in_handle_order),
 		T(removing_all_in_every_order_empties_the_list),
 		T(destroy_releases_devices_left_and_their_fds),
 		T(removing_a_device_closes_its_fds),
