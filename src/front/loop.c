@@ -4,7 +4,16 @@
  * stop eventfd; a worker that finds a request answers it before it looks at
  * the stop again, and one that finds nothing (another worker took it) polls
  * again. A worker starts another when none is left idle, as libfuse's loop
- * does. The loop thread itself only waits: for a hand-over request, the end
+ * does.
+ *
+ * Requests that take a device's lock (ioctls, IOTLB message writes, the
+ * release) take turns per device: while one is answered, the next ones for
+ * that device are copied and wait in its queue holding no thread, and the
+ * thread whose turn it is answers them in order before it polls again. So
+ * a device whose request waits for ever (a ring stop behind a read of its
+ * owner's memory that the owner never lets finish) holds one thread, and
+ * the loop may start one more thread per such device: the others always
+ * find USV_FRONT_THREADS. The loop thread itself only waits: for a hand-over request, the end
  * of the session, or libfuse's signal handlers marking it exited. Workers
  * block those signals; the kernel gives a process-directed signal to the
  * main thread first, which runs the loop in usvhostd, so the signal
@@ -30,6 +39,20 @@
 
 #define LOOP_TICK_MS 1000
 
+/* A request for a device whose turn it is, copied: it holds no thread. */
+struct parked {
+	struct parked *next;
+	size_t size;
+	char mem[];
+};
+
+/* A device (the fh of its open) with a request being answered. */
+struct turn {
+	struct turn *next;
+	uint64_t fh;
+	struct parked *head, **tail;
+};
+
 struct run {
 	struct fuse_session *se;
 	struct usv_front_loop *loop;
@@ -37,8 +60,11 @@ struct run {
 	struct usv_front_ctl *ctl;
 	int stop_fd;              /* readable once the workers must stop */
 	pthread_mutex_t lock;
-	pthread_t thread[USV_FRONT_THREADS];
-	unsigned nthreads, idle;
+	pthread_t *thread;        /* cap entries */
+	unsigned nthreads, idle, cap;
+	struct turn *turns;       /* devices being answered */
+	unsigned nturns;
+	bool told_max;            /* USV_FRONT_THREADS_MAX was logged */
 	bool stop;                /* no more workers are started */
 	int error;                /* the session failed (-errno) */
 	bool ended;               /* the kernel ended the session */
@@ -82,13 +108,134 @@ static void stop_workers(struct run *r)
 
 static void *worker(void *arg);
 
+/* The device a request acts on, for those that take the device's lock: an
+ * ioctl, an IOTLB message write, the release (each carries the open's fh
+ * first). Reads and polls of the IOTLB channel wait on its message queue,
+ * not on the device, and go at once. */
+static bool device_of(const struct fuse_buf *buf, uint64_t *fh)
+{
+	const struct fuse_in_header *in = buf->mem;
+
+	if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*in) + sizeof(*fh))
+		return false;
+	switch (in->opcode) {
+	case FUSE_IOCTL:
+	case FUSE_WRITE:
+	case FUSE_RELEASE:
+		memcpy(fh, (const char *)buf->mem + sizeof(*in), sizeof(*fh));
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* With r->lock held: fh's turn, if it has one. */
+static struct turn *turn_of(struct run *r, uint64_t fh)
+{
+	struct turn *t;
+
+	for (t = r->turns; t && t->fh != fh; t = t->next)
+		;
+	return t;
+}
+
+/* With r->lock held: fh's turn begins; NULL when out of memory (the
+ * request then waits for the device's lock on its thread, as before). */
+static struct turn *turn_begin(struct run *r, uint64_t fh)
+{
+	struct turn *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->fh = fh;
+	t->tail = &t->head;
+	t->next = r->turns;
+	r->turns = t;
+	r->nturns++;
+	return t;
+}
+
+/* With r->lock held: buf waits for t's device. -ENOMEM: not parked. */
+static int park(struct turn *t, const struct fuse_buf *buf)
+{
+	struct parked *p = malloc(sizeof(*p) + buf->size);
+
+	if (!p)
+		return -ENOMEM;
+	p->next = NULL;
+	p->size = buf->size;
+	memcpy(p->mem, buf->mem, buf->size);
+	*t->tail = p;
+	t->tail = &p->next;
+	return 0;
+}
+
+/* Answers what came for t's device meanwhile, in order, then ends t. */
+static void turn_finish(struct run *r, struct turn *t)
+{
+	for (;;) {
+		struct fuse_buf b = { .size = 0 };
+		struct turn **pt;
+		struct parked *p;
+
+		pthread_mutex_lock(&r->lock);
+		p = t->head;
+		if (p) {
+			t->head = p->next;
+			if (!t->head)
+				t->tail = &t->head;
+			pthread_mutex_unlock(&r->lock);
+			b.mem = p->mem;
+			b.size = p->size;
+			fuse_session_process_buf(r->se, &b);
+			free(p);
+			continue;
+		}
+		for (pt = &r->turns; *pt != t; pt = &(*pt)->next)
+			;
+		*pt = t->next;
+		r->nturns--;
+		pthread_mutex_unlock(&r->lock);
+		free(t);
+		return;
+	}
+}
+
+/* With r->lock held: room for one more thread. */
+static bool may_start(struct run *r)
+{
+	pthread_t *grown;
+	unsigned cap;
+
+	if (r->stop || r->nthreads >= USV_FRONT_THREADS + r->nturns)
+		return false;
+	if (r->nthreads >= USV_FRONT_THREADS_MAX) {
+		if (!r->told_max)
+			usv_warn("%u request threads, the most there may be: %u devices wait "
+				 "on their requests", r->nthreads, r->nturns);
+		r->told_max = true;
+		return false;
+	}
+	if (r->nthreads < r->cap)
+		return true;
+	cap = r->cap * 2 < USV_FRONT_THREADS_MAX ? r->cap * 2 : USV_FRONT_THREADS_MAX;
+	grown = realloc(r->thread, cap * sizeof(*grown));
+	if (!grown) {
+		usv_err("cannot start a request thread: %s", strerror(ENOMEM));
+		return false;
+	}
+	r->thread = grown;
+	r->cap = cap;
+	return true;
+}
+
 /* With r->lock held. */
 static void start_worker(struct run *r)
 {
 	sigset_t block, old;
 	int ret;
 
-	if (r->stop || r->nthreads == USV_FRONT_THREADS)
+	if (!may_start(r))
 		return;
 	/* The loop thread, not a worker, takes the stop signals, as in
 	 * libfuse's loop. */
@@ -118,7 +265,9 @@ static void *worker(void *arg)
 	};
 
 	for (;;) {
+		struct turn *t;
 		bool is_init;
+		uint64_t fh;
 		int res;
 
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
@@ -143,10 +292,22 @@ static void *worker(void *arg)
 			goto failed;
 		pthread_mutex_lock(&r->lock);
 		is_init = usv_front_init_peek(&buf, r->init);
+		t = NULL;
+		if (device_of(&buf, &fh)) {
+			t = turn_of(r, fh);
+			if (t && !park(t, &buf)) {
+				pthread_mutex_unlock(&r->lock);
+				continue;
+			}
+			/* Out of memory: answered out of turn. */
+			t = t ? NULL : turn_begin(r, fh);
+		}
 		if (--r->idle == 0)
 			start_worker(r);
 		pthread_mutex_unlock(&r->lock);
 		fuse_session_process_buf(r->se, &buf);
+		if (t)
+			turn_finish(r, t);
 		pthread_mutex_lock(&r->lock);
 		r->idle++;
 		/* The session can be described (and handed over) now. */
@@ -191,9 +352,13 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 	int ret;
 
 	atomic_store(&loop->stopping, false);
-	r.stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (r.stop_fd < 0)
-		return -errno;
+	r.cap = USV_FRONT_THREADS;
+	r.thread = calloc(r.cap, sizeof(*r.thread));
+	r.stop_fd = r.thread ? eventfd(0, EFD_CLOEXEC) : -1;
+	if (r.stop_fd < 0) {
+		ret = r.thread ? -errno : -ENOMEM;
+		goto out;
+	}
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_mutex_lock(&r.lock);
 	start_worker(&r);
@@ -217,5 +382,7 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 	}
 	pthread_mutex_destroy(&r.lock);
 	close(r.stop_fd);
+out:
+	free(r.thread);
 	return ret;
 }

@@ -17,8 +17,12 @@ struct fuse_session;
 struct fuse_buf;
 struct usv_front_ctl;
 
-/* libfuse's loop allowed as many; USV_CHR_READERS_MAX assumes it. */
+/* Request threads for everything but one device's turn (libfuse's loop
+ * allowed as many; USV_CHR_READERS_MAX assumes it). A device whose request
+ * is being answered holds one more (USV_FRONT_THREADS_MAX in all): one that
+ * waits on its owner's memory for ever cannot take the others' threads. */
 #define USV_FRONT_THREADS 16
+#define USV_FRONT_THREADS_MAX 4096
 
 /* The kernel's INIT (FUSE_INIT or CUSE_INIT) arguments, as read. */
 struct usv_front_init {
@@ -38,7 +42,7 @@ struct usv_front_loop {
 #define USV_LOOP_HANDOVER 1
 
 /* Serves se (whose fd must be O_NONBLOCK) with up to USV_FRONT_THREADS
- * threads until SIGINT/SIGTERM/SIGHUP (libfuse's handlers end the session),
+ * threads, plus one per device whose turn it is, until SIGINT/SIGTERM/SIGHUP (libfuse's handlers end the session),
  * the kernel ends the session, or ctl asks for a hand-over. Returns once
  * every request read is answered: USV_LOOP_HANDOVER, 0, or -errno (-EIO
  * when the session failed). INIT requests are noted in init; ctl takes

@@ -101,6 +101,10 @@ static const struct scenario {
 	{ "fuse-fd-hang", "-", true,
 	  "an fd on a frozen FUSE server passed as kick, call, err or backend is refused at "
 	  "once; the daemon keeps serving", scenario_fuse_fd_hang },
+	{ "owner-memory-hang", "-", false,
+	  "18 devices whose owner never lets the daemon read its memory, each with a ring stop "
+	  "waiting and 20 more requests for one: another process's device and the bystander "
+	  "are served", scenario_owner_memory_hang },
 	{ "iotlb-blocking-reads", "-", false,
 	  "20 blocking read()s of the IOTLB channel, more than the daemon's request threads, "
 	  "stall no other caller", scenario_iotlb_blocking_reads },

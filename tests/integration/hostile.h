@@ -197,6 +197,20 @@ void scenario_blocking_call(void);
 void scenario_blocking_err(void);
 void scenario_busyloop(void);
 void scenario_fuse_fd_hang(void);
+void scenario_owner_memory_hang(void);
+
+/* ---- a FUSE file system to freeze (hostile_frozen.c) ------------------- */
+
+struct frozen_fs {
+	pid_t pid;      /* its server; SIGSTOP freezes it */
+	char mnt[256];  /* mounted under --files */
+	char file[280]; /* one regular file of zeros */
+};
+
+/* Mounts it with a file of size bytes (as root). */
+bool frozen_fs_start(struct frozen_fs *fz, size_t size);
+/* Lets the server go on, ends it and unmounts. */
+void frozen_fs_stop(struct frozen_fs *fz);
 void scenario_iotlb_blocking_reads(void);
 void scenario_device_limit(void);
 

@@ -10,14 +10,20 @@
 
 #include "hostile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- signalling a full, blocking eventfd -------------------------------- */
@@ -462,5 +468,314 @@ void scenario_iotlb_blocking_reads(void)
 	hx_check_daemon_alive("after 20 blocking IOTLB reads");
 out:
 	gate_close(&ctl);
+	bystander_stop(&b);
+}
+
+/* ---- owners whose memory never answers ---------------------------------- */
+
+/* Reads of an owner's memory can wait for as long as the owner likes: here
+ * each attacker device has a page of its guest RAM replaced by a private
+ * mapping of a FUSE file whose server is stopped, and a TX buffer there.
+ * Each device's worker waits in its read of the payload; a ring stop
+ * (GET_VRING_BASE) then waits for that worker, and every later request of
+ * that device waits for the ring stop. The kernel's vhost has the same
+ * waits, in the caller's own thread; the daemon must not let them take its
+ * shared request threads: each waiting device may hold one, the others go
+ * on (another process's device, the bystander). A userfaultfd would not
+ * do: /proc/PID/mem reads do not wait on it, they fail (EFAULT). */
+enum { STUCK_DEVICES = 18, STUCK_CROWD = 20 };
+#define STUCK_PAGE (SPARE_AREA + 512 * 1024)
+
+struct stuck_call {
+	int fd;
+	bool base;   /* GET_VRING_BASE of TX, else GET_FEATURES */
+	int go;      /* an EFD_SEMAPHORE eventfd: one read lets this call go */
+	int ret, err;
+	atomic_bool done;
+	struct usv_vhost_vring_state st;
+	uint64_t features;
+};
+
+static void *stuck_call_main(void *arg)
+{
+	struct stuck_call *c = arg;
+	uint64_t one;
+
+	c->ret = -1;
+	c->err = EAGAIN;
+	if (read(c->go, &one, sizeof(one)) == sizeof(one)) {
+		c->st = (struct usv_vhost_vring_state){ .index = VQ_TX };
+		c->ret = c->base ? ioctl(c->fd, USV_VHOST_GET_VRING_BASE, &c->st) :
+				   ioctl(c->fd, USV_VHOST_GET_FEATURES, &c->features);
+		c->err = c->ret < 0 ? errno : 0;
+	}
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* Joins t within 10 s (scaled): false if it still waits. */
+static bool stuck_join(pthread_t t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)cl_scaled(10000) / 1000;
+	return pthread_timedjoin_np(t, NULL, &ts) == 0;
+}
+
+static void stuck_release(int efd, uint64_t n)
+{
+	if (write(efd, &n, sizeof(n)) != sizeof(n))
+		cl_setup_fail("release %llu callers", (unsigned long long)n);
+}
+
+/* The attacker and the checker talk over two pipes, a byte at a time. */
+struct stuck_link {
+	int up[2];   /* attacker -> checker */
+	int down[2]; /* checker -> attacker */
+	const char *file;
+};
+
+static bool link_send(int fd, uint8_t v)
+{
+	return write(fd, &v, 1) == 1;
+}
+
+static bool link_recv(int fd, uint8_t *v, unsigned ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, (int)cl_scaled(ms)) == 1 && read(fd, v, 1) == 1;
+}
+
+/* The attacker, in a process of its own: while its workers wait in a fault
+ * on its memory the kernel holds its mmap lock, and a process that maps,
+ * forks or even allocates then would wait with them; so it does none of
+ * that between "frozen" and "let go", and prints nothing. */
+static int stuck_attacker_main(void *arg)
+{
+	static struct hdev x[STUCK_DEVICES];
+	static char tags[STUCK_DEVICES][32];
+	static struct stuck_call base[STUCK_DEVICES], crowd[STUCK_CROWD];
+	struct stuck_link *l = arg;
+	pthread_t tb[STUCK_DEVICES], tc[STUCK_CROWD];
+	unsigned up = 0, nb = 0, nc = 0, ok_base = 0, ok_crowd = 0;
+	int ffd = -1, go_base = -1, go_crowd = -1;
+	bool released = false;
+	uint8_t v = 0, waiting = 0;
+
+	go_base = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	go_crowd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	ffd = open(l->file, O_RDONLY | O_CLOEXEC);
+	if (go_base < 0 || go_crowd < 0 || ffd < 0) {
+		cl_setup_fail("eventfds, open %s", l->file);
+		goto out;
+	}
+	for (; up < STUCK_DEVICES; up++) {
+		char *tag = tags[up];
+		uint8_t *page;
+
+		snprintf(tag, sizeof(tags[up]), "attacker %u", up);
+		if (!hdev_up(&x[up], tag, CL_RAM_ANON_PRIV, MTU))
+			goto out;
+		/* A page of guest RAM becomes a page of the file, never read. */
+		page = hdev_ram(&x[up], STUCK_PAGE);
+		if (mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, ffd,
+			 (off_t)up * 4096) != page) {
+			cl_setup_fail("%s: a page of the frozen file over its RAM", tag);
+			hdev_close(&x[up]);
+			goto out;
+		}
+	}
+	/* A ring stop per device, which will wait for its worker; then more
+	 * requests for one device than the daemon has request threads. */
+	for (; nb < STUCK_DEVICES; nb++) {
+		base[nb] = (struct stuck_call){ .fd = x[nb].d.fd, .base = true, .go = go_base };
+		if (pthread_create(&tb[nb], NULL, stuck_call_main, &base[nb])) {
+			cl_setup_fail("a thread for GET_VRING_BASE");
+			goto out;
+		}
+	}
+	for (; nc < STUCK_CROWD; nc++) {
+		crowd[nc] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_crowd };
+		if (pthread_create(&tc[nc], NULL, stuck_call_main, &crowd[nc])) {
+			cl_setup_fail("a thread for GET_FEATURES");
+			goto out;
+		}
+	}
+	/* Ready; the checker stops the server and says "frozen". */
+	if (!link_send(l->up[1], 'r') || !link_recv(l->down[0], &v, 10000) || v != 'f')
+		goto out;
+	released = true;
+	/* Posted only now: a worker woken for anything else (the host's own
+	 * frames on a new tap) must not have read the page while it could. */
+	for (unsigned i = 0; i < STUCK_DEVICES; i++) {
+		uint16_t head = (uint16_t)(x[i].tx_desc++ % ODD_HEAD);
+
+		cl_put_desc(hdev_desc(&x[i], VQ_TX), head, hdev_gpa(&x[i], STUCK_PAGE), 100, 0, 0);
+		hdev_post(&x[i], VQ_TX, head);
+		hdev_kick(&x[i], VQ_TX);
+	}
+	/* The checker sees every worker waiting, then says "ring stops". */
+	if (!link_send(l->up[1], 'k') || !link_recv(l->down[0], &v, 30000) || v != 'b')
+		goto out;
+	stuck_release(go_base, nb);
+	cl_sleep_ms(cl_scaled(300));
+	stuck_release(go_crowd, nc);
+	cl_sleep_ms(cl_scaled(500));
+	for (unsigned i = 0; i < nb; i++)
+		waiting = (uint8_t)(waiting + !atomic_load(&base[i].done));
+	/* How many ring stops wait; then wait for "let go" (the server runs
+	 * again). */
+	if (!link_send(l->up[1], waiting) || !link_recv(l->down[0], &v, 60000) || v != 'g')
+		v = 0;
+out:
+	if (!released) {
+		/* Never let go: the calls fail at once (no ioctl made). */
+		if (go_base >= 0)
+			stuck_release(go_base, STUCK_DEVICES);
+		if (go_crowd >= 0)
+			stuck_release(go_crowd, STUCK_CROWD);
+	}
+	for (unsigned i = 0; i < nb; i++) {
+		if (stuck_join(tb[i]))
+			ok_base += base[i].ret == 0;
+		else
+			cl_check(false, "attacker %u: GET_VRING_BASE not answered 10 s after the "
+				 "server went on", i);
+	}
+	for (unsigned i = 0; i < nc; i++) {
+		if (stuck_join(tc[i]))
+			ok_crowd += crowd[i].ret == 0;
+		else
+			cl_check(false, "attacker 0: GET_FEATURES not answered 10 s after the "
+				 "server went on");
+	}
+	if (released) {
+		cl_check(ok_base == nb, "once the owner's memory answered, every ring stop "
+			 "answered 0 (%u of %u)", ok_base, nb);
+		cl_check(ok_crowd == nc, "once the owner's memory answered, every GET_FEATURES "
+			 "answered 0 (%u of %u)", ok_crowd, nc);
+	}
+	for (unsigned i = 0; i < up; i++)
+		hdev_close(&x[i]);
+	cl_close(&ffd);
+	cl_close(&go_base);
+	cl_close(&go_crowd);
+	return released ? 0 : 1;
+}
+
+/* Threads of the daemon in an uninterruptible (or killable) wait: a worker
+ * waiting on a page of its owner's memory is one. */
+static unsigned daemon_threads_waiting(void)
+{
+	char path[320], buf[512];
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)hx.daemon_pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char *p;
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)hx.daemon_pid,
+			 e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "TID (comm) S ...": the state follows the last ')'. */
+		p = strrchr(buf, ')');
+		n += p && p[1] == ' ' && p[2] == 'D';
+	}
+	closedir(d);
+	return n;
+}
+
+void scenario_owner_memory_hang(void)
+{
+	struct stuck_link l = { { -1, -1 }, { -1, -1 }, NULL };
+	struct frozen_fs fz = { .pid = -1 };
+	struct bystander b = { NULL, -1 };
+	struct gate ctl = { -1, -1 };
+	pid_t ctl_pid = -1, apid = -1;
+	uint8_t v = 0;
+	unsigned from, n = 0;
+	int st = 0;
+
+	if (!bystander_start(&b) || !frozen_fs_start(&fz, STUCK_DEVICES * 4096))
+		goto out;
+	ctl_pid = control_prepare(&ctl);
+	if (ctl_pid < 0 || pipe2(l.up, O_CLOEXEC) < 0 || pipe2(l.down, O_CLOEXEC) < 0) {
+		cl_setup_fail("the control child, pipes");
+		goto out;
+	}
+	l.file = fz.file;
+	apid = cl_spawn(stuck_attacker_main, &l, "attacker");
+	if (apid < 0 || !link_recv(l.up[0], &v, 30000) || v != 'r') {
+		cl_check(false, "the attacker did not set its 18 devices up");
+		goto out;
+	}
+	/* Stopped for sure (kill() only asks) before the workers go there. */
+	if (kill(fz.pid, SIGSTOP) < 0 || waitpid(fz.pid, &st, WUNTRACED) != fz.pid ||
+	    !WIFSTOPPED(st) || !link_send(l.down[1], 'f')) {
+		cl_setup_fail("SIGSTOP the frozen file system");
+		goto out;
+	}
+	if (!link_recv(l.up[0], &v, 10000) || v != 'k') {
+		cl_check(false, "the attacker did not post its packets");
+		goto out;
+	}
+	/* Every worker waits on its page before any ring stop is asked. */
+	for (uint64_t end = cl_now_ms() + cl_scaled(10000);
+	     (n = daemon_threads_waiting()) < STUCK_DEVICES && cl_now_ms() < end;)
+		cl_sleep_ms(20);
+	cl_print("    %u threads of the daemon wait on their owner's memory", n);
+	if (!cl_check(n >= STUCK_DEVICES, "every attacker device's worker waits on its owner's "
+		      "memory (%u daemon threads in an uninterruptible wait, want %u)", n,
+		      STUCK_DEVICES) || !link_send(l.down[1], 'b'))
+		goto out;
+	from = bystander_mark(&b);
+	if (!link_recv(l.up[0], &v, 10000)) {
+		cl_check(false, "the attacker did not say how many ring stops wait");
+		goto out;
+	}
+	control_check(ctl_pid, &ctl, "18 devices waiting on their owner's memory, each with a "
+		      "ring stop, and 20 more requests for one of them");
+	ctl_pid = -1;
+	bystander_check(&b, from, "devices waiting on their owner's memory", T_LATENCY);
+	cl_print("    %u of %u ring stops waited on their owner's memory", v, STUCK_DEVICES);
+	cl_check(v == STUCK_DEVICES, "every attacker's ring stop waited while its owner's memory "
+		 "did not answer (%u of %u): the scenario made them wait", v, STUCK_DEVICES);
+out:
+	/* The server answers again: the workers read their page, every
+	 * request waiting is answered. */
+	if (fz.pid > 0)
+		kill(fz.pid, SIGCONT);
+	if (l.down[1] >= 0)
+		link_send(l.down[1], 'g');
+	if (apid > 0)
+		cl_reap(apid, 30000, "the attacker (its requests answered once let go)");
+	if (ctl_pid > 0) {
+		kill(ctl_pid, SIGKILL);
+		cl_reap(ctl_pid, T_CONTROL, "the unused control child");
+	}
+	gate_close(&ctl);
+	hx_check_daemon_alive("after owners whose memory did not answer");
+	for (unsigned i = 0; i < 2; i++) {
+		cl_close(&l.up[i]);
+		cl_close(&l.down[i]);
+	}
+	frozen_fs_stop(&fz);
 	bystander_stop(&b);
 }

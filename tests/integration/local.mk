@@ -51,11 +51,12 @@ tests_integration_hostile_SOURCES = \
 	tests/integration/hostile_bystander.c \
 	tests/integration/hostile_guest.c \
 	tests/integration/hostile_memory.c \
-	tests/integration/hostile_stall.c
+	tests/integration/hostile_stall.c \
+	tests/integration/hostile_frozen.c
 tests_integration_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/lib
-tests_integration_hostile_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integration_hostile_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 tests_integration_hostile_LDFLAGS = $(AM_LDFLAGS) -pthread
-tests_integration_hostile_LDADD = tests/lib/libusvtestclient.la
+tests_integration_hostile_LDADD = tests/lib/libusvtestclient.la $(FUSE3_LIBS)
 TESTS += tests/integration/hostile.sh
 EXTRA_DIST += tests/integration/hostile.sh
 CLEANFILES += tests/integration/hostile-*.log

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A FUSE file system of one regular file of zeros ("ram"), served by a
+ * child process that the scenario stops (SIGSTOP): pages of the file that
+ * nobody has read yet can then never be read. What an owner can do to the
+ * daemon by mapping such a file over part of its guest RAM.
+ */
+#define FUSE_USE_VERSION 35
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "hostile.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FILE_INO 2
+#define FILE_NAME "ram"
+
+static off_t file_size;
+
+static void file_attr(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (ino == FILE_INO) {
+		st->st_mode = S_IFREG | 0644;
+		st->st_nlink = 1;
+		st->st_size = file_size;
+	} else {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	}
+}
+
+static void fz_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = { .ino = FILE_INO, .attr_timeout = 3600,
+				      .entry_timeout = 3600 };
+
+	if (parent != FUSE_ROOT_ID || strcmp(name, FILE_NAME)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	file_attr(FILE_INO, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void fz_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	file_attr(ino, &st);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+static void fz_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino != FILE_INO)
+		fuse_reply_err(req, EISDIR);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void fz_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	static char zeros[128 * 1024];
+
+	(void)ino, (void)fi;
+	if (off >= file_size)
+		size = 0;
+	else if ((off_t)size > file_size - off)
+		size = (size_t)(file_size - off);
+	fuse_reply_buf(req, zeros, size < sizeof(zeros) ? size : sizeof(zeros));
+}
+
+static const struct fuse_lowlevel_ops fz_ops = {
+	.lookup = fz_lookup,
+	.getattr = fz_getattr,
+	.open = fz_open,
+	.read = fz_read,
+};
+
+struct fz_args {
+	const char *mnt;
+};
+
+static int frozen_main(void *arg)
+{
+	struct fz_args *a = arg;
+	char *argv[] = { "frozen", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_session *se = fuse_session_new(&args, &fz_ops, sizeof(fz_ops), NULL);
+	int ret = 1;
+
+	/* SIGTERM ends the loop, which then exits 0. */
+	if (se && !fuse_set_signal_handlers(se) && !fuse_session_mount(se, a->mnt)) {
+		ret = fuse_session_loop(se) < 0 ? 1 : 0;
+		fuse_session_unmount(se);
+	}
+	if (se)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	return ret;
+}
+
+bool frozen_fs_start(struct frozen_fs *fz, size_t size)
+{
+	static struct fz_args a;
+	uint64_t end;
+
+	file_size = (off_t)size;
+	fz->pid = -1;
+	snprintf(fz->mnt, sizeof(fz->mnt), "%s/frozen-%d", hx.files, (int)getpid());
+	snprintf(fz->file, sizeof(fz->file), "%s/" FILE_NAME, fz->mnt);
+	if (mkdir(fz->mnt, 0755) < 0 && errno != EEXIST) {
+		cl_setup_fail("mkdir %s", fz->mnt);
+		return false;
+	}
+	a.mnt = fz->mnt;
+	fz->pid = cl_spawn(frozen_main, &a, "the frozen file system");
+	if (fz->pid < 0)
+		return false;
+	for (end = cl_now_ms() + cl_scaled(5000); cl_now_ms() < end; cl_sleep_ms(20)) {
+		struct stat st;
+
+		if (stat(fz->file, &st) == 0 && st.st_size == (off_t)size)
+			return true;
+	}
+	cl_setup_fail("the frozen file system did not mount %s", fz->mnt);
+	return false;
+}
+
+void frozen_fs_stop(struct frozen_fs *fz)
+{
+	if (fz->pid > 0) {
+		kill(fz->pid, SIGCONT);
+		umount2(fz->mnt, MNT_DETACH);
+		kill(fz->pid, SIGTERM);
+		cl_reap(fz->pid, cl_scaled(5000), "the frozen file system (ends on SIGTERM)");
+	}
+	fz->pid = -1;
+	rmdir(fz->mnt);
+}
