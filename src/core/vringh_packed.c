@@ -230,8 +230,13 @@ int usv_vringh_packed_pop(struct usv_vringh *vr, struct usv_chain *c)
 				       s, vr->num);
 	if (head_flags(vr, s, &flags))
 		return usv_vringh_fail(vr, -EFAULT, "failed to read descriptor flags: idx %u", s);
-	if (!is_avail(flags, wrap_of(pos)))
+	if (!is_avail(flags, wrap_of(pos))) {
+		/* Nothing here: chains seen beyond, given back and then taken
+		 * back by the driver, are not seen any more, or enable_notify
+		 * would keep finding buffers that pop never reaches. */
+		vr->avail_idx = pos;
 		return -EAGAIN;
+	}
 	if (vr->inflight_n == USV_VRING_PACKED_INFLIGHT)
 		return usv_vringh_fail(vr, -ENOBUFS, "%u chains taken and not used",
 				       vr->inflight_n);

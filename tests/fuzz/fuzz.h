@@ -123,4 +123,45 @@ static inline void fuzz_dp_update(void *ctx, struct usv_dev *dev, unsigned what,
 	(void)cfg;
 }
 
+/* Packed ring positions as QEMU encodes them (SET/GET_VRING_BASE): the
+ * slot in bits 0-14, the wrap counter in bit 15. What the walker must do,
+ * computed on the fuzzers' side. */
+#define FUZZ_PACKED_WRAP 0x8000u
+
+/* pos moved n slots forward on a ring of num: the counter flips at the end. */
+static inline uint16_t fuzz_packed_advance(uint16_t pos, uint32_t n, uint32_t num)
+{
+	uint32_t s = (pos & (FUZZ_PACKED_WRAP - 1)) + n;
+	uint16_t w = pos & FUZZ_PACKED_WRAP;
+
+	while (s >= num) {
+		s -= num;
+		w ^= FUZZ_PACKED_WRAP;
+	}
+	return (uint16_t)(s | w);
+}
+
+/* pos moved n slots back (slot below num, n at most num). */
+static inline uint16_t fuzz_packed_retreat(uint16_t pos, uint32_t n, uint32_t num)
+{
+	uint32_t s = pos & (FUZZ_PACKED_WRAP - 1);
+	uint16_t w = pos & FUZZ_PACKED_WRAP;
+
+	if (s < n) {
+		s += num;
+		w ^= FUZZ_PACKED_WRAP;
+	}
+	return (uint16_t)((s - n) | w);
+}
+
+/* Slots from one position to another on the circle of 2 * num. */
+static inline uint32_t fuzz_packed_dist(uint16_t from, uint16_t to, uint32_t num)
+{
+	uint32_t m = 2 * num;
+	uint32_t a = ((from & (FUZZ_PACKED_WRAP - 1)) + (from & FUZZ_PACKED_WRAP ? num : 0)) % m;
+	uint32_t b = ((to & (FUZZ_PACKED_WRAP - 1)) + (to & FUZZ_PACKED_WRAP ? num : 0)) % m;
+
+	return (b + m - a) % m;
+}
+
 #endif

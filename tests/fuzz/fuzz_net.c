@@ -26,7 +26,8 @@
  * non-blocking one makes the retried write fail (a drop).
  *
  * Input: a header, then operations until the input ends.
- *   header: u8 per ring (RX, TX): log2(num) (num = 1 << (v % 9): 1..256)
+ *   header: u8 per ring (RX, TX): log2(num) (num = 1 << (v % 9): 1..256);
+ *              bit 7 of RX's: packed rings (below), num from bits 0-6
  *           u8 features: bit 0 MRG_RXBUF, 1 EVENT_IDX, 2 INDIRECT_DESC,
  *              3 VERSION_1, 4 VHOST_NET_F_VIRTIO_NET_HDR (vhost adds the
  *              header: vhost_hlen 10 or 12, else sock_hlen), 5 LOG_ALL with a
@@ -58,6 +59,21 @@
  *        the top region)
  *     14 settle (wait for the worker and drain the tap)
  *     15 kick both and settle twice
+ * Packed rings (VIRTIO_F_RING_PACKED, both rings, the whole input; the
+ * usvhost profile offers it with every feature above, and no IOTLB is
+ * involved here, which SET_FEATURES would refuse with it) read the same
+ * operations their way. "avail" and "used" are the driver and device event
+ * structures (4-byte aligned); the start indexes, and those of 10, are
+ * positions as QEMU encodes them in SET_VRING_BASE: slot | wrap << 15.
+ *     1 desc, 2 ind: a slot or entry raw (u64 addr, u32 len, u16 id, u16
+ *       flags, AVAIL/USED bits included: any wrap bits are reachable)
+ *     3 avail: ring, u16 v: the chain of 1 + (v & 0xff) % num slots at the
+ *       driver's position is made available with the right wrap bits (each
+ *       keeps its WRITE and INDIRECT flags, NEXT on all but the last, the
+ *       head's flags written last); the position moves past it
+ *     4 the driver's position = u16 (nothing written)
+ *     5 flags: ring, u16 off_wrap, u16 flags (the driver event)
+ *   Feature updates (12) keep the packed ring.
  * After each operation that wakes the worker the harness waits until it is
  * idle, draining the tap unless it is full: within 5 s, or it is a failure;
  * 5 ms when a used ring overlaps an avail ring, since our own used writes
@@ -82,6 +98,14 @@
  *    == packets and chains not received == drops;
  *  - ring_stop and ring_sync return the indexes the walker holds: start +
  *    chains popped - given back, start + entries published.
+ * Packed, beyond these: each pop starts where the walker must stand and
+ * moves it by 1..num slots (no more than the descriptors it read), a failed
+ * one not at all; giving chains back moves it back by their slots; the
+ * walker's chains and slots in flight are those popped and not used; a push
+ * moves the used position by the slots of the chains it uses, and each
+ * used element reads back (where the guest cannot write meanwhile) with
+ * the chain's id and length and AVAIL == USED == the wrap counter of its
+ * position; stop and sync return those positions.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +152,7 @@ static const uint64_t region_gpa[NREGIONS] = { 0, REGION_SIZE, TOP_GPA };
 
 struct popped {
 	uint16_t head;
+	uint16_t slots; /* packed: the ring slots the chain took */
 	uint32_t in_len;
 };
 
@@ -150,7 +175,7 @@ struct fring {
 	bool running;
 	uint32_t num;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t drv_avail_idx;
+	uint16_t drv_avail_idx;    /* packed: the driver's position */
 	struct usv_ring_base base; /* at the last start, stop or sync */
 	uint16_t start_avail, start_used;
 	/* Written by the worker (wrappers), read by the harness after a
@@ -158,6 +183,8 @@ struct fring {
 	uint64_t pops, unpops, pushed;
 	struct popped fifo[FIFO_MAX];
 	unsigned fhead, fcount;
+	uint32_t fslots;           /* packed: the slots of those chains */
+	uint16_t pos_avail, pos_used; /* packed: where the walker must stand */
 	uint64_t call_pops, call_descs, call_push_bytes;
 	uint64_t push_entries; /* attempted, since the input began */
 	int kick, call, err;   /* eventfds */
@@ -179,6 +206,7 @@ struct fz {
 	int logfd;
 	struct fring ring[USV_NET_NVQS];
 	uint8_t feat;
+	bool packed;       /* VIRTIO_F_RING_PACKED, for the whole input */
 	uint32_t busyloop;
 	bool log_on;
 	bool full;
@@ -247,6 +275,13 @@ static uint64_t gpa_field(struct fin *in)
 	return v & 0x80000000u ? TOP_GPA + (v & 0xffff) : v;
 }
 
+/* The avail ring is 2-byte aligned; the packed driver event, read as one
+ * word, 4 (SET_VRING_ADDR refuses less). */
+static uint64_t avail_align(void)
+{
+	return fz->packed ? ~3ULL : ~1ULL;
+}
+
 /* The owner's address of a ring part: RAM's, or a hole's outside it. */
 static uint64_t ring_uva(uint64_t gpa)
 {
@@ -280,6 +315,38 @@ static void put_desc(uint64_t gpa, struct fin *in)
 	if (p)
 		memcpy(p, d, sizeof(d));
 	guest_wrote();
+}
+
+/* The packed driver makes the chain of n = 1 + (v & 0xff) % num slots at
+ * its position available: each slot keeps its WRITE and INDIRECT flags, gets
+ * NEXT but the last, and AVAIL/USED for its lap; the head's flags go last,
+ * with release. The position moves on (a slot beyond the ring counts from
+ * its remainder, as a driver that lost count would). */
+static void packed_publish(struct fring *f, uint16_t v)
+{
+	uint32_t n = 1 + (v & 0xff) % f->num;
+	uint16_t pos = f->drv_avail_idx, head = 0;
+
+	pos = (uint16_t)(((pos & (FUZZ_PACKED_WRAP - 1)) % f->num) | (pos & FUZZ_PACKED_WRAP));
+	for (uint32_t k = 0; k < n; k++) {
+		uint8_t *p = gp(f->desc_gpa + 16ULL * (pos & (FUZZ_PACKED_WRAP - 1)) + 14, 2);
+		uint16_t fl = 0;
+
+		if (p)
+			fl = __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED) &
+			     (USV_VRING_DESC_F_WRITE | USV_VRING_DESC_F_INDIRECT);
+		fl |= k + 1 < n ? USV_VRING_DESC_F_NEXT : 0;
+		fl |= pos & FUZZ_PACKED_WRAP ? USV_VRING_PACKED_DESC_F_AVAIL :
+					       USV_VRING_PACKED_DESC_F_USED;
+		if (k == 0)
+			head = fl;
+		else if (p)
+			__atomic_store_n((uint16_t *)p, fl, __ATOMIC_RELAXED);
+		pos = fuzz_packed_advance(pos, 1, f->num);
+	}
+	put16(f->desc_gpa + 16ULL * ((f->drv_avail_idx & (FUZZ_PACKED_WRAP - 1)) % f->num) + 14,
+	      head);
+	f->drv_avail_idx = pos;
 }
 
 /* A memory table over the same RAM; procmem bits choose each region's path. */
@@ -323,21 +390,54 @@ static const struct usv_dp_ring *dpring_of(const struct usv_vringh *vr)
 	return (const struct usv_dp_ring *)((const char *)vr - offsetof(struct usv_dp_ring, vr));
 }
 
+static bool rings_feed_themselves(const struct usv_dp_ring *ring);
+
+/* Packed: a pop moved the walker by the chain's slots, from where it must
+ * stand; its chains in flight are the ones popped and not used. */
+static uint16_t packed_popped(struct usv_vringh *vr, struct fring *f, uint16_t before,
+			      int ret, const struct usv_chain *c)
+{
+	uint16_t after = vr->last_avail_idx;
+	uint32_t slots = fuzz_packed_dist(before, after, vr->num);
+
+	FUZZ_ASSERT(before == f->pos_avail, "pop at position 0x%x, walker should be at 0x%x",
+		    before, f->pos_avail);
+	if (ret) {
+		FUZZ_ASSERT(after == before, "a failed pop (%d) moved 0x%x to 0x%x", ret, before,
+			    after);
+		return 0;
+	}
+	FUZZ_ASSERT((after & (FUZZ_PACKED_WRAP - 1)) < vr->num,
+		    "position 0x%x outside the ring of %u", after, vr->num);
+	FUZZ_ASSERT(slots >= 1 && slots <= vr->num && slots <= c->ndesc,
+		    "a pop of %u descriptors moved 0x%x to 0x%x (ring of %u)", c->ndesc, before,
+		    after, vr->num);
+	f->pos_avail = fuzz_packed_advance(f->pos_avail, slots, vr->num);
+	f->fslots += slots;
+	FUZZ_ASSERT(vr->inflight_n == f->fcount + 1 && vr->inflight_slots == f->fslots,
+		    "walker holds %u chains (%u slots), %u popped (%u slots) not used",
+		    vr->inflight_n, vr->inflight_slots, f->fcount + 1, f->fslots);
+	return (uint16_t)slots;
+}
+
 int __real_usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c);
 int __wrap_usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c);
 int __wrap_usv_vringh_pop(struct usv_vringh *vr, struct usv_chain *c)
 {
 	const struct usv_dp_ring *r = dpring_of(vr);
 	struct fring *f = fring_of(vr);
+	uint16_t before = vr->last_avail_idx, slots = 0;
 	int ret = __real_usv_vringh_pop(vr, c);
 
 	f->call_descs += c->ndesc;
+	if (vr->packed)
+		slots = packed_popped(vr, f, before, ret, c);
 	if (ret)
 		return ret;
 	FUZZ_ASSERT(c->head < vr->num, "popped head %u, num %u", c->head, vr->num);
 	FUZZ_ASSERT(f->fcount < FIFO_MAX, "%u chains popped and not used", f->fcount);
 	f->fifo[(f->fhead + f->fcount++) % FIFO_MAX] =
-		(struct popped){ .head = c->head, .in_len = c->in_len };
+		(struct popped){ .head = c->head, .slots = slots, .in_len = c->in_len };
 	f->pops++;
 	f->call_pops++;
 	if (r->idx == USV_VQ_TX && !c->nin && c->out_len > r->vhost_hlen) {
@@ -368,9 +468,54 @@ void __wrap_usv_vringh_unpop(struct usv_vringh *vr, unsigned n)
 	FUZZ_ASSERT(n <= f->fcount, "gives back %u chains, %u popped and not used", n,
 		    f->fcount);
 	FUZZ_ASSERT(dpring_of(vr)->idx == USV_VQ_RX || n == 0, "TX gives back %u chains", n);
+	for (unsigned k = 0; vr->packed && k < n; k++) {
+		uint16_t slots = f->fifo[(f->fhead + f->fcount - 1 - k) % FIFO_MAX].slots;
+
+		f->pos_avail = fuzz_packed_retreat(f->pos_avail, slots, vr->num);
+		f->fslots -= slots;
+	}
 	f->fcount -= n;
 	f->unpops += n;
 	__real_usv_vringh_unpop(vr, n);
+	if (vr->packed)
+		FUZZ_ASSERT(vr->last_avail_idx == f->pos_avail,
+			    "gave back %u chains to 0x%x, should be at 0x%x", n,
+			    vr->last_avail_idx, f->pos_avail);
+}
+
+/* Packed: the used elements just written, read back where nothing else
+ * writes meanwhile (the guest is idle unless the rings feed themselves):
+ * each at the slot of its position, with the position's wrap counter in
+ * AVAIL and USED, the chain's id and length, WRITE when the length counts. */
+static void packed_check_used(struct usv_vringh *vr, const uint16_t *pos,
+			      const uint32_t *heads, const uint32_t *lens, unsigned n)
+{
+	const struct usv_dp_ring *r = dpring_of(vr);
+
+	if (rings_feed_themselves(r - r->idx))
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t uva = vr->desc + 16ULL * (pos[i] & (FUZZ_PACKED_WRAP - 1));
+		uint16_t want = (pos[i] & FUZZ_PACKED_WRAP ?
+					 USV_VRING_PACKED_DESC_F_AVAIL | USV_VRING_PACKED_DESC_F_USED :
+					 0) | (lens[i] ? USV_VRING_DESC_F_WRITE : 0);
+		const uint8_t *p = NULL;
+		uint32_t len;
+		uint16_t id, flags;
+
+		for (unsigned k = 0; k < NREGIONS && !p; k++)
+			if (uva >= (uintptr_t)fz->local[k] &&
+			    uva + 16 <= (uintptr_t)fz->local[k] + REGION_SIZE)
+				p = (const uint8_t *)(uintptr_t)uva;
+		if (!p)
+			continue; /* outside RAM: not ours to read */
+		memcpy(&len, p + 8, 4);
+		memcpy(&id, p + 12, 2);
+		memcpy(&flags, p + 14, 2);
+		FUZZ_ASSERT(flags == want && id == (uint16_t)heads[i] && len == lens[i],
+			    "used element %u at 0x%x: flags 0x%x id %u len %u, written 0x%x %u %u",
+			    i, pos[i], flags, id, len, want, heads[i], lens[i]);
+	}
 }
 
 int __real_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
@@ -382,8 +527,12 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 {
 	bool tx = dpring_of(vr)->idx == USV_VQ_TX;
 	struct fring *f = fring_of(vr);
+	uint16_t pos[FIFO_MAX], next = vr->last_used_idx;
 	int ret;
 
+	if (vr->packed)
+		FUZZ_ASSERT(next == f->pos_used, "push at 0x%x, walker should be at 0x%x", next,
+			    f->pos_used);
 	for (unsigned i = 0; i < n; i++) {
 		struct popped *p = &f->fifo[f->fhead];
 
@@ -397,6 +546,12 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 			FUZZ_ASSERT(lens[i] <= p->in_len, "RX used length %u, chain has %u",
 				    lens[i], p->in_len);
 		f->call_push_bytes += lens[i];
+		if (vr->packed && i < FIFO_MAX) {
+			/* Each element skips its chain's slots. */
+			pos[i] = next;
+			next = fuzz_packed_advance(next, p->slots, vr->num);
+			f->fslots -= p->slots;
+		}
 		f->fhead = (f->fhead + 1) % FIFO_MAX;
 		f->fcount--;
 	}
@@ -404,6 +559,13 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 	ret = __real_usv_vringh_push(vr, heads, lens, n);
 	if (!ret)
 		f->pushed += n;
+	if (!ret && vr->packed && n) {
+		FUZZ_ASSERT(vr->last_used_idx == next,
+			    "%u used elements from 0x%x moved the walker to 0x%x, not 0x%x", n,
+			    f->pos_used, vr->last_used_idx, next);
+		f->pos_used = next;
+		packed_check_used(vr, pos, heads, lens, n);
+	}
 	return ret;
 }
 
@@ -480,8 +642,12 @@ struct probe {
  * it reads), as the datapath holds them? Then its own writes may keep making
  * buffers available, and the ring may never go idle: the kernel too then
  * requeues it after each weight's worth, forever. */
+static bool packed_rings_feed_themselves(const struct usv_dp_ring *ring);
+
 static bool rings_feed_themselves(const struct usv_dp_ring *ring)
 {
+	if (fz->packed)
+		return packed_rings_feed_themselves(ring);
 	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
 		const struct usv_vringh *u = &ring[i].vr;
 		uint64_t u1 = u->used + 6 + 8ULL * u->num;
@@ -491,6 +657,26 @@ static bool rings_feed_themselves(const struct usv_dp_ring *ring)
 			uint64_t a1 = a->avail + 6 + 2ULL * a->num;
 
 			if (ring[j].running && u->used < a1 && a->avail < u1)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Packed: the used elements only ever mark slots used (never available),
+ * but the device event word a ring writes may land on a descriptor's flags
+ * or on a driver event: then count it as feeding, conservatively. */
+static bool packed_rings_feed_themselves(const struct usv_dp_ring *ring)
+{
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		uint64_t e = ring[i].vr.used;
+
+		for (unsigned j = 0; ring[i].running && j < USV_NET_NVQS; j++) {
+			const struct usv_vringh *a = &ring[j].vr;
+			uint64_t d1 = a->desc + 16ULL * a->num;
+
+			if (ring[j].running &&
+			    ((e < d1 && a->desc < e + 4) || (e < a->avail + 4 && a->avail < e + 4)))
 				return true;
 		}
 	}
@@ -642,6 +828,8 @@ static uint64_t features_of(uint8_t f)
 		v |= USV_BIT(USV_F_LOG_ALL);
 	if (f & 128)
 		v |= USV_BIT(USV_F_NOTIFY_ON_EMPTY);
+	if (fz->packed)
+		v |= USV_BIT(USV_F_RING_PACKED);
 	return v;
 }
 
@@ -697,6 +885,9 @@ static void ring_start(unsigned idx)
 	f->start_used = f->base.last_used_idx;
 	f->pops = f->unpops = f->pushed = 0;
 	f->fcount = f->fhead = 0;
+	f->fslots = 0;
+	f->pos_avail = f->base.last_avail_idx;
+	f->pos_used = f->base.last_used_idx;
 	ret = fz->ops->ring_start(fz->dp, devkey(), &cfg);
 	FUZZ_ASSERT(ret == 0, "ring_start: %d", ret);
 	f->running = true;
@@ -713,6 +904,12 @@ static void check_base(unsigned idx, const struct usv_ring_base *b, const char *
 	const struct fring *f = &fz->ring[idx];
 	uint16_t avail = (uint16_t)(f->start_avail + f->pops - f->unpops);
 	uint16_t used = (uint16_t)(f->start_used + f->pushed);
+
+	if (fz->packed) {
+		/* Positions moved by each chain's slots (checked at each call). */
+		avail = f->pos_avail;
+		used = f->pos_used;
+	}
 
 	FUZZ_ASSERT(b->last_avail_idx == avail, "%s vq %u: last_avail_idx %u, walker at %u",
 		    what, idx, b->last_avail_idx, avail);
@@ -770,7 +967,7 @@ static void ring_update(unsigned idx, struct fin *in)
 	}
 	if (what & 8) {
 		f->desc_gpa = gpa_field(in) & ~15ULL;
-		f->avail_gpa = gpa_field(in) & ~1ULL;
+		f->avail_gpa = gpa_field(in) & avail_align();
 		f->used_gpa = gpa_field(in) & ~3ULL;
 		mask |= USV_RING_ADDR;
 	}
@@ -886,8 +1083,15 @@ static void setup(struct fin *in)
 	for (unsigned i = 0; i < NREGIONS; i++)
 		memset(fz->local[i], 0, REGION_SIZE);
 	memset(fz->logbuf, 0, LOG_SIZE);
-	for (unsigned i = 0; i < USV_NET_NVQS; i++)
-		fz->ring[i].num = 1u << (fin_u8(in) % 9);
+	/* Bit 7 of the first byte chooses the packed ring (no earlier seed
+	 * sets it). */
+	for (unsigned i = 0; i < USV_NET_NVQS; i++) {
+		uint8_t v = fin_u8(in);
+
+		if (i == 0)
+			fz->packed = v & 0x80;
+		fz->ring[i].num = 1u << ((v & 0x7f) % 9);
+	}
 	fz->feat = fin_u8(in);
 	misc = fin_u8(in);
 	fz->busyloop = misc >> 4;
@@ -902,14 +1106,16 @@ static void setup(struct fin *in)
 		struct fring *f = &fz->ring[i];
 
 		f->desc_gpa = gpa_field(in) & ~15ULL;
-		f->avail_gpa = gpa_field(in) & ~1ULL;
+		f->avail_gpa = gpa_field(in) & avail_align();
 		f->used_gpa = gpa_field(in) & ~3ULL;
 		f->base = (struct usv_ring_base){ .last_avail_idx = fin_u16(in) };
 		f->base.avail_idx = f->base.last_avail_idx;
 		f->base.last_used_idx = fin_u16(in);
 		f->drv_avail_idx = f->base.last_avail_idx;
-		put16(f->avail_gpa + 2, f->drv_avail_idx);
-		put16(f->used_gpa + 2, f->base.last_used_idx);
+		if (!fz->packed) {
+			put16(f->avail_gpa + 2, f->drv_avail_idx);
+			put16(f->used_gpa + 2, f->base.last_used_idx);
+		}
 		f->running = false;
 		f->kick_on = f->call_on = f->err_on = true;
 		f->push_entries = 0;
@@ -1072,6 +1278,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 			f = &fz->ring[ring_arg(&in)];
+			if (fz->packed) {
+				packed_publish(f, fin_u16(&in));
+				break;
+			}
 			put16(f->avail_gpa + 4 + 2ULL * (f->drv_avail_idx & (f->num - 1)),
 			      fin_u16(&in));
 			put16(f->avail_gpa + 2, ++f->drv_avail_idx);
@@ -1079,12 +1289,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			f = &fz->ring[ring_arg(&in)];
 			f->drv_avail_idx = fin_u16(&in);
-			put16(f->avail_gpa + 2, f->drv_avail_idx);
+			if (!fz->packed) /* packed: only where the driver goes on */
+				put16(f->avail_gpa + 2, f->drv_avail_idx);
 			break;
 		case 5:
 			f = &fz->ring[ring_arg(&in)];
 			put16(f->avail_gpa, fin_u16(&in));
-			put16(f->avail_gpa + 4 + 2ULL * f->num, fin_u16(&in));
+			if (fz->packed) /* the driver event: off_wrap, then flags */
+				put16(f->avail_gpa + 2, fin_u16(&in));
+			else
+				put16(f->avail_gpa + 4 + 2ULL * f->num, fin_u16(&in));
 			break;
 		case 6:
 			kick(fin_u8(&in) & 3);

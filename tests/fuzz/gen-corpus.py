@@ -478,12 +478,45 @@ class Net:
 
     RINGS = {RX: (0x000, 0x200, 0x400), TX: (0x800, 0xa00, 0xc00)}
 
-    def __init__(self, features, misc=0, num=8):
+    def __init__(self, features, misc=0, num=8, packed=False, start=None):
+        """packed: both rings packed (avail, used: the driver and device
+        event structures); start: {ring: (avail, used)} positions."""
         log2 = num.bit_length() - 1
-        self.b = bytearray([log2, log2, features, misc])
+        self.b = bytearray([log2 | (0x80 if packed else 0), log2, features, misc])
         for r in (RX, TX):
             desc, avail, used = self.RINGS[r]
-            self.b += struct.pack("<IIIHH", desc, avail, used, 0, 0)
+            a, u = (start or {}).get(r, (0, 0))
+            self.b += struct.pack("<IIIHH", desc, avail, used, a, u)
+
+    def pdesc(self, ring, i, addr, length, buf_id, flags=0):
+        """A packed ring slot, raw: addr, len, id, flags."""
+        self.b += bytes([1, ring]) + struct.pack("<HQIHH", i, addr, length, buf_id, flags)
+        return self
+
+    def pind(self, table, i, addr, length, flags=0):
+        self.b += bytes([2]) + struct.pack("<IHQIHH", table, i, addr, length, 0, flags)
+        return self
+
+    def publish(self, ring, n=1):
+        """Packed: the chain of n slots at the driver's position made available."""
+        self.b += bytes([3, ring]) + struct.pack("<H", n - 1)
+        return self
+
+    def driver_pos(self, ring, pos):
+        self.b += bytes([4, ring]) + struct.pack("<H", pos)
+        return self
+
+    def event(self, ring, off_wrap, flags):
+        """Packed: the driver event structure."""
+        self.b += bytes([5, ring]) + struct.pack("<HH", off_wrap, flags)
+        return self
+
+    def start(self, ring, base=None):
+        """SET_VRING_BASE (avail, used) if given, then the ring starts."""
+        self.b += bytes([10, ring, 1 if base else 0])
+        if base:
+            self.b += struct.pack("<HH", *base)
+        return self
 
     def desc(self, ring, i, addr, length, flags=0, nxt=0):
         self.b += bytes([1, ring]) + struct.pack("<HQIHH", i, addr, length, flags, nxt)
@@ -556,6 +589,81 @@ def net_seeds():
         s.avail(TX, i)
     s.full(True).kick(2).op(9, TX).op(10, TX, 0).full(False).kick(2)
     seeds["tap-full"] = s.b
+    seeds.update(net_packed_seeds())
+    return seeds
+
+
+P_AVAIL, P_USED, P_WRAP = 1 << 7, 1 << 15, 0x8000
+EV_ENABLE, EV_DISABLE, EV_DESC = 0, 1, 2
+
+
+def net_packed_seeds():
+    seeds = {}
+    # TX frames of two slots each (header, payload) round the ring of 8
+    # twice: the wrap counters flip; the descriptors are written again
+    # over the used elements, as a driver does.
+    s = Net(NET_V1 | NET_VHOST_HDR, packed=True)
+    s.poke(0x1100, bytes(range(100)))
+    for k in range(8):
+        slot = 2 * k % 8
+        s.pdesc(TX, slot, 0x1000, 12, 0).pdesc(TX, slot + 1, 0x1100, 40 + k, k % 8)
+        s.publish(TX, 2)
+        if k % 2:
+            s.kick(2)
+    seeds["packed-tx"] = s.b
+    # RX with MRG_RXBUF: four 512-byte buffers, a 1500-byte frame over
+    # three of them, then a small one.
+    s = Net(NET_MRG | NET_V1 | NET_VHOST_HDR | NET_EVENT_IDX, packed=True)
+    for i in range(4):
+        s.pdesc(RX, i, 0x2000 + 0x200 * i, 512, i, D_WRITE).publish(RX)
+    s.kick(1).frame(1, 1500).frame(0, 60).kick(1)
+    seeds["packed-rx-mrg"] = s.b
+    # RX without MRG_RXBUF: a chain of two writable slots per frame (header,
+    # data); the second frame does not fit its chain.
+    s = Net(NET_V1 | NET_VHOST_HDR, packed=True)
+    s.pdesc(RX, 0, 0x2000, 12, 0, D_WRITE).pdesc(RX, 1, 0x2100, 2000, 5, D_WRITE)
+    s.publish(RX, 2)
+    s.pdesc(RX, 2, 0x3000, 12, 0, D_WRITE).pdesc(RX, 3, 0x3100, 100, 6, D_WRITE)
+    s.publish(RX, 2)
+    s.kick(1).frame(1, 1000).frame(1, 1500).kick(1)
+    s.pdesc(RX, 4, 0x4000, 12, 0, D_WRITE).pdesc(RX, 5, 0x4100, 4000, 7, D_WRITE)
+    s.publish(RX, 2).kick(1)
+    seeds["packed-rx"] = s.b
+    # An indirect TX chain: header and payload in a table at 0x3000.
+    s = Net(NET_INDIRECT | NET_VHOST_HDR, packed=True)
+    s.pdesc(TX, 0, 0x3000, 32, 3, D_INDIRECT)
+    s.pind(0x3000, 0, 0x1000, 10).pind(0x3000, 1, 0x1200, 64)
+    s.publish(TX).kick(2)
+    seeds["packed-tx-indirect"] = s.b
+    # Event suppression with EVENT_IDX: an event at a position, DISABLE,
+    # ENABLE; then a slot with the wrap bits of the last lap (not
+    # available, nothing moves) and one of the right lap.
+    s = Net(NET_EVENT_IDX | NET_V1 | NET_VHOST_HDR, packed=True)
+    s.event(TX, 2, EV_DESC)
+    for k in range(3):
+        s.pdesc(TX, k, 0x1000 + 0x100 * k, 12 + 60, k).publish(TX)
+    s.kick(2).event(TX, 0, EV_DISABLE)
+    s.pdesc(TX, 3, 0x1400, 12 + 80, 3).publish(TX).kick(2)
+    s.event(TX, P_WRAP | 1, EV_DESC).event(RX, 0, EV_ENABLE)
+    s.pdesc(TX, 4, 0x1500, 72, 4, P_AVAIL | P_USED).kick(2)
+    s.pdesc(TX, 4, 0x1500, 72, 4, P_USED).kick(2)
+    seeds["packed-event"] = s.b
+    # Start near the end of the ring in the second lap (wrap counter 1, as
+    # QEMU encodes SET_VRING_BASE), cross the end, stop, start again where
+    # the stop left the positions, with new positions, and without.
+    s = Net(NET_V1 | NET_VHOST_HDR, packed=True,
+            start={TX: (P_WRAP | 6, P_WRAP | 6), RX: (P_WRAP | 7, P_WRAP | 7)})
+    for k in range(4):
+        slot = (6 + k) % 8
+        s.pdesc(TX, slot, 0x1000 + 0x100 * k, 12 + 50 + k, slot).publish(TX)
+    s.kick(2).op(11, TX).op(9, TX).start(TX, (2, 2))
+    s.pdesc(TX, 2, 0x1800, 70, 2).publish(TX).kick(2)
+    s.pdesc(RX, 7, 0x4000, 2048, 1, D_WRITE).pdesc(RX, 0, 0x5000, 2048, 2, D_WRITE)
+    s.publish(RX).publish(RX).frame(1, 300).frame(1, 400).kick(1)
+    s.op(9, RX).start(RX).op(9, TX).start(TX, (P_WRAP | 3, P_WRAP | 3))
+    s.driver_pos(TX, P_WRAP | 3)
+    s.pdesc(TX, 3, 0x1900, 80, 0).publish(TX).kick(3)
+    seeds["packed-restart-wrap"] = s.b
     return seeds
 
 

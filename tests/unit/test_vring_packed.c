@@ -1004,6 +1004,31 @@ static void notify_control_with_event_idx(void **state)
 	}
 }
 
+/* A driver takes back a chain given back (flags no longer available) and
+ * adds one after it: enable_notify must not report the later one, which
+ * pop never reaches (the RX handler would be requeued for ever). */
+static void a_chain_given_back_and_taken_back_is_not_seen(void **state)
+{
+	struct vt *t = *state;
+
+	ring(t, 8, F_EVENT_IDX);
+	add1(t, DATA_GPA, 8, D_WRITE, 0);
+	assert_int_equal(pop(t), 0);
+	usv_vringh_unpop(&t->vr, 1);
+	put_slot(t, 0, DATA_GPA, 8, 0, D_WRITE); /* neither AVAIL nor USED */
+	add1(t, DATA_GPA, 8, D_WRITE, 1);
+	usv_vringh_disable_notify(&t->vr);
+	assert_int_equal(pop(t), -EAGAIN);
+	assert_false(usv_vringh_enable_notify(&t->vr));
+	assert_int_equal(dev_event_off(t), pos(0, true));
+	/* Made available again: found, and taken. */
+	usv_vringh_disable_notify(&t->vr);
+	put_slot(t, 0, DATA_GPA, 8, 0, D_WRITE | avail_bits(true));
+	assert_true(usv_vringh_enable_notify(&t->vr));
+	assert_int_equal(pop(t), 0);
+	assert_int_equal(t->c.head, 0);
+}
+
 static void write_used_flags_publishes_the_device_event(void **state)
 {
 	struct vt *t = *state;
@@ -1076,6 +1101,7 @@ int main(void)
 		BOTH(need_signal_forgets_after_a_full_lap),
 		BOTH(notify_control_without_event_idx),
 		BOTH(notify_control_with_event_idx),
+		BOTH(a_chain_given_back_and_taken_back_is_not_seen),
 		BOTH(write_used_flags_publishes_the_device_event),
 		BOTH(describe_says_packed),
 	};
