@@ -7,8 +7,9 @@
  *
  *   bench_main.c  options, the run, the report (text or JSON)
  *   bench_idle.c  --test=idle: devices set up, nothing moved, the CPU it costs
- *   bench_dev.c   guest RAM, split rings, the ioctl sequence, teardown
+ *   bench_dev.c   guest RAM, the rings' places, the ioctl sequence, teardown
  *   bench_guest.c the guest driver's loops (tx, rx, rr) on those rings
+ *   bench_packed.c the packed ring's driver side (--layout=packed)
  *   bench_tap.c   taps, the host side (AF_PACKET), counters, raw mode
  *   bench_cpu.c   the backend's CPU time (usvhostd or the kernel's vhost-PID)
  */
@@ -43,19 +44,30 @@ struct bench_opts {
 	enum bench_test test;
 	enum bench_ram ram;
 	bool poll; /* --guest=poll: the guest spins instead of sleeping on interrupts */
+	bool packed; /* --layout=packed: VIRTIO_F_RING_PACKED rings */
 	bool raw;
 	bool json;
 	unsigned size, devices, secs, ring;
 	pid_t backend_pid; /* 0: find it */
 };
 
-/* The driver's view of one split ring, in guest RAM. */
+/* The driver's view of one ring, in guest RAM. avail_idx and last_used
+ * count buffers posted and used entries reclaimed on both layouts (the
+ * split ring's own indexes); their difference is what is in flight. */
 struct bench_vring {
 	unsigned num;
+	bool packed;
 	struct bench_vdesc *desc;
 	uint16_t *avail; /* flags, idx, ring[num], used_event */
 	uint16_t *used;  /* flags, idx, then {u32 id, u32 len}[num], avail_event */
 	uint16_t avail_idx, last_used;
+	/* Packed: the event suppression structures ({off_wrap, flags} as one
+	 * 32-bit word), the next slot to fill and the next to reclaim, each
+	 * with the driver's wrap counter in bit 15, and the flags last written
+	 * in driver_event. */
+	uint32_t *driver_event, *device_event;
+	uint16_t next_avail, next_used;
+	uint16_t event_flags;
 	uint16_t free_top, *free_ids; /* stack of free descriptor ids */
 	uint8_t *bufs;                /* num buffers of bufsz */
 	uint64_t bufs_gpa;
@@ -68,6 +80,16 @@ struct bench_vdesc {
 	uint16_t flags;
 	uint16_t next;
 };
+
+/* A packed ring's descriptor: the same 16 bytes, other fields. */
+struct bench_pdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+#define BENCH_PACKED_WRAP 0x8000 /* the wrap counter's bit in a position */
 
 /* The host side of a tap: its interface and an AF_PACKET socket on it. */
 struct bench_port {
@@ -112,11 +134,23 @@ struct bench_clock {
 uint64_t bench_now_ns(void);
 void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* bench_dev.c */
+/* bench_dev.c; open: -EPROTONOSUPPORT when --layout=packed and the device
+ * does not offer VIRTIO_F_RING_PACKED (said why). */
 int bench_dev_open(struct bench_dev *d);
 void bench_dev_close(struct bench_dev *d);
 void bench_vring_kick(struct bench_dev *d, unsigned q, uint16_t old);
 size_t bench_bufsz(const struct bench_opts *o);
+
+/* bench_packed.c: the packed ring as Linux's virtio_ring.c drives it. */
+void bench_packed_add(struct bench_vring *r, uint16_t id, uint64_t addr, uint32_t len,
+		      uint16_t flags);
+bool bench_packed_pending(const struct bench_vring *r);
+bool bench_packed_get(struct bench_vring *r, uint32_t *id, uint32_t *len);
+/* Interrupt me once the device has used k more entries than reclaimed
+ * (k >= num: never). */
+void bench_packed_irq_after(struct bench_vring *r, unsigned k);
+void bench_packed_kick(struct bench_dev *d, unsigned q, uint16_t added);
+unsigned bench_packed_used_count(const struct bench_vring *r);
 
 /* bench_guest.c: run on the device's thread; stop when the clock says so. */
 int bench_guest_tx(struct bench_dev *d, struct bench_clock *c);

@@ -2,8 +2,9 @@
 /*
  * QEMU's side of one device: guest RAM (a sealed memfd as
  * memory-backend-memfd,share=on makes it, or anonymous memory as QEMU's
- * default), two split rings and their buffers in it, the eventfds, and the
- * ioctls QEMU sends at DRIVER_OK; teardown detaches the tap and closes all.
+ * default), two rings (split, or packed with --layout=packed) and their
+ * buffers in it, the eventfds, and the ioctls QEMU sends at DRIVER_OK;
+ * teardown detaches the tap and closes all.
  */
 #include "bench.h"
 
@@ -23,6 +24,10 @@
 #define BENCH_FEATURES (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_RING_EVENT_IDX) | \
 			USV_BIT(USV_F_VERSION_1))
 #define RING_AREA 0x10000 /* per ring: desc, avail, used for up to 1024 entries */
+/* Packed: the descriptor ring (16 KiB at most), then the driver's and the
+ * device's event suppression structures, each on its own cache line. */
+#define PACKED_DRIVER_EVENT 0x8000
+#define PACKED_DEVICE_EVENT 0x8040
 
 size_t bench_bufsz(const struct bench_opts *o)
 {
@@ -86,10 +91,22 @@ static int vring_init(struct bench_dev *d, unsigned q)
 	size_t bufoff = 2 * RING_AREA + (size_t)q * d->o->ring * rx_bufsz(d->o);
 
 	r->num = d->o->ring;
+	r->packed = d->o->packed;
 	r->bufsz = q == 0 ? rx_bufsz(d->o) : bench_bufsz(d->o);
 	r->desc = (struct bench_vdesc *)(d->ram + off);
-	r->avail = (uint16_t *)(d->ram + off + 16 * r->num);
-	r->used = (uint16_t *)(d->ram + off + ((16 * r->num + 6 + 2 * r->num + 4095) & ~4095u));
+	if (r->packed) {
+		/* The avail and used addresses QEMU hands over for a packed ring. */
+		r->avail = (uint16_t *)(d->ram + off + PACKED_DRIVER_EVENT);
+		r->used = (uint16_t *)(d->ram + off + PACKED_DEVICE_EVENT);
+		r->driver_event = (uint32_t *)r->avail;
+		r->device_event = (uint32_t *)r->used;
+		/* Both wrap counters start at 1 (virtio 1.1, 2.8.1). */
+		r->next_avail = r->next_used = BENCH_PACKED_WRAP;
+	} else {
+		r->avail = (uint16_t *)(d->ram + off + 16 * r->num);
+		r->used = (uint16_t *)(d->ram + off +
+				       ((16 * r->num + 6 + 2 * r->num + 4095) & ~4095u));
+	}
 	r->bufs = d->ram + bufoff;
 	r->bufs_gpa = bufoff; /* one region at guest physical 0 */
 	r->free_ids = calloc(r->num, sizeof(*r->free_ids));
@@ -116,7 +133,9 @@ static int vring_attach(struct bench_dev *d, unsigned q)
 
 	if ((rc = xioctl(d->fd, USV_VHOST_SET_VRING_NUM, &st, "SET_VRING_NUM")) < 0)
 		return rc;
-	st.num = 0;
+	/* Packed: the next avail and used positions, wrap counter in bit 15
+	 * of each, used in the high half (QEMU's encoding). */
+	st.num = r->packed ? (uint32_t)BENCH_PACKED_WRAP << 16 | BENCH_PACKED_WRAP : 0;
 	if ((rc = xioctl(d->fd, USV_VHOST_SET_VRING_BASE, &st, "SET_VRING_BASE")) < 0 ||
 	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_ADDR, &a, "SET_VRING_ADDR")) < 0 ||
 	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_KICK, &kick, "SET_VRING_KICK")) < 0 ||
@@ -139,7 +158,14 @@ static int vhost_start(struct bench_dev *d)
 			   (unsigned long long)f, (unsigned long long)(BENCH_FEATURES & ~f));
 		return -ENOTSUP;
 	}
-	f = BENCH_FEATURES;
+	if (d->o->packed && !(f & USV_BIT(USV_F_RING_PACKED))) {
+		bench_note("%s offers features 0x%llx, without VIRTIO_F_RING_PACKED (bit 34): "
+			   "no packed ring there (the kernel's vhost_net never offers it; "
+			   "usvhostd's profile usvhost does); use --layout=split",
+			   d->o->dev, (unsigned long long)f);
+		return -EPROTONOSUPPORT;
+	}
+	f = BENCH_FEATURES | (d->o->packed ? USV_BIT(USV_F_RING_PACKED) : 0);
 	if ((rc = xioctl(d->fd, USV_VHOST_SET_FEATURES, &f, "SET_FEATURES")) < 0)
 		return rc;
 	m = calloc(1, sizeof(*m) + sizeof(m->regions[0]));

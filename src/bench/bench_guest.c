@@ -5,6 +5,8 @@
  * for an interrupt (3/4 of the way through what is in flight) only when the
  * ring is full; RX keeps every buffer posted, reposting each as it is used.
  * --guest=poll never asks for interrupts and spins on the used index.
+ * The loops see a ring through post / publish / get_used / irq_after, which
+ * drive a split ring here and a packed one through bench_packed.c.
  */
 #include "bench.h"
 
@@ -21,33 +23,69 @@ static uint16_t used_idx(const struct bench_vring *r)
 	return __atomic_load_n(&r->used[1], __ATOMIC_ACQUIRE);
 }
 
-static void used_elem(const struct bench_vring *r, uint16_t i, uint32_t *id, uint32_t *len)
+/* Has the device used something we have not reclaimed? */
+static bool pending(const struct bench_vring *r)
 {
-	const uint32_t *e = (const uint32_t *)(r->used + 2) + 2 * (i % r->num);
-
-	*id = e[0];
-	*len = e[1];
+	return r->packed ? bench_packed_pending(r) : used_idx(r) != r->last_used;
 }
 
-/* used_event: interrupt me once the device's used idx passes v. */
-static void set_used_event(struct bench_vring *r, uint16_t v)
+/* The next used entry, if any: the buffer's id and the length written. */
+static bool get_used(struct bench_vring *r, uint32_t *id, uint32_t *len)
 {
-	__atomic_store_n(&r->avail[2 + r->num], v, __ATOMIC_RELEASE);
+	const uint32_t *e;
+
+	if (r->packed)
+		return bench_packed_get(r, id, len);
+	if (used_idx(r) == r->last_used)
+		return false;
+	e = (const uint32_t *)(r->used + 2) + 2 * (r->last_used++ % r->num);
+	*id = e[0];
+	*len = e[1];
+	return true;
+}
+
+/* Interrupt me once the device has used k more entries than we reclaimed
+ * (split: used_event; packed: the driver event structure). */
+static void irq_after(struct bench_vring *r, uint16_t k)
+{
+	if (r->packed) {
+		bench_packed_irq_after(r, k);
+		return;
+	}
+	__atomic_store_n(&r->avail[2 + r->num], (uint16_t)(r->last_used + k), __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-static void post(struct bench_vring *r, uint16_t id)
+/* Buffer id, one descriptor, made available (published by publish()). */
+static void post(struct bench_vring *r, uint16_t id, uint32_t len, uint16_t flags)
 {
+	uint64_t addr = r->bufs_gpa + (uint64_t)id * r->bufsz;
+
+	if (r->packed) {
+		bench_packed_add(r, id, addr, len, flags);
+		return;
+	}
+	{
+		struct bench_vdesc v = { addr, len, flags, 0 };
+
+		memcpy(&r->desc[id], &v, sizeof(v));
+	}
 	r->avail[2 + r->avail_idx % r->num] = id;
 	r->avail_idx++;
 }
 
+/* What was posted since avail_idx was old becomes visible, with a kick if
+ * the device asked for one. */
 static void publish(struct bench_dev *d, unsigned q, uint16_t old)
 {
 	struct bench_vring *r = &d->vq[q];
 
 	if (r->avail_idx == old)
 		return;
+	if (r->packed) {
+		bench_packed_kick(d, q, (uint16_t)(r->avail_idx - old));
+		return;
+	}
 	__atomic_store_n(&r->avail[1], r->avail_idx, __ATOMIC_RELEASE);
 	bench_vring_kick(d, q, old);
 }
@@ -66,38 +104,38 @@ static bool wait_call(struct bench_dev *d, unsigned q, int ms)
 	return true;
 }
 
-/* No progress: in irq mode ask for an interrupt at used idx `want` and sleep
- * unless the device moved meanwhile; in poll mode spin. */
-static bool idle(struct bench_dev *d, unsigned q, uint16_t want)
+/* No progress: in irq mode ask for an interrupt once k more entries are
+ * used and sleep unless the device moved meanwhile; in poll mode spin. */
+static bool idle(struct bench_dev *d, unsigned q, uint16_t k)
 {
 	struct bench_vring *r = &d->vq[q];
 
 	if (d->o->poll)
 		return true;
-	set_used_event(r, want);
-	if (used_idx(r) != r->last_used)
+	irq_after(r, k);
+	if (pending(r))
 		return true;
 	return wait_call(d, q, 50);
 }
 
+/* Split: poll mode leaves used_event behind (irq mode leaves the last
+ * one, passed). Packed: DISABLE in both, as Linux's driver does between
+ * interrupts: a DESC left behind would be passed again a lap later. */
 static void no_interrupts(struct bench_dev *d, unsigned q)
 {
 	struct bench_vring *r = &d->vq[q];
 
-	if (d->o->poll)
-		set_used_event(r, (uint16_t)(r->last_used - 1));
+	if (r->packed || d->o->poll)
+		irq_after(r, 0xffff);
 }
 
 static unsigned reclaim_tx(struct bench_dev *d)
 {
 	struct bench_vring *r = &d->vq[1];
-	uint16_t end = used_idx(r);
+	uint32_t id, len;
 	unsigned n = 0;
 
-	while (r->last_used != end) {
-		uint32_t id, len;
-
-		used_elem(r, r->last_used++, &id, &len);
+	while (get_used(r, &id, &len)) {
 		if (id < r->num && r->free_top < r->num)
 			r->free_ids[r->free_top++] = (uint16_t)id;
 		n++;
@@ -123,17 +161,12 @@ int bench_guest_tx(struct bench_dev *d, struct bench_clock *c)
 		uint16_t old = r->avail_idx;
 
 		d->frames_window += done;
-		while (r->free_top) {
-			uint16_t id = r->free_ids[--r->free_top];
-			struct bench_vdesc v = { r->bufs_gpa + (uint64_t)id * r->bufsz, len, 0, 0 };
-
-			memcpy(&r->desc[id], &v, sizeof(v));
-			post(r, id);
-		}
+		while (r->free_top)
+			post(r, r->free_ids[--r->free_top], len, 0);
 		publish(d, 1, old);
 		no_interrupts(d, 1);
 		if (!done && r->avail_idx == old &&
-		    !idle(d, 1, (uint16_t)(r->last_used + (uint16_t)(r->avail_idx - r->last_used) * 3 / 4)))
+		    !idle(d, 1, (uint16_t)((uint16_t)(r->avail_idx - r->last_used) * 3 / 4)))
 			break;
 	}
 	d->frames_total = d->frames_window;
@@ -144,7 +177,7 @@ int bench_guest_tx(struct bench_dev *d, struct bench_clock *c)
 
 		d->frames_total += done;
 		if (!done && !d->o->poll)
-			idle(d, 1, (uint16_t)(r->avail_idx - 1));
+			idle(d, 1, (uint16_t)(r->avail_idx - r->last_used - 1));
 	}
 	return d->err;
 }
@@ -154,14 +187,11 @@ int bench_guest_tx(struct bench_dev *d, struct bench_clock *c)
 static unsigned reclaim_rx(struct bench_dev *d, unsigned *merge, uint64_t *frames)
 {
 	struct bench_vring *r = &d->vq[0];
-	uint16_t end = used_idx(r);
 	uint16_t old = r->avail_idx;
+	uint32_t id, len;
 	unsigned n = 0;
 
-	while (r->last_used != end) {
-		uint32_t id, len;
-
-		used_elem(r, r->last_used++, &id, &len);
+	while (get_used(r, &id, &len)) {
 		n++;
 		if (id >= r->num)
 			continue;
@@ -174,7 +204,7 @@ static unsigned reclaim_rx(struct bench_dev *d, unsigned *merge, uint64_t *frame
 			*merge = nb ? nb - 1u : 0;
 			(*frames)++;
 		}
-		post(r, (uint16_t)id);
+		post(r, (uint16_t)id, (uint32_t)r->bufsz, D_WRITE);
 	}
 	publish(d, 0, old);
 	return n;
@@ -184,13 +214,8 @@ static void rx_fill(struct bench_dev *d)
 {
 	struct bench_vring *r = &d->vq[0];
 
-	for (uint16_t id = 0; id < r->num; id++) {
-		struct bench_vdesc v = { r->bufs_gpa + (uint64_t)id * r->bufsz, (uint32_t)r->bufsz,
-					 D_WRITE, 0 };
-
-		memcpy(&r->desc[id], &v, sizeof(v));
-		post(r, id);
-	}
+	for (uint16_t id = 0; id < r->num; id++)
+		post(r, id, (uint32_t)r->bufsz, D_WRITE);
 	r->free_top = 0;
 	publish(d, 0, 0);
 	no_interrupts(d, 0);
@@ -200,11 +225,13 @@ void bench_guest_idle(struct bench_dev *d)
 {
 	rx_fill(d);
 	if (!d->o->poll) /* as a sleeping driver: interrupt me at the first frame */
-		set_used_event(&d->vq[0], d->vq[0].last_used);
+		irq_after(&d->vq[0], 0);
 }
 
 unsigned bench_guest_used(const struct bench_dev *d)
 {
+	if (d->vq[0].packed)
+		return bench_packed_used_count(&d->vq[0]) + bench_packed_used_count(&d->vq[1]);
 	return used_idx(&d->vq[0]) + used_idx(&d->vq[1]);
 }
 
@@ -220,13 +247,12 @@ static bool rx_behind(struct bench_dev *d)
 
 int bench_guest_rx(struct bench_dev *d, struct bench_clock *c)
 {
-	struct bench_vring *r = &d->vq[0];
 	unsigned merge = 0;
 	uint64_t quiet, deadline;
 
 	rx_fill(d);
 	while (atomic_load(&c->phase) == 0 && !d->err) {
-		if (!reclaim_rx(d, &merge, &d->frames_window) && !idle(d, 0, r->last_used))
+		if (!reclaim_rx(d, &merge, &d->frames_window) && !idle(d, 0, 0))
 			break;
 		no_interrupts(d, 0);
 	}
@@ -243,7 +269,7 @@ int bench_guest_rx(struct bench_dev *d, struct bench_clock *c)
 		else if (bench_now_ns() - quiet >= 200000000ull && !rx_behind(d))
 			break;
 		else if (!d->o->poll)
-			idle(d, 0, r->last_used);
+			idle(d, 0, 0);
 	}
 	return d->err;
 }
@@ -251,7 +277,7 @@ int bench_guest_rx(struct bench_dev *d, struct bench_clock *c)
 /* One frame out on TX, the host side echoes it, wait for it on RX. */
 int bench_guest_rr(struct bench_dev *d, struct bench_clock *c)
 {
-	struct bench_vring *t = &d->vq[1], *r = &d->vq[0];
+	struct bench_vring *t = &d->vq[1];
 	uint32_t len = BENCH_HDR + d->o->size;
 	unsigned merge = 0;
 
@@ -267,26 +293,21 @@ int bench_guest_rr(struct bench_dev *d, struct bench_clock *c)
 
 		reclaim_tx(d);
 		if (!t->free_top) {
-			idle(d, 1, (uint16_t)(t->avail_idx - 1));
+			idle(d, 1, (uint16_t)(t->avail_idx - t->last_used - 1));
 			continue;
 		}
 		id = t->free_ids[--t->free_top];
 		memset(t->bufs + id * t->bufsz, 0, BENCH_HDR);
 		bench_frame(t->bufs + id * t->bufsz + BENCH_HDR, d->o->size, seq);
-		{
-			struct bench_vdesc v = { t->bufs_gpa + (uint64_t)id * t->bufsz, len, 0, 0 };
-
-			memcpy(&t->desc[id], &v, sizeof(v));
-		}
 		old = t->avail_idx;
-		post(t, id);
+		post(t, id, len, 0);
 		publish(d, 1, old);
 		while (d->frames_window == before && !d->err) {
 			if (bench_now_ns() - t0 > 1000000000ull) {
 				d->lost++;
 				break;
 			}
-			if (!reclaim_rx(d, &merge, &d->frames_window) && !idle(d, 0, r->last_used))
+			if (!reclaim_rx(d, &merge, &d->frames_window) && !idle(d, 0, 0))
 				break;
 			no_interrupts(d, 0);
 		}

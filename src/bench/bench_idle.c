@@ -39,9 +39,10 @@ static void report(const struct bench_opts *o, const struct idle_result *r)
 
 	if (o->json) {
 		printf("{\"test\":\"idle\",\"dev\":\"%s\",\"raw\":false,\"size\":%u,\"ram\":\"%s\","
-		       "\"guest\":\"%s\",\"devices\":%u,\"ring\":%u,\"secs\":%.3f,",
-		       o->dev, o->size, ram, o->poll ? "poll" : "irq", o->devices, o->ring,
-		       r->secs);
+		       "\"guest\":\"%s\",\"layout\":\"%s\",\"devices\":%u,\"ring\":%u,"
+		       "\"secs\":%.3f,",
+		       o->dev, o->size, ram, o->poll ? "poll" : "irq",
+		       o->packed ? "packed" : "split", o->devices, o->ring, r->secs);
 		if (r->cpu_known)
 			printf("\"backend\":{\"pid\":%d,\"kernel\":%s,\"cpu_s\":%.6f,\"cpu_ms\":%.3f,"
 			       "\"core_pct\":%.4f,\"per_device_ms\":%.4f,"
@@ -54,8 +55,10 @@ static void report(const struct bench_opts *o, const struct idle_result *r)
 		       r->used, r->tap_in, r->tap_out);
 		return;
 	}
-	printf("usvhost-bench: idle, %s, RAM %s, %u device%s, ring %u, RX buffers posted\n",
-	       o->dev, ram, o->devices, o->devices > 1 ? "s" : "", o->ring);
+	printf("usvhost-bench: idle, %s, RAM %s, %s rings, %u device%s, ring %u, RX buffers "
+	       "posted\n",
+	       o->dev, ram, o->packed ? "packed" : "split", o->devices, o->devices > 1 ? "s" : "",
+	       o->ring);
 	if (r->cpu_known) {
 		printf("  %.3f s idle: backend CPU (%s): %.3f ms = %.4f %% of one core\n", r->secs,
 		       r->be.what, r->cpu_ms, r->core_pct);

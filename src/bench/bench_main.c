@@ -37,6 +37,11 @@ static const char usage_text[] =
 	"  --ram=memfd|anon    guest RAM: a sealed shared memfd, or anonymous private\n"
 	"                      memory (QEMU's default) (default memfd)\n"
 	"  --guest=irq|poll    the guest sleeps on interrupts, or spins (default irq)\n"
+	"  --layout=split|packed\n"
+	"                      the virtqueues' layout: split rings, or packed rings\n"
+	"                      (VIRTIO_F_RING_PACKED, which the device must offer:\n"
+	"                      usvhostd's profile usvhost does, the kernel's vhost_net\n"
+	"                      does not) (default split; not with --raw)\n"
 	"  --devices=N         N devices and taps in parallel, 1..64 (default 1)\n"
 	"  --secs=S            seconds to measure, 1..3600 (default 5)\n"
 	"  --ring=N            ring size, a power of 2, 16..1024 (default 256)\n"
@@ -46,7 +51,8 @@ static const char usage_text[] =
 	"  --help              this text\n"
 	"\n"
 	"Exit status: 0 packets moved and every tap's counters matched (idle: the\n"
-	"devices were set up), 1 they did not or the run failed, 2 usage error.\n";
+	"devices were set up), 1 they did not or the run failed, 2 usage error or\n"
+	"--layout=packed on a device that does not offer packed rings.\n";
 
 static const char *test_name[] = { "tx", "rx", "rr", "idle" };
 
@@ -79,14 +85,15 @@ static int usage_error(const char *fmt, ...)
 
 static int parse(int argc, char **argv, struct bench_opts *o)
 {
-	enum { O_DEV = 1, O_TEST, O_SIZE, O_RAM, O_GUEST, O_DEVICES, O_SECS, O_RING, O_PID,
-	       O_JSON, O_RAW, O_HELP };
+	enum { O_DEV = 1, O_TEST, O_SIZE, O_RAM, O_GUEST, O_LAYOUT, O_DEVICES, O_SECS, O_RING,
+	       O_PID, O_JSON, O_RAW, O_HELP };
 	static const struct option lo[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "test", required_argument, NULL, O_TEST },
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "ram", required_argument, NULL, O_RAM },
 		{ "guest", required_argument, NULL, O_GUEST },
+		{ "layout", required_argument, NULL, O_LAYOUT },
 		{ "devices", required_argument, NULL, O_DEVICES },
 		{ "secs", required_argument, NULL, O_SECS },
 		{ "ring", required_argument, NULL, O_RING },
@@ -126,6 +133,11 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 			else if (!strcmp(optarg, "poll")) o->poll = true;
 			else return usage_error("--guest=%s: irq or poll", optarg);
 			break;
+		case O_LAYOUT:
+			if (!strcmp(optarg, "split")) o->packed = false;
+			else if (!strcmp(optarg, "packed")) o->packed = true;
+			else return usage_error("--layout=%s: split or packed", optarg);
+			break;
 		case O_DEVICES:
 			if (!parse_uint(optarg, 1, BENCH_MAX_DEVICES, &o->devices))
 				return usage_error("--devices=%s: 1..64", optarg);
@@ -157,6 +169,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		return usage_error("%s", "give either --dev=PATH or --raw");
 	if (o->raw && o->test == BENCH_IDLE)
 		return usage_error("%s", "--test=idle measures a device: not with --raw");
+	if (o->raw && o->packed)
+		return usage_error("%s", "--layout=packed is a device's ring layout: not with --raw");
 	return 0;
 }
 
@@ -295,11 +309,11 @@ static void report(const struct bench_opts *o, const struct result *r)
 
 	if (o->json) {
 		printf("{\"test\":\"%s\",\"dev\":\"%s\",\"raw\":%s,\"size\":%u,\"ram\":\"%s\","
-		       "\"guest\":\"%s\",\"devices\":%u,\"ring\":%u,\"secs\":%.3f,"
-		       "\"packets\":%" PRIu64 ",\"pps\":%.0f,\"gbps\":%.3f,",
+		       "\"guest\":\"%s\",\"layout\":\"%s\",\"devices\":%u,\"ring\":%u,"
+		       "\"secs\":%.3f,\"packets\":%" PRIu64 ",\"pps\":%.0f,\"gbps\":%.3f,",
 		       test_name[o->test], o->raw ? "" : o->dev, o->raw ? "true" : "false", o->size,
-		       ram, o->poll ? "poll" : "irq", o->devices, o->ring, r->secs, r->frames,
-		       r->pps, r->gbps);
+		       ram, o->poll ? "poll" : "irq", o->raw ? "" : o->packed ? "packed" : "split",
+		       o->devices, o->ring, r->secs, r->frames, r->pps, r->gbps);
 		if (r->cpu_known)
 			printf("\"backend\":{\"pid\":%d,\"kernel\":%s,\"cpu_s\":%.3f,"
 			       "\"ns_per_packet\":%.1f},",
@@ -318,8 +332,9 @@ static void report(const struct bench_opts *o, const struct result *r)
 		printf("}\n");
 		return;
 	}
-	printf("usvhost-bench: %s %u bytes, %s, RAM %s, guest %s, %u device%s, ring %u\n",
+	printf("usvhost-bench: %s %u bytes, %s, RAM %s, %sguest %s, %u device%s, ring %u\n",
 	       test_name[o->test], o->size, o->raw ? "raw tap" : o->dev, ram,
+	       o->raw ? "" : o->packed ? "packed rings, " : "split rings, ",
 	       o->poll ? "poll" : "irq", o->devices, o->devices > 1 ? "s" : "", o->ring);
 	printf("  %" PRIu64 " packets in %.3f s: %.0f pps (%.3f Mpps), %.3f Gbit/s\n", r->frames,
 	       r->secs, r->pps, r->pps / 1e6, r->gbps);
@@ -426,7 +441,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o.devices; i++)
 		devs[i].tap = devs[i].port.pkt = -1;
 	rc = run(&o, devs, ws);
-	if (rc < 0) {
+	if (rc == -EPROTONOSUPPORT) {
+		rc = 2; /* asked for what the device does not offer: said why */
+	} else if (rc < 0) {
 		bench_note("failed: %s", strerror(-rc));
 		rc = 1;
 	}

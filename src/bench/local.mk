@@ -7,6 +7,7 @@ src_usvhost_bench_SOURCES = \
 	src/bench/bench_main.c \
 	src/bench/bench_dev.c \
 	src/bench/bench_guest.c \
+	src/bench/bench_packed.c \
 	src/bench/bench_idle.c \
 	src/bench/bench_tap.c \
 	src/bench/bench_cpu.c \
