@@ -192,6 +192,10 @@ struct fring {
 };
 
 struct fz {
+	/* Odd while the harness runs an operation (it may write guest memory
+	 * then), bumped before and after each: a check that reads back what
+	 * the worker wrote trusts it only if no operation ran meanwhile. */
+	uint64_t op_seq;
 	uint8_t *buf;
 	uint8_t *local[NREGIONS];
 	uint8_t *hole;     /* owner addresses outside guest memory */
@@ -488,30 +492,50 @@ void __wrap_usv_vringh_unpop(struct usv_vringh *vr, unsigned n)
  * each at the slot of its position, with the position's wrap counter in
  * AVAIL and USED, the chain's id and length, WRITE when the length counts. */
 static void packed_check_used(struct usv_vringh *vr, const uint16_t *pos,
-			      const uint32_t *heads, const uint32_t *lens, unsigned n)
+			      const uint32_t *heads, const uint32_t *lens, unsigned n,
+			      uint64_t seq)
 {
 	const struct usv_dp_ring *r = dpring_of(vr);
+	struct {
+		uint32_t len;
+		uint16_t id, flags;
+	} got[FIFO_MAX];
 
-	if (rings_feed_themselves(r - r->idx))
+	if (rings_feed_themselves(r - r->idx) || (seq & 1))
 		return;
+	if (n > FIFO_MAX)
+		n = FIFO_MAX;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t uva = vr->desc + 16ULL * (pos[i] & (FUZZ_PACKED_WRAP - 1));
 		uint16_t want = (pos[i] & FUZZ_PACKED_WRAP ?
 					 USV_VRING_PACKED_DESC_F_AVAIL | USV_VRING_PACKED_DESC_F_USED :
 					 0) | (lens[i] ? USV_VRING_DESC_F_WRITE : 0);
 		const uint8_t *p = NULL;
-		uint32_t len;
-		uint16_t id, flags;
 
 		for (unsigned k = 0; k < NREGIONS && !p; k++)
 			if (uva >= (uintptr_t)fz->local[k] &&
 			    uva + 16 <= (uintptr_t)fz->local[k] + REGION_SIZE)
 				p = (const uint8_t *)(uintptr_t)uva;
-		if (!p)
-			continue; /* outside RAM: not ours to read */
-		memcpy(&len, p + 8, 4);
-		memcpy(&id, p + 12, 2);
-		memcpy(&flags, p + 14, 2);
+		if (!p) {
+			got[i].flags = want; /* outside RAM: not ours to read */
+			got[i].id = (uint16_t)heads[i];
+			got[i].len = lens[i];
+			continue;
+		}
+		memcpy(&got[i].len, p + 8, 4);
+		memcpy(&got[i].id, p + 12, 2);
+		memcpy(&got[i].flags, p + 14, 2);
+	}
+	/* A guest write that raced with the worker's is the guest's right. */
+	if (__atomic_load_n(&fz->op_seq, __ATOMIC_ACQUIRE) != seq)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t want = (pos[i] & FUZZ_PACKED_WRAP ?
+					 USV_VRING_PACKED_DESC_F_AVAIL | USV_VRING_PACKED_DESC_F_USED :
+					 0) | (lens[i] ? USV_VRING_DESC_F_WRITE : 0);
+		uint32_t len = got[i].len;
+		uint16_t id = got[i].id, flags = got[i].flags;
+
 		FUZZ_ASSERT(flags == want && id == (uint16_t)heads[i] && len == lens[i],
 			    "used element %u at 0x%x: flags 0x%x id %u len %u, written 0x%x %u %u",
 			    i, pos[i], flags, id, len, want, heads[i], lens[i]);
@@ -528,6 +552,7 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 	bool tx = dpring_of(vr)->idx == USV_VQ_TX;
 	struct fring *f = fring_of(vr);
 	uint16_t pos[FIFO_MAX], next = vr->last_used_idx;
+	uint64_t seq;
 	int ret;
 
 	if (vr->packed)
@@ -556,6 +581,7 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 		f->fcount--;
 	}
 	f->push_entries += n;
+	seq = __atomic_load_n(&fz->op_seq, __ATOMIC_ACQUIRE);
 	ret = __real_usv_vringh_push(vr, heads, lens, n);
 	if (!ret)
 		f->pushed += n;
@@ -564,7 +590,7 @@ int __wrap_usv_vringh_push(struct usv_vringh *vr, const uint32_t *heads,
 			    "%u used elements from 0x%x moved the walker to 0x%x, not 0x%x", n,
 			    f->pos_used, vr->last_used_idx, next);
 		f->pos_used = next;
-		packed_check_used(vr, pos, heads, lens, n);
+		packed_check_used(vr, pos, heads, lens, n, seq);
 	}
 	return ret;
 }
@@ -1245,6 +1271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
+	bool writing = false;
 
 	setup(&in);
 	ring_start(USV_VQ_RX);
@@ -1256,6 +1283,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t gpa;
 		unsigned n, idx;
 
+		/* Operations that write guest memory or change the table are
+		 * bracketed in op_seq (odd while one runs). */
+		if (writing)
+			__atomic_add_fetch(&fz->op_seq, 1, __ATOMIC_RELEASE);
+		writing = k <= 5 || k == 12 || k == 13;
+		if (writing)
+			__atomic_add_fetch(&fz->op_seq, 1, __ATOMIC_RELEASE);
 		switch (k) {
 		case 0: {
 			uint8_t *p;
@@ -1348,6 +1382,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	if (writing)
+		__atomic_add_fetch(&fz->op_seq, 1, __ATOMIC_RELEASE);
 	teardown();
 	return 0;
 }
