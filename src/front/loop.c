@@ -38,6 +38,13 @@
 #include "front/loop.h"
 
 #define LOOP_TICK_MS 1000
+/* Requests, and bytes of them, that may wait for one device: far more
+ * than QEMU ever has in flight for one (a request per vCPU and IOTLB
+ * writes; a SET_MEM_TABLE of 509 regions is 16 KiB), and a bound on what a
+ * caller whose requests do not finish can make the daemon hold. Past either
+ * a request is answered EAGAIN (a release always waits). */
+#define PARKED_MAX 64
+#define PARKED_BYTES_MAX (256 * 1024)
 
 /* A request for a device whose turn it is, copied: it holds no thread. */
 struct parked {
@@ -51,6 +58,9 @@ struct turn {
 	struct turn *next;
 	uint64_t fh;
 	struct parked *head, **tail;
+	unsigned n;    /* parked, at most PARKED_MAX but for releases */
+	size_t bytes;  /* theirs, at most PARKED_BYTES_MAX but for releases */
+	bool told;     /* a refusal was logged */
 };
 
 struct run {
@@ -112,7 +122,7 @@ static void *worker(void *arg);
  * ioctl, an IOTLB message write, the release (each carries the open's fh
  * first). Reads and polls of the IOTLB channel wait on its message queue,
  * not on the device, and go at once. */
-static bool device_of(const struct fuse_buf *buf, uint64_t *fh)
+static bool device_of(const struct fuse_buf *buf, uint64_t *fh, bool *release)
 {
 	const struct fuse_in_header *in = buf->mem;
 
@@ -123,6 +133,7 @@ static bool device_of(const struct fuse_buf *buf, uint64_t *fh)
 	case FUSE_WRITE:
 	case FUSE_RELEASE:
 		memcpy(fh, (const char *)buf->mem + sizeof(*in), sizeof(*fh));
+		*release = in->opcode == FUSE_RELEASE;
 		return true;
 	default:
 		return false;
@@ -167,7 +178,53 @@ static int park(struct turn *t, const struct fuse_buf *buf)
 	memcpy(p->mem, buf->mem, buf->size);
 	*t->tail = p;
 	t->tail = &p->next;
+	t->n++;
+	t->bytes += buf->size;
 	return 0;
+}
+
+/* Answers the request in buf with -err, straight to the kernel: libfuse
+ * never saw it. */
+static void refuse(struct run *r, const struct fuse_buf *buf, int err)
+{
+	const struct fuse_in_header *in = buf->mem;
+	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = in->unique };
+
+	if (write(fuse_session_fd(r->se), &out, sizeof(out)) != sizeof(out))
+		usv_err("cannot answer a request: %s", strerror(errno));
+}
+
+enum turn_taken { TURN_NONE, TURN_MINE, TURN_PARKED, TURN_REFUSED };
+
+/* With r->lock held: where buf goes. TURN_MINE: this thread answers it and
+ * then what was parked meanwhile (*t); TURN_NONE: it takes no turn (or no
+ * memory was left for one) and is answered here. */
+static enum turn_taken take_turn(struct run *r, const struct fuse_buf *buf, struct turn **t)
+{
+	bool release = false;
+	uint64_t fh;
+
+	*t = NULL;
+	if (!device_of(buf, &fh, &release))
+		return TURN_NONE;
+	*t = turn_of(r, fh);
+	if (!*t) {
+		*t = turn_begin(r, fh);
+		return *t ? TURN_MINE : TURN_NONE;
+	}
+	if (!release && ((*t)->n >= PARKED_MAX || (*t)->bytes + buf->size > PARKED_BYTES_MAX)) {
+		if (!(*t)->told)
+			usv_warn("dev %llu: %u requests (%zu bytes) wait for its request in "
+				 "progress; more are answered EAGAIN until it finishes",
+				 (unsigned long long)fh, (*t)->n, (*t)->bytes);
+		(*t)->told = true;
+		return TURN_REFUSED;
+	}
+	if (park(*t, buf)) {
+		*t = NULL; /* out of memory: answered out of turn */
+		return TURN_NONE;
+	}
+	return TURN_PARKED;
 }
 
 /* Answers what came for t's device meanwhile, in order, then ends t. */
@@ -184,6 +241,8 @@ static void turn_finish(struct run *r, struct turn *t)
 			t->head = p->next;
 			if (!t->head)
 				t->tail = &t->head;
+			t->n--;
+			t->bytes -= p->size;
 			pthread_mutex_unlock(&r->lock);
 			b.mem = p->mem;
 			b.size = p->size;
@@ -265,9 +324,9 @@ static void *worker(void *arg)
 	};
 
 	for (;;) {
+		enum turn_taken taken;
 		struct turn *t;
 		bool is_init;
-		uint64_t fh;
 		int res;
 
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
@@ -292,15 +351,12 @@ static void *worker(void *arg)
 			goto failed;
 		pthread_mutex_lock(&r->lock);
 		is_init = usv_front_init_peek(&buf, r->init);
-		t = NULL;
-		if (device_of(&buf, &fh)) {
-			t = turn_of(r, fh);
-			if (t && !park(t, &buf)) {
-				pthread_mutex_unlock(&r->lock);
-				continue;
-			}
-			/* Out of memory: answered out of turn. */
-			t = t ? NULL : turn_begin(r, fh);
+		taken = take_turn(r, &buf, &t);
+		if (taken == TURN_PARKED || taken == TURN_REFUSED) {
+			pthread_mutex_unlock(&r->lock);
+			if (taken == TURN_REFUSED)
+				refuse(r, &buf, EAGAIN);
+			continue;
 		}
 		if (--r->idle == 0)
 			start_worker(r);

@@ -483,12 +483,14 @@ out:
  * shared request threads: each waiting device may hold one, the others go
  * on (another process's device, the bystander). A userfaultfd would not
  * do: /proc/PID/mem reads do not wait on it, they fail (EFAULT). */
-enum { STUCK_DEVICES = 18, STUCK_CROWD = 20 };
+/* The daemon keeps at most 64 requests (and 256 KiB) waiting for one
+ * device: of the flood, some wait and the rest are answered EAGAIN. */
+enum { STUCK_DEVICES = 18, STUCK_CROWD = 20, STUCK_FLOOD = 60 };
 #define STUCK_PAGE (SPARE_AREA + 512 * 1024)
 
 struct stuck_call {
 	int fd;
-	bool base;   /* GET_VRING_BASE of TX, else GET_FEATURES */
+	bool base; /* GET_VRING_BASE of TX, else GET_FEATURES */
 	int go;      /* an EFD_SEMAPHORE eventfd: one read lets this call go */
 	int ret, err;
 	atomic_bool done;
@@ -556,18 +558,20 @@ static int stuck_attacker_main(void *arg)
 {
 	static struct hdev x[STUCK_DEVICES];
 	static char tags[STUCK_DEVICES][32];
-	static struct stuck_call base[STUCK_DEVICES], crowd[STUCK_CROWD];
+	static struct stuck_call base[STUCK_DEVICES], crowd[STUCK_CROWD], wr[STUCK_FLOOD];
 	struct stuck_link *l = arg;
-	pthread_t tb[STUCK_DEVICES], tc[STUCK_CROWD];
-	unsigned up = 0, nb = 0, nc = 0, ok_base = 0, ok_crowd = 0;
-	int ffd = -1, go_base = -1, go_crowd = -1;
-	bool released = false;
+	pthread_t tb[STUCK_DEVICES], tc[STUCK_CROWD], tw[STUCK_FLOOD];
+	unsigned up = 0, nb = 0, nc = 0, nw = 0, ok_base = 0, ok_crowd = 0, early = 0;
+	unsigned early_eagain = 0;
+	int ffd = -1, go_base = -1, go_crowd = -1, go_wr = -1;
+	bool released = false, done_early[STUCK_FLOOD] = { false };
 	uint8_t v = 0, waiting = 0;
 
 	go_base = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 	go_crowd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	go_wr = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 	ffd = open(l->file, O_RDONLY | O_CLOEXEC);
-	if (go_base < 0 || go_crowd < 0 || ffd < 0) {
+	if (go_base < 0 || go_crowd < 0 || go_wr < 0 || ffd < 0) {
 		cl_setup_fail("eventfds, open %s", l->file);
 		goto out;
 	}
@@ -603,6 +607,14 @@ static int stuck_attacker_main(void *arg)
 			goto out;
 		}
 	}
+	/* And a flood for that device, more than the daemon keeps waiting. */
+	for (; nw < STUCK_FLOOD; nw++) {
+		wr[nw] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_wr };
+		if (pthread_create(&tw[nw], NULL, stuck_call_main, &wr[nw])) {
+			cl_setup_fail("a thread for the flood");
+			goto out;
+		}
+	}
 	/* Ready; the checker stops the server and says "frozen". */
 	if (!link_send(l->up[1], 'r') || !link_recv(l->down[0], &v, 10000) || v != 'f')
 		goto out;
@@ -622,9 +634,13 @@ static int stuck_attacker_main(void *arg)
 	stuck_release(go_base, nb);
 	cl_sleep_ms(cl_scaled(300));
 	stuck_release(go_crowd, nc);
+	cl_sleep_ms(cl_scaled(300));
+	stuck_release(go_wr, nw);
 	cl_sleep_ms(cl_scaled(500));
 	for (unsigned i = 0; i < nb; i++)
 		waiting = (uint8_t)(waiting + !atomic_load(&base[i].done));
+	for (unsigned i = 0; i < nw; i++)
+		done_early[i] = atomic_load(&wr[i].done);
 	/* How many ring stops wait; then wait for "let go" (the server runs
 	 * again). */
 	if (!link_send(l->up[1], waiting) || !link_recv(l->down[0], &v, 60000) || v != 'g')
@@ -636,6 +652,8 @@ out:
 			stuck_release(go_base, STUCK_DEVICES);
 		if (go_crowd >= 0)
 			stuck_release(go_crowd, STUCK_CROWD);
+		if (go_wr >= 0)
+			stuck_release(go_wr, STUCK_FLOOD);
 	}
 	for (unsigned i = 0; i < nb; i++) {
 		if (stuck_join(tb[i]))
@@ -651,7 +669,22 @@ out:
 			cl_check(false, "attacker 0: GET_FEATURES not answered 10 s after the "
 				 "server went on");
 	}
+	for (unsigned i = 0; i < nw; i++) {
+		if (!stuck_join(tw[i])) {
+			cl_check(false, "attacker 0: a GET_FEATURES of the flood not answered 10 s "
+				 "after the server went on");
+			continue;
+		}
+		early += done_early[i];
+		early_eagain += done_early[i] && wr[i].ret < 0 && wr[i].err == EAGAIN;
+	}
 	if (released) {
+		/* Those answered while the device's request still waited were
+		 * refused (EAGAIN); some waited with it. */
+		cl_check(early >= 1 && early < nw && early_eagain == early,
+			 "a flood of %u more requests for a device whose request waits: %u "
+			 "answered at once, %u of them EAGAIN (want 1 to %u, all EAGAIN)", nw,
+			 early, early_eagain, nw - 1);
 		cl_check(ok_base == nb, "once the owner's memory answered, every ring stop "
 			 "answered 0 (%u of %u)", ok_base, nb);
 		cl_check(ok_crowd == nc, "once the owner's memory answered, every GET_FEATURES "
@@ -662,6 +695,7 @@ out:
 	cl_close(&ffd);
 	cl_close(&go_base);
 	cl_close(&go_crowd);
+	cl_close(&go_wr);
 	return released ? 0 : 1;
 }
 
