@@ -377,18 +377,8 @@ static int cmd_version(const struct usv_control_ctx *ctx, json_object *args, int
 	add_str(a->result, "version", PACKAGE_VERSION);
 	add_int(a->result, "proto", USV_CONTROL_PROTO);
 	add_int(a->result, "pid", getpid());
-	if (ctx->front) {
-		const struct usv_front_state *f = ctx->front;
-
-		add_str(a->result, "transport", f->cuse ? "cuse" : "fuse");
-		if (f->cuse) {
-			add_str(a->result, "name", f->name);
-		} else {
-			add_str(a->result, "mount", f->mount);
-			add_int(a->result, "mode", f->mode);
-			add_int(a->result, "gid", f->gid);
-		}
-	}
+	if (ctx->front)
+		usv_front_identity_to_json(ctx->front, a->result);
 	if (ctx->profile)
 		add_str(a->result, "profile", ctx->profile);
 	return 0;

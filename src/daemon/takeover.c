@@ -536,42 +536,21 @@ static int read_state(struct usv_takeover_in *in, char *err, size_t errlen)
 	return 0;
 }
 
-/* A string member of o that fits in size bytes with its NUL. */
-static bool copy_str(json_object *o, const char *key, char *dst, size_t size)
-{
-	const char *s = usv_tj_str(o, key);
-
-	if (!s || strlen(s) >= size)
-		return false;
-	memcpy(dst, s, strlen(s) + 1);
-	return true;
-}
-
-/* The identity members of a `version` result, trusted in nothing. */
+/* The identity members of a `version` result, trusted in nothing: 1, 0
+ * when it says none, -EPROTO. */
 static int front_of_version(json_object *r, struct usv_front_state *f, char *profile,
 			    size_t profile_len, pid_t *pid)
 {
-	const char *t = usv_tj_str(r, "transport");
-	int64_t mode = -1, gid = -1, p = 0;
+	int ret = usv_front_identity_from_json(r, f);
+	const char *s = usv_tj_str(r, "profile");
+	int64_t p = 0;
 
-	if (!t)
-		return 0;
-	memset(f, 0, sizeof(*f));
-	f->cuse = !strcmp(t, "cuse");
-	if ((!f->cuse && strcmp(t, "fuse")) || !copy_str(r, "profile", profile, profile_len) ||
-	    !usv_tj_i64(r, "pid", &p) || p <= 0 || p > INT32_MAX)
+	if (ret <= 0)
+		return ret ? -EPROTO : 0;
+	if (!s || strlen(s) >= profile_len || !usv_tj_i64(r, "pid", &p) || p <= 0 ||
+	    p > INT32_MAX)
 		return -EPROTO;
-	if (f->cuse) {
-		if (!copy_str(r, "name", f->name, sizeof(f->name)))
-			return -EPROTO;
-	} else {
-		if (!copy_str(r, "mount", f->mount, sizeof(f->mount)) ||
-		    !usv_tj_i64(r, "mode", &mode) || mode < 0 || mode > 07777 ||
-		    !usv_tj_i64(r, "gid", &gid) || gid < 0 || gid >= UINT32_MAX)
-			return -EPROTO;
-		f->mode = (mode_t)mode;
-		f->gid = (gid_t)gid;
-	}
+	memcpy(profile, s, strlen(s) + 1);
 	*pid = (pid_t)p;
 	return 1;
 }

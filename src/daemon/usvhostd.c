@@ -368,11 +368,11 @@ int main(int argc, char **argv)
 	/* --takeover listens where the running daemon did, on its socket. */
 	ret = o.takeover ? 0 : usv_control_path(o.control, t == USV_TRANSPORT_CUSE, o.name,
 						o.mount, ctlpath, sizeof(ctlpath));
-	sv.front_id.cuse = t == USV_TRANSPORT_CUSE;
-	snprintf(sv.front_id.name, sizeof(sv.front_id.name), "%s", o.name ? o.name : "");
-	snprintf(sv.front_id.mount, sizeof(sv.front_id.mount), "%s", o.mount ? o.mount : "");
-	sv.front_id.mode = o.mode;
-	sv.front_id.gid = o.group_set ? o.gid : 0;
+	fc.name = o.name;
+	fc.mount = o.mount;
+	fc.mode = o.mode;
+	fc.gid = o.group_set ? o.gid : 0;
+	usv_front_identity(&fc, t == USV_TRANSPORT_CUSE, &sv.front_id);
 	if (!ret && (ret = usv_front_ctl_new(&sv.fctl)))
 		usv_err("cannot set up hand-overs: %s", strerror(-ret));
 	if (!ret && ctlpath[0]) {
@@ -409,10 +409,6 @@ int main(int argc, char **argv)
 	else
 		usv_info("no per-user device limit (--max-devices-per-user=0)");
 	fc.devs = &devs;
-	fc.name = o.name;
-	fc.mount = o.mount;
-	fc.mode = o.mode;
-	fc.gid = o.group_set ? o.gid : 0;
 	fc.foreground = o.foreground;
 	fc.fuse_debug = o.fuse_debug;
 	fc.hooks.started = serve_started;

@@ -42,6 +42,14 @@ int usv_front_state_to_json(const struct usv_front_state *s, json_object **out);
 /* Decodes and checks untrusted j into s: -EINVAL for a missing, mistyped or
  * out-of-range member. */
 int usv_front_state_from_json(json_object *j, struct usv_front_state *s);
+/* The identity alone (what `version` on the control socket says, so that a
+ * new daemon can check its options before a hand-over), as members of o:
+ * "transport" "cuse" with "name", or "fuse" with "mount", "mode", "gid".
+ * -ENOMEM. */
+int usv_front_identity_to_json(const struct usv_front_state *s, json_object *o);
+/* Decodes it from untrusted j, checked as the state's: 1, 0 when j says no
+ * "transport" (a daemon that does not say), -EINVAL. INIT fields zero. */
+int usv_front_identity_from_json(json_object *j, struct usv_front_state *s);
 
 struct usv_front_hooks {
 	/* Once the node or mount exists, in the process that serves (after
@@ -79,6 +87,10 @@ struct usv_front_config {
 	int session_fd;
 	const struct usv_front_state *inherit; /* NULL: a new session */
 };
+
+/* The identity of the front cfg describes (INIT fields zero). */
+void usv_front_identity(const struct usv_front_config *cfg, bool cuse,
+			struct usv_front_state *st);
 
 /* Serve until SIGINT/SIGTERM/SIGHUP; then undo the node or mount (an
  * inherited FUSE mount too). 0 on a clean stop or once handed over, -errno

@@ -118,6 +118,67 @@ static bool only_known_members(json_object *j)
 	return true;
 }
 
+/* The front's identity: a CUSE name as usvhostd takes it, an absolute
+ * mount directory. */
+static bool identity_ok(const struct usv_front_state *t)
+{
+	return t->cuse ? t->name[0] && !strchr(t->name, '/') && !t->mount[0]
+		       : t->mount[0] == '/' && !t->name[0];
+}
+
+void usv_front_identity(const struct usv_front_config *cfg, bool cuse,
+			struct usv_front_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->cuse = cuse;
+	if (cuse)
+		snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "");
+	else
+		snprintf(st->mount, sizeof(st->mount), "%s", cfg->mount ? cfg->mount : "");
+	st->mode = cfg->mode;
+	st->gid = cfg->gid;
+}
+
+int usv_front_identity_to_json(const struct usv_front_state *s, json_object *o)
+{
+	int ret = add(o, "transport", json_object_new_string(s->cuse ? "cuse" : "fuse"));
+
+	if (s->cuse)
+		return ret ?: add(o, "name", json_object_new_string(s->name));
+	ret = ret ?: add(o, "mount", json_object_new_string(s->mount));
+	ret = ret ?: add(o, "mode", json_object_new_int64(s->mode));
+	return ret ?: add(o, "gid", json_object_new_int64(s->gid));
+}
+
+int usv_front_identity_from_json(json_object *j, struct usv_front_state *s)
+{
+	struct usv_front_state t;
+	int64_t mode = 0, gid = 0;
+	char transport[8];
+	int ret;
+
+	memset(&t, 0, sizeof(t));
+	if (!json_object_object_get_ex(j, "transport", NULL))
+		return 0;
+	ret = get_str(j, "transport", transport, sizeof(transport));
+	if (!ret && strcmp(transport, "cuse") && strcmp(transport, "fuse"))
+		ret = -EINVAL;
+	t.cuse = !ret && !strcmp(transport, "cuse");
+	if (t.cuse) {
+		ret = ret ?: get_str(j, "name", t.name, sizeof(t.name));
+	} else {
+		ret = ret ?: get_str(j, "mount", t.mount, sizeof(t.mount));
+		ret = ret ?: get_int(j, "mode", 0, 07777, &mode);
+		ret = ret ?: get_int(j, "gid", 0, UINT32_MAX - 1, &gid);
+	}
+	if (ret || !identity_ok(&t))
+		return -EINVAL;
+	t.mode = (mode_t)mode;
+	t.gid = (gid_t)gid;
+	*s = t;
+	return 1;
+}
+
 int usv_front_state_from_json(json_object *j, struct usv_front_state *s)
 {
 	struct usv_front_state t;
@@ -143,10 +204,7 @@ int usv_front_state_from_json(json_object *j, struct usv_front_state *s)
 	ret = ret ?: get_flags(j, &t.init_flags);
 	if (ret)
 		return ret;
-	/* The front's identity: a CUSE name as usvhostd takes it, an absolute
-	 * mount directory. */
-	if (t.cuse ? !t.name[0] || strchr(t.name, '/') || t.mount[0]
-		   : t.mount[0] != '/' || t.name[0])
+	if (!identity_ok(&t))
 		return -EINVAL;
 	if (t.cuse && ra)
 		return -EINVAL;

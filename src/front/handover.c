@@ -55,14 +55,7 @@ static void release_polls(struct usv_devlist *devs)
 static void describe(const struct usv_front_config *cfg, bool cuse,
 		     const struct usv_front_init *init, struct usv_front_state *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->cuse = cuse;
-	if (cuse)
-		snprintf(st->name, sizeof(st->name), "%s", cfg->name);
-	else
-		snprintf(st->mount, sizeof(st->mount), "%s", cfg->mount);
-	st->mode = cfg->mode;
-	st->gid = cfg->gid;
+	usv_front_identity(cfg, cuse, st);
 	st->proto_major = init->major;
 	st->proto_minor = init->minor;
 	st->max_readahead = init->max_readahead;

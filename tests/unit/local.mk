@@ -185,7 +185,7 @@ check_PROGRAMS += tests/unit/test_control
 TESTS += tests/unit/test_control
 tests_unit_test_control_SOURCES = tests/unit/test_control.c $(UNIT_COMMON_SRC) \
 	src/daemon/control_cmd.c src/daemon/control_cmd.h \
-	src/daemon/trace_switch.c src/daemon/trace_switch.h
+	src/daemon/trace_switch.c src/daemon/trace_switch.h src/front/front_state.c
 tests_unit_test_control_CFLAGS = $(UNIT_CC_FLAGS) $(JSONC_CFLAGS) $(URING_CFLAGS) $(NUMA_CFLAGS)
 tests_unit_test_control_LDFLAGS = $(UNIT_LINK_FLAGS)
 tests_unit_test_control_LDADD = src/libusvdp.la src/libusvtrace.la $(UNIT_LIBS) \

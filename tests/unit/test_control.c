@@ -146,6 +146,42 @@ static void version_says_the_front_and_profile(void **state)
 	json_object_put(a);
 }
 
+/* What usvhostd --takeover reads back from `version`: the same identity,
+ * and nothing it would not take from a hand-over's state. */
+static void the_front_identity_reads_back_and_refuses_what_no_front_is(void **state)
+{
+	struct fix *f = *state;
+	struct usv_front_state fuse = { .mount = "/run/usvhost", .mode = 0660, .gid = 42 }, got;
+	static const char *const bad[] = {
+		"{\"transport\":\"tcp\",\"mount\":\"/m\",\"mode\":0,\"gid\":0}",
+		"{\"transport\":\"fuse\",\"mount\":\"rel\",\"mode\":0,\"gid\":0}",
+		"{\"transport\":\"fuse\",\"mount\":\"/m\",\"mode\":4096,\"gid\":0}",
+		"{\"transport\":\"fuse\",\"mount\":\"/m\",\"mode\":0}",
+		"{\"transport\":\"cuse\",\"name\":\"a/b\"}",
+		"{\"transport\":\"cuse\",\"name\":\"\"}",
+		"{\"transport\":7}",
+	};
+	json_object *a, *j;
+
+	f->ctx.front = &fuse;
+	a = ask(f, "{\"proto\":1,\"cmd\":\"version\"}");
+	assert_int_equal(usv_front_identity_from_json(get(a, "result"), &got), 1);
+	assert_false(got.cuse);
+	assert_string_equal(got.mount, "/run/usvhost");
+	assert_int_equal(got.mode, 0660);
+	assert_int_equal(got.gid, 42);
+	json_object_put(a);
+	j = json_tokener_parse("{\"daemon\":\"usvhostd\"}");
+	assert_int_equal(usv_front_identity_from_json(j, &got), 0);
+	json_object_put(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = json_tokener_parse(bad[i]);
+		assert_non_null(j);
+		assert_int_equal(usv_front_identity_from_json(j, &got), -EINVAL);
+		json_object_put(j);
+	}
+}
+
 static void another_protocol_version_is_eproto(void **state)
 {
 	json_object *a = ask(*state, "{\"proto\":2,\"id\":1,\"cmd\":\"version\"}");
@@ -336,6 +372,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 		T(version_answers_the_protocol_and_echoes_the_id),
 		T(version_says_the_front_and_profile),
+		T(the_front_identity_reads_back_and_refuses_what_no_front_is),
 		T(another_protocol_version_is_eproto),
 		T(anything_but_one_json_object_is_einval),
 		T(an_unknown_command_is_einval),
