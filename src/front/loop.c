@@ -13,8 +13,10 @@
  * a device whose request waits for ever (a ring stop behind a read of its
  * owner's memory that the owner never lets finish) holds one thread, and
  * the loop may start one more thread per such device: the others always
- * find USV_FRONT_THREADS. The loop thread itself only waits: for a hand-over request, the end
- * of the session, or libfuse's signal handlers marking it exited. Workers
+ * find USV_FRONT_THREADS.
+ *
+ * The loop thread itself only waits: for a hand-over request, the end of
+ * the session, or libfuse's signal handlers marking it exited. Workers
  * block those signals; the kernel gives a process-directed signal to the
  * main thread first, which runs the loop in usvhostd, so the signal
  * interrupts the wait. One that another thread takes is seen at the next

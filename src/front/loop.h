@@ -42,8 +42,8 @@ struct usv_front_loop {
 #define USV_LOOP_HANDOVER 1
 
 /* Serves se (whose fd must be O_NONBLOCK) with up to USV_FRONT_THREADS
- * threads, plus one per device whose turn it is, until SIGINT/SIGTERM/SIGHUP (libfuse's handlers end the session),
- * the kernel ends the session, or ctl asks for a hand-over. Returns once
+ * threads, plus one per device whose turn it is, until SIGINT/SIGTERM/SIGHUP
+ * (libfuse's handlers end the session), the kernel ends the session, or ctl asks for a hand-over. Returns once
  * every request read is answered: USV_LOOP_HANDOVER, 0, or -errno (-EIO
  * when the session failed). INIT requests are noted in init; ctl takes
  * hand-over requests once init has seen one. */
