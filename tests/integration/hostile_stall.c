@@ -488,10 +488,18 @@ out:
 enum { STUCK_DEVICES = 18, STUCK_CROWD = 20, STUCK_FLOOD = 60 };
 #define STUCK_PAGE (SPARE_AREA + 512 * 1024)
 
+/* A caller thread. Between "frozen" and "let go" no thread of the
+ * attacker may map or unmap (a thread's start-up and exit do, under ASan
+ * at least): the mmap lock's writer would wait behind the daemon's fault,
+ * and every later page fault of the process behind that writer, so calls
+ * would wait in the attacker rather than in the daemon. Hence each thread
+ * counts itself started before the freeze and leaves only after it. */
 struct stuck_call {
 	int fd;
 	bool base; /* GET_VRING_BASE of TX, else GET_FEATURES */
 	int go;      /* an EFD_SEMAPHORE eventfd: one read lets this call go */
+	int leave;   /* likewise, after the call: one read lets the thread end */
+	atomic_uint *started;
 	int ret, err;
 	atomic_bool done;
 	struct usv_vhost_vring_state st;
@@ -505,6 +513,7 @@ static void *stuck_call_main(void *arg)
 
 	c->ret = -1;
 	c->err = EAGAIN;
+	atomic_fetch_add(c->started, 1);
 	if (read(c->go, &one, sizeof(one)) == sizeof(one)) {
 		c->st = (struct usv_vhost_vring_state){ .index = VQ_TX };
 		c->ret = c->base ? ioctl(c->fd, USV_VHOST_GET_VRING_BASE, &c->st) :
@@ -512,7 +521,19 @@ static void *stuck_call_main(void *arg)
 		c->err = c->ret < 0 ? errno : 0;
 	}
 	atomic_store(&c->done, true);
+	(void)!read(c->leave, &one, sizeof(one));
 	return NULL;
+}
+
+/* Waits 10 s (scaled) for n caller threads to have started. */
+static bool stuck_started(atomic_uint *started, unsigned n)
+{
+	for (unsigned ms = 0; ms < cl_scaled(10000); ms += 5) {
+		if (atomic_load(started) >= n)
+			return true;
+		cl_sleep_ms(5);
+	}
+	return false;
 }
 
 /* Joins t within 10 s (scaled): false if it still waits. */
@@ -563,15 +584,17 @@ static int stuck_attacker_main(void *arg)
 	pthread_t tb[STUCK_DEVICES], tc[STUCK_CROWD], tw[STUCK_FLOOD];
 	unsigned up = 0, nb = 0, nc = 0, nw = 0, ok_base = 0, ok_crowd = 0, early = 0;
 	unsigned early_eagain = 0;
-	int ffd = -1, go_base = -1, go_crowd = -1, go_wr = -1;
+	int ffd = -1, go_base = -1, go_crowd = -1, go_wr = -1, leave = -1;
+	atomic_uint started = 0;
 	bool released = false, done_early[STUCK_FLOOD] = { false };
 	uint8_t v = 0, waiting = 0;
 
 	go_base = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 	go_crowd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 	go_wr = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	leave = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 	ffd = open(l->file, O_RDONLY | O_CLOEXEC);
-	if (go_base < 0 || go_crowd < 0 || go_wr < 0 || ffd < 0) {
+	if (go_base < 0 || go_crowd < 0 || go_wr < 0 || leave < 0 || ffd < 0) {
 		cl_setup_fail("eventfds, open %s", l->file);
 		goto out;
 	}
@@ -594,14 +617,16 @@ static int stuck_attacker_main(void *arg)
 	/* A ring stop per device, which will wait for its worker; then more
 	 * requests for one device than the daemon has request threads. */
 	for (; nb < STUCK_DEVICES; nb++) {
-		base[nb] = (struct stuck_call){ .fd = x[nb].d.fd, .base = true, .go = go_base };
+		base[nb] = (struct stuck_call){ .fd = x[nb].d.fd, .base = true, .go = go_base,
+					      .leave = leave, .started = &started };
 		if (pthread_create(&tb[nb], NULL, stuck_call_main, &base[nb])) {
 			cl_setup_fail("a thread for GET_VRING_BASE");
 			goto out;
 		}
 	}
 	for (; nc < STUCK_CROWD; nc++) {
-		crowd[nc] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_crowd };
+		crowd[nc] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_crowd,
+						 .leave = leave, .started = &started };
 		if (pthread_create(&tc[nc], NULL, stuck_call_main, &crowd[nc])) {
 			cl_setup_fail("a thread for GET_FEATURES");
 			goto out;
@@ -609,11 +634,16 @@ static int stuck_attacker_main(void *arg)
 	}
 	/* And a flood for that device, more than the daemon keeps waiting. */
 	for (; nw < STUCK_FLOOD; nw++) {
-		wr[nw] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_wr };
+		wr[nw] = (struct stuck_call){ .fd = x[0].d.fd, .go = go_wr,
+					      .leave = leave, .started = &started };
 		if (pthread_create(&tw[nw], NULL, stuck_call_main, &wr[nw])) {
 			cl_setup_fail("a thread for the flood");
 			goto out;
 		}
+	}
+	if (!stuck_started(&started, nb + nc + nw)) {
+		cl_setup_fail("%u caller threads started in 10 s", nb + nc + nw);
+		goto out;
 	}
 	/* Ready; the checker stops the server and says "frozen". */
 	if (!link_send(l->up[1], 'r') || !link_recv(l->down[0], &v, 10000) || v != 'f')
@@ -655,6 +685,8 @@ out:
 		if (go_wr >= 0)
 			stuck_release(go_wr, STUCK_FLOOD);
 	}
+	if (leave >= 0)
+		stuck_release(leave, nb + nc + nw);
 	for (unsigned i = 0; i < nb; i++) {
 		if (stuck_join(tb[i]))
 			ok_base += base[i].ret == 0;
@@ -696,6 +728,7 @@ out:
 	cl_close(&go_base);
 	cl_close(&go_crowd);
 	cl_close(&go_wr);
+	cl_close(&leave);
 	return released ? 0 : 1;
 }
 
