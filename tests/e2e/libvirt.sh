@@ -185,7 +185,8 @@ VIRSH_TIMEOUT=120 virsh_ domcapabilities --emulatorbin "$E2E_DIR/qemu-tcg" --vir
 	e2e_die "libvirt could not probe $QEMU's capabilities within 120 s"
 e2e_log "libvirt probed QEMU's capabilities in $((SECONDS - t0)) s"
 
-# The domain. $1: backend|devnode.
+# The domain. $1: backend|devnode. One vCPU of two possible
+# (-smp 1,maxcpus=2): see E2E_TCG_SMP in e2e-lib.sh.
 domain_xml() {
 	local backend="" mem=""
 	case $1 in
@@ -197,7 +198,7 @@ domain_xml() {
   <name>$dom</name>
   <memory unit='MiB'>${E2E_MEM%M}</memory>
   $mem
-  <vcpu>1</vcpu>
+  <vcpu current='1'>2</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$E2E_DIR/vmlinuz</kernel>

@@ -94,7 +94,7 @@ boot_unprivileged() { # RAM
 	local -a args
 	local qpid
 	# shellcheck disable=SC2054 # commas are QEMU's option syntax
-	args=(-accel tcg -m "$E2E_MEM" -nodefaults -display none -no-reboot
+	args=(-accel tcg -smp "$E2E_TCG_SMP" -m "$E2E_MEM" -nodefaults -display none -no-reboot
 		-chardev stdio,id=con0,mux=on -serial chardev:con0 -mon chardev=con0,mode=readline
 		-kernel "$USVHOST_VMLINUZ" -initrd "$E2E_DIR/initrd.gz"
 		-append "console=ttyS0 panic=-1 quiet"
