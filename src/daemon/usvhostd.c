@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/profile.h"
 #include "daemon/control.h"
+#include "daemon/control_cmd.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
 #include "daemon/privileges.h"
@@ -146,6 +147,31 @@ static int serve_handover(void *arg, int session_fd, const struct usv_front_stat
 		sv->handed_over = true;
 	}
 	return ret;
+}
+
+/* The front could not stop for the hand-over: the asker is told why (its
+ * `usvhostd --takeover` exits non-zero) and this daemon serves on. */
+static void serve_handover_refused(void *arg, const char *why)
+{
+	struct serve *sv = arg;
+	size_t len = 0;
+	char *line = usv_control_error_line("EBUSY", why, &len);
+	char *answer;
+	int sock;
+
+	pthread_mutex_lock(&sv->ho_lock);
+	sock = sv->ho_sock;
+	answer = sv->ho_answer;
+	sv->ho_sock = -1;
+	sv->ho_answer = NULL;
+	pthread_mutex_unlock(&sv->ho_lock);
+	if (sock >= 0 && line && write(sock, line, len) != (ssize_t)len)
+		usv_warn("hand-over refused, but the asker could not be told: %s",
+			 strerror(errno));
+	if (sock >= 0)
+		close(sock);
+	free(answer);
+	free(line);
 }
 
 /* --takeover: the running daemon's front and profile, checked against
@@ -414,6 +440,7 @@ int main(int argc, char **argv)
 	fc.hooks.started = serve_started;
 	fc.hooks.unmounting = serve_unmounting;
 	fc.hooks.handover = serve_handover;
+	fc.hooks.handover_refused = serve_handover_refused;
 	fc.hooks.ctx = &sv;
 	fc.ctl = sv.fctl;
 	if (o.takeover) {

@@ -67,6 +67,10 @@ struct usv_front_hooks {
 	 * -errno: the front serves on, the same session, unchanged. NULL:
 	 * every hand-over fails (-ENOTSUP). */
 	int (*handover)(void *ctx, int session_fd, const struct usv_front_state *st);
+	/* On the loop thread, instead of handover, when a request in progress
+	 * did not finish in time (why says which device's): the front serves
+	 * on; the hook tells whoever asked. */
+	void (*handover_refused)(void *ctx, const char *why);
 	void *ctx;
 };
 

@@ -67,7 +67,7 @@ int usv_front_serve(struct fuse_session *se, const struct usv_front_config *cfg,
 {
 	for (;;) {
 		struct usv_front_state st;
-		int ret = usv_front_loop_run(se, cfg->ctl, loop, init);
+		int ret = usv_front_loop_run(se, cfg->ctl, &cfg->hooks, loop, init);
 
 		if (ret != USV_LOOP_HANDOVER)
 			return ret;

@@ -30,16 +30,24 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "front/front.h"
 #include "front/front_ctl.h"
 #include "front/loop.h"
 
 #define LOOP_TICK_MS 1000
+/* How long a hand-over waits for the requests in progress. One that waits
+ * longer (a device whose owner's memory does not answer) refuses the
+ * hand-over, and the loop serves on: an owner must not be able to keep
+ * the daemon from being upgraded, nor leave it serving nobody. */
+#define DRAIN_MS 5000
 /* Requests, and bytes of them, that may wait for one device: far more
  * than QEMU ever has in flight for one (a request per vCPU and IOTLB
  * writes; a SET_MEM_TABLE of 509 regions is 16 KiB), and a bound on what a
@@ -65,15 +73,24 @@ struct turn {
 	bool told;     /* a refusal was logged */
 };
 
+/* A worker thread; done once it has left its loop (it may be joined). */
+struct slot {
+	pthread_t t;
+	bool done;
+};
+
 struct run {
 	struct fuse_session *se;
 	struct usv_front_loop *loop;
 	struct usv_front_init *init;
 	struct usv_front_ctl *ctl;
+	const struct usv_front_hooks *hooks;
 	int stop_fd;              /* readable once the workers must stop */
 	pthread_mutex_t lock;
-	pthread_t *thread;        /* cap entries */
+	pthread_cond_t gone;      /* a worker left its loop */
+	struct slot *thread;      /* cap entries */
 	unsigned nthreads, idle, cap;
+	unsigned live;            /* of nthreads, not done */
 	struct turn *turns;       /* devices being answered */
 	unsigned nturns;
 	bool told_max;            /* USV_FRONT_THREADS_MAX was logged */
@@ -265,7 +282,7 @@ static void turn_finish(struct run *r, struct turn *t)
 /* With r->lock held: room for one more thread. */
 static bool may_start(struct run *r)
 {
-	pthread_t *grown;
+	struct slot *grown;
 	unsigned cap;
 
 	if (r->stop || r->nthreads >= USV_FRONT_THREADS + r->nturns)
@@ -306,14 +323,29 @@ static void start_worker(struct run *r)
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	ret = pthread_create(&r->thread[r->nthreads], NULL, worker, r);
+	r->thread[r->nthreads].done = false;
+	ret = pthread_create(&r->thread[r->nthreads].t, NULL, worker, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		usv_err("cannot start a request thread: %s", strerror(ret));
 		return;
 	}
 	r->nthreads++;
+	r->live++;
 	r->idle++;
+}
+
+/* The calling worker leaves: it was idle (between two requests). */
+static void worker_done(struct run *r)
+{
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < r->nthreads; i++)
+		if (pthread_equal(r->thread[i].t, pthread_self()))
+			r->thread[i].done = true;
+	r->live--;
+	r->idle--;
+	pthread_cond_broadcast(&r->gone);
+	pthread_mutex_unlock(&r->lock);
 }
 
 static void *worker(void *arg)
@@ -335,8 +367,16 @@ static void *worker(void *arg)
 			res = -errno;
 			goto failed;
 		}
-		if (pfd[1].revents)
-			break;
+		if (pfd[1].revents) {
+			bool stop;
+
+			pthread_mutex_lock(&r->lock);
+			stop = r->stop;
+			pthread_mutex_unlock(&r->lock);
+			if (stop)
+				break;
+			continue; /* a hand-over was refused meanwhile (resume) */
+		}
 		if (!pfd[0].revents)
 			continue;
 		res = fuse_session_receive_buf(r->se, &buf);
@@ -382,6 +422,7 @@ failed:
 		break;
 	}
 	free(buf.mem);
+	worker_done(r);
 	return NULL;
 }
 
@@ -403,21 +444,103 @@ static int wait_stop(struct run *r, struct usv_front_ctl *ctl)
 	}
 }
 
-int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
-		       struct usv_front_loop *loop, struct usv_front_init *init)
+/* After stop_workers(): waits up to ms for every worker to leave. */
+static bool drained(struct run *r, int ms)
 {
-	struct run r = { .se = se, .loop = loop, .init = init, .ctl = ctl };
+	struct timespec end;
+	bool all;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (r->live && pthread_cond_timedwait(&r->gone, &r->lock, &end) != ETIMEDOUT)
+		;
+	all = r->live == 0;
+	pthread_mutex_unlock(&r->lock);
+	return all;
+}
+
+/* With r->lock held: the devices whose request did not finish, for a log
+ * line ("1 device: dev 3", "18 devices: dev 1, dev 2, dev 7 and 15 more"). */
+static void busy_devices(struct run *r, char *buf, size_t n)
+{
+	enum { NAMED = 3 };
+	size_t len;
+	unsigned i = 0;
+
+	if (!r->nturns) {
+		snprintf(buf, n, "no device");
+		return;
+	}
+	len = (size_t)snprintf(buf, n, "%u device%s:", r->nturns, r->nturns == 1 ? "" : "s");
+	for (struct turn *t = r->turns; t && i < NAMED && len < n; t = t->next, i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s dev %llu", i ? "," : "",
+					(unsigned long long)t->fh);
+	if (r->nturns > NAMED && len < n)
+		snprintf(buf + len, n - len, " and %u more", r->nturns - NAMED);
+}
+
+/* A hand-over was asked, but a request has not finished within DRAIN_MS:
+ * the hand-over is refused (the asker told why) and the workers serve on,
+ * the one still answering included. */
+static void refuse_handover(struct run *r)
+{
+	char devs[128], why[256];
+	unsigned kept = 0;
+	uint64_t v;
+
+	pthread_mutex_lock(&r->lock);
+	busy_devices(r, devs, sizeof(devs));
+	r->stop = false;
+	if (read(r->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		usv_err("request loop stop eventfd: %s", strerror(errno));
+	atomic_store(&r->loop->stopping, false);
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		if (r->thread[i].done)
+			pthread_join(r->thread[i].t, NULL);
+		else
+			r->thread[kept++] = r->thread[i];
+	}
+	r->nthreads = kept;
+	if (r->idle == 0)
+		start_worker(r);
+	pthread_mutex_unlock(&r->lock);
+	snprintf(why, sizeof(why), "a request in progress has not finished in %d s (%s); "
+		 "it waits on its device, whose owner's memory may not answer; serving on",
+		 DRAIN_MS / 1000, devs);
+	usv_warn("hand-over refused: %s", why);
+	if (r->hooks && r->hooks->handover_refused)
+		r->hooks->handover_refused(r->hooks->ctx, why);
+	usv_front_ctl_serving(r->ctl, true);
+	usv_front_ctl_done(r->ctl);
+}
+
+int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
+		       const struct usv_front_hooks *hooks, struct usv_front_loop *loop,
+		       struct usv_front_init *init)
+{
+	struct run r = { .se = se, .loop = loop, .init = init, .ctl = ctl, .hooks = hooks };
+	pthread_condattr_t ca;
 	int ret;
 
 	atomic_store(&loop->stopping, false);
 	r.cap = USV_FRONT_THREADS;
 	r.thread = calloc(r.cap, sizeof(*r.thread));
-	r.stop_fd = r.thread ? eventfd(0, EFD_CLOEXEC) : -1;
+	r.stop_fd = r.thread ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 	if (r.stop_fd < 0) {
 		ret = r.thread ? -errno : -ENOMEM;
 		goto out;
 	}
 	pthread_mutex_init(&r.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r.gone, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_lock(&r.lock);
 	start_worker(&r);
 	ret = r.nthreads ? 0 : -EAGAIN;
@@ -425,19 +548,26 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 	if (!ret) {
 		if (ctl && init->seen)
 			usv_front_ctl_serving(ctl, true);
-		ret = wait_stop(&r, ctl);
-		stop_workers(&r);
-		/* After the stop: no worker marks it serving again. */
-		if (ctl)
-			usv_front_ctl_serving(ctl, false);
+		for (;;) {
+			ret = wait_stop(&r, ctl);
+			stop_workers(&r);
+			/* After the stop: no worker marks it serving again. */
+			if (ctl)
+				usv_front_ctl_serving(ctl, false);
+			if (ret != USV_LOOP_HANDOVER || drained(&r, DRAIN_MS) || r.ended ||
+			    r.error)
+				break;
+			refuse_handover(&r);
+		}
 		/* No worker starts once stop is set: the array is final. */
 		for (unsigned i = 0; i < r.nthreads; i++)
-			pthread_join(r.thread[i], NULL);
+			pthread_join(r.thread[i].t, NULL);
 		if (r.error)
 			ret = -EIO;
 		else if (r.ended)
 			ret = 0;
 	}
+	pthread_cond_destroy(&r.gone);
 	pthread_mutex_destroy(&r.lock);
 	close(r.stop_fd);
 out:

@@ -16,6 +16,7 @@
 struct fuse_session;
 struct fuse_buf;
 struct usv_front_ctl;
+struct usv_front_hooks;
 
 /* Request threads for everything but one device's turn (libfuse's loop
  * allowed as many; USV_CHR_READERS_MAX assumes it). A device whose request
@@ -43,12 +44,15 @@ struct usv_front_loop {
 
 /* Serves se (whose fd must be O_NONBLOCK) with up to USV_FRONT_THREADS
  * threads, plus one per device whose turn it is, until SIGINT/SIGTERM/SIGHUP
- * (libfuse's handlers end the session), the kernel ends the session, or ctl asks for a hand-over. Returns once
- * every request read is answered: USV_LOOP_HANDOVER, 0, or -errno (-EIO
- * when the session failed). INIT requests are noted in init; ctl takes
- * hand-over requests once init has seen one. */
+ * (libfuse's handlers end the session), the kernel ends the session, or ctl
+ * asks for a hand-over. Returns once every request read is answered:
+ * USV_LOOP_HANDOVER, 0, or -errno (-EIO when the session failed). A
+ * hand-over whose requests in progress do not all finish within 5 s is
+ * refused instead (hooks->handover_refused, then serving on). INIT requests
+ * are noted in init; ctl takes hand-over requests once init has seen one. */
 int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
-		       struct usv_front_loop *loop, struct usv_front_init *init);
+		       const struct usv_front_hooks *hooks, struct usv_front_loop *loop,
+		       struct usv_front_init *init);
 
 
 #endif

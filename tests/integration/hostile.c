@@ -8,7 +8,8 @@
  * its latency is measured: one device must never stall another.
  *
  *   hostile --dev=PATH --stats=FILE --log=FILE --daemon-pid=PID
- *           [--files=DIR] [--stall-dev=PATH --stall-pid=PID] [-q] SCENARIO...
+ *           [--daemon=PATH --control=SOCKET] [--files=DIR]
+ *           [--stall-dev=PATH --stall-pid=PID] [-q] SCENARIO...
  *   hostile --list
  *
  * --list prints one line per scenario: NAME, the daemon options it needs
@@ -18,7 +19,9 @@
  * --files: a directory every uid can read, for files the scenarios create
  * (default $TMPDIR or /tmp). --stall-dev: the vhost-net file of a second
  * usvhostd, --stall-pid its pid; the fuse-fd-hang scenario stops it with
- * SIGSTOP and resumes it (SIGCONT) before it ends.
+ * SIGSTOP and resumes it (SIGCONT) before it ends. --daemon, --control: the
+ * usvhostd binary and the running daemon's control socket, with which
+ * owner-memory-hang tries a `usvhostd --takeover` while a request waits.
  *
  * What they attack: the daemon's buffers (oversized TX chains and RX
  * frames); the caller's rights (a read-only file as guest RAM, also behind a
@@ -177,6 +180,10 @@ int main(int argc, char **argv)
 			hx.log = argv[i] + 6;
 		} else if (!strncmp(argv[i], "--daemon-pid=", 13)) {
 			hx.daemon_pid = (pid_t)atoi(argv[i] + 13);
+		} else if (!strncmp(argv[i], "--daemon=", 9)) {
+			hx.daemon = argv[i] + 9;
+		} else if (!strncmp(argv[i], "--control=", 10)) {
+			hx.control = argv[i] + 10;
 		} else if (!strncmp(argv[i], "--files=", 8)) {
 			hx.files = argv[i] + 8;
 		} else if (!strncmp(argv[i], "--stall-dev=", 12)) {

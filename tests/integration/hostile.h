@@ -53,6 +53,7 @@
 /* The command line, set once by main(). */
 struct hx_env {
 	const char *dev, *stats, *log, *files, *stall_dev;
+	const char *daemon, *control; /* usvhostd and its control socket, or NULL */
 	pid_t daemon_pid, stall_pid;
 	char self_exe[PATH_MAX];
 };

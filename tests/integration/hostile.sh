@@ -96,11 +96,12 @@ run_one() { # NAME DAEMON-OPTIONS STALL
 		stall_args="--stall-dev=$smnt/vhost-net --stall-pid=$spid"
 	fi
 	# shellcheck disable=SC2086 # option lists
-	start_daemon --stats="$work/stats" $workers $opts
+	start_daemon --stats="$work/stats" --control="$work/control.sock" $workers $opts
 	start=$(now)
 	# shellcheck disable=SC2086 # the wrapper and extra arguments are word lists
 	timeout -s KILL "$client_timeout" ${USVHOST_CLIENT_WRAPPER:-} "$client" \
 		--dev="$mnt/vhost-net" --stats="$work/stats" --log="$log" --daemon-pid="$dpid" \
+		--daemon="$daemon" --control="$work/control.sock" \
 		--files="$files" $stall_args ${USVHOST_CLIENT_ARGS:-} "$name"
 	crc=$?
 	echo "$me: $name: the client exited $crc after $(($(now) - start)) s"

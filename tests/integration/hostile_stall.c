@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -769,6 +771,59 @@ static unsigned daemon_threads_waiting(void)
 	return n;
 }
 
+/* usvhostd --takeover while a device's request waits on its owner's
+ * memory: the running daemon cannot stop its front at a point where every
+ * request is answered, so it refuses (the new daemon exits non-zero and
+ * says why) and serves on, rather than wait for ever serving nobody. */
+static void takeover_refused(void)
+{
+	char out[PATH_MAX], ctl[PATH_MAX + 16], text[4096] = "";
+	char *argv[] = { (char *)hx.daemon, "--takeover", ctl, "--foreground", NULL };
+	uint64_t t0 = cl_now_ms(), end = t0 + cl_scaled(30000);
+	posix_spawn_file_actions_t fa;
+	pid_t pid = -1;
+	ssize_t n;
+	int st = 0, fd;
+
+	if (!hx.daemon || !hx.control) {
+		cl_print("    (no --daemon and --control: the takeover attempt is left out)");
+		return;
+	}
+	snprintf(out, sizeof(out), "%s/takeover.out", hx.files);
+	snprintf(ctl, sizeof(ctl), "--control=%s", hx.control);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawn(&pid, hx.daemon, &fa, NULL, argv, environ)) {
+		posix_spawn_file_actions_destroy(&fa);
+		cl_setup_fail("start %s --takeover", hx.daemon);
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	while (waitpid(pid, &st, WNOHANG) == 0 && cl_now_ms() < end)
+		cl_sleep_ms(50);
+	if (cl_now_ms() >= end && waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cl_check(false, "usvhostd --takeover while a ring stop waits: still running "
+			 "after %u ms (killed)", cl_scaled(30000));
+		return;
+	}
+	fd = open(out, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	text[n > 0 ? n : 0] = '\0';
+	cl_close(&fd);
+	cl_print("    usvhostd --takeover while a ring stop waits: exit %d after %llu ms",
+		 WIFEXITED(st) ? WEXITSTATUS(st) : -1, (unsigned long long)(cl_now_ms() - t0));
+	cl_check(WIFEXITED(st) && WEXITSTATUS(st) != 0, "usvhostd --takeover while a device's "
+		 "request waits on its owner's memory exits non-zero (status 0x%x)", st);
+	cl_check(strstr(text, "has not finished") != NULL, "usvhostd --takeover says why it "
+		 "was refused (\"has not finished\" in its output: %.300s)", text);
+	cl_check(hx_log_wait("hand-over refused", cl_scaled(T_CONTROL)),
+		 "the running daemon logged \"hand-over refused\"");
+	control_answers("18 devices still waiting, after a refused hand-over");
+}
+
 void scenario_owner_memory_hang(void)
 {
 	struct stuck_link l = { { -1, -1 }, { -1, -1 }, NULL };
@@ -824,6 +879,7 @@ void scenario_owner_memory_hang(void)
 	cl_print("    %u of %u ring stops waited on their owner's memory", v, STUCK_DEVICES);
 	cl_check(v == STUCK_DEVICES, "every attacker's ring stop waited while its owner's memory "
 		 "did not answer (%u of %u): the scenario made them wait", v, STUCK_DEVICES);
+	takeover_refused();
 out:
 	/* The server answers again: the workers read their page, every
 	 * request waiting is answered. */
