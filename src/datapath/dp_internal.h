@@ -119,7 +119,7 @@ struct usv_dp_ring {
 	bool (*handle)(struct usv_dp_ring *r);
 	void (*quiesce)(struct usv_dp_ring *r);
 	bool running, broken, queued;
-	unsigned polls; /* multishot polls armed: 1 << USV_TAG_KICK, 1 << USV_TAG_TAP */
+	unsigned polls; /* polls armed: 1 << USV_TAG_KICK, 1 << USV_TAG_TAP */
 	unsigned cancelling; /* polls (1 << tag) whose cancel is in flight: never re-armed */
 	uint64_t kick_tag, tap_tag; /* user_data of those polls */
 	struct usv_vringh vr;
@@ -136,6 +136,12 @@ struct usv_dp_ring {
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;
 	bool mergeable, nowait_unsupported, read_err_logged;
+	/* The tap's poll is one-shot, armed by RX once it found the tap empty
+	 * (the kernel's vhost_net_enable_vq): a frame arriving while RX drains
+	 * the tap, or while the guest has no buffers, wakes nobody. After a
+	 * read error of the tap (a detached queue: poll says POLLERR until it
+	 * is attached again) it is multishot, which wakes on news only. */
+	bool tap_multishot;
 	bool backend_sock;       /* an AF_PACKET socket, not a tap */
 	bool tx_linked;          /* the backend refuses RWF_NOWAIT: TX batches
 				  * go hard-linked */
@@ -260,8 +266,12 @@ int usv_dp_wait(struct usv_worker *w, int timeout_ms);
 /* Waits (routing completions) until done(arg) or timeout_ms passed. */
 void usv_dp_wait_until(struct usv_worker *w, bool (*done)(void *), void *arg,
 		       int timeout_ms);
-/* Multishot POLLIN on a ring's kick eventfd or backend. */
+/* POLLIN on a ring's kick eventfd (multishot) or backend (one-shot unless
+ * r->tap_multishot). */
 void usv_dp_poll_arm(struct usv_dp_ring *r, unsigned tag);
+/* RX found the tap empty (or failing): the tap's poll is armed if it is
+ * not, so that its next frame queues the ring. */
+void usv_dp_tap_wait(struct usv_dp_ring *r);
 void usv_dp_poll_cancel(struct usv_dp_ring *r, unsigned tag);
 /* Waits until the polls of r in tag_bits (1 << tag) have ended (after
  * cancellation). */

@@ -363,7 +363,13 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 					pkts++;
 					continue;
 				}
-				break; /* empty: the tap's poll brings us back */
+				if (n < 0)
+					r->tap_multishot = true;
+				/* Empty (or failing): the tap's poll brings us
+				 * back. Not armed while draining, nor while the
+				 * guest has no buffers: its kick does. */
+				usv_dp_tap_wait(r);
+				break;
 			}
 			frame = (uint32_t)n;
 			rest = usv_dp_rx_tail(r);

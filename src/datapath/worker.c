@@ -65,13 +65,22 @@ void usv_dp_poll_arm(struct usv_dp_ring *r, unsigned t)
 			r->devno, r->idx, fd);
 		return;
 	}
-	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	if (t == USV_TAG_KICK || r->tap_multishot)
+		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	else
+		io_uring_prep_poll_add(sqe, fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, tag(r, t));
 	if (t == USV_TAG_KICK)
 		r->kick_tag = tag(r, t);
 	else
 		r->tap_tag = tag(r, t);
 	r->polls |= 1u << t;
+}
+
+void usv_dp_tap_wait(struct usv_dp_ring *r)
+{
+	if (!(r->polls & (1u << USV_TAG_TAP)) && r->running && !r->broken)
+		usv_dp_poll_arm(r, USV_TAG_TAP);
 }
 
 void usv_dp_poll_cancel(struct usv_dp_ring *r, unsigned t)
@@ -123,7 +132,8 @@ static void route_poll(struct usv_dp_ring *r, unsigned t, const struct io_uring_
 		 * unless a cancel is on its way (re-arming then would leave
 		 * a poll on the old fd that nobody cancels, and the drain
 		 * waiting for it forever). One that failed on its fd is
-		 * reported, not retried. */
+		 * reported, not retried. A one-shot tap poll ends here by
+		 * design: RX arms it again once it has drained the tap. */
 		if (r->cancelling & (1u << t)) {
 			r->cancelling &= ~(1u << t);
 			return;
@@ -132,7 +142,8 @@ static void route_poll(struct usv_dp_ring *r, unsigned t, const struct io_uring_
 			usv_warn("dev %u: vq %u: %s poll failed: %s", r->devno,
 				 r->idx, t == USV_TAG_KICK ? "kick" : "tap",
 				 strerror(-cqe->res));
-		else if (cqe->res >= 0 && r->running && !r->broken)
+		else if (cqe->res >= 0 && r->running && !r->broken &&
+			 (t == USV_TAG_KICK || r->tap_multishot))
 			usv_dp_poll_arm(r, t);
 	}
 	if (cqe->res > 0 && r->running) {
