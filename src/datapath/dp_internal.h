@@ -136,12 +136,6 @@ struct usv_dp_ring {
 	struct usv_dp_sig call, err, log;
 	uint32_t vhost_hlen, sock_hlen;
 	bool mergeable, nowait_unsupported, read_err_logged;
-	/* The tap's poll is one-shot, armed by RX once it found the tap empty
-	 * (the kernel's vhost_net_enable_vq): a frame arriving while RX drains
-	 * the tap, or while the guest has no buffers, wakes nobody. After a
-	 * read error of the tap (a detached queue: poll says POLLERR until it
-	 * is attached again) it is multishot, which wakes on news only. */
-	bool tap_multishot;
 	bool backend_sock;       /* an AF_PACKET socket, not a tap */
 	bool tx_linked;          /* the backend refuses RWF_NOWAIT: TX batches
 				  * go hard-linked */
@@ -266,8 +260,10 @@ int usv_dp_wait(struct usv_worker *w, int timeout_ms);
 /* Waits (routing completions) until done(arg) or timeout_ms passed. */
 void usv_dp_wait_until(struct usv_worker *w, bool (*done)(void *), void *arg,
 		       int timeout_ms);
-/* POLLIN on a ring's kick eventfd (multishot) or backend (one-shot unless
- * r->tap_multishot). */
+/* POLLIN on a ring's kick eventfd (multishot) or backend (one-shot: RX
+ * arms it once it found the tap empty, as the kernel's
+ * vhost_net_enable_vq, so that a frame arriving while RX drains the tap,
+ * or while the guest has no buffers, wakes nobody). */
 void usv_dp_poll_arm(struct usv_dp_ring *r, unsigned tag);
 /* RX found the tap empty (or failing): the tap's poll is armed if it is
  * not, so that its next frame queues the ring. */

@@ -363,8 +363,6 @@ bool usv_dp_handle_rx(struct usv_dp_ring *r)
 					pkts++;
 					continue;
 				}
-				if (n < 0)
-					r->tap_multishot = true;
 				/* Empty (or failing): the tap's poll brings us
 				 * back. Not armed while draining, nor while the
 				 * guest has no buffers: its kick does. */

@@ -209,7 +209,6 @@ void usv_dp_ring_start(struct usv_dp_ring *r, const struct usv_ring_config *cfg)
 	r->tx.arena_used = 0;
 	r->tx_linked = false;
 	r->tx_direct = false;
-	r->tap_multishot = false;
 	pthread_mutex_lock(&r->dp->lock);
 	snprintf(r->backend_name, sizeof(r->backend_name), "%s", cfg->backend_name);
 	pthread_mutex_unlock(&r->dp->lock);

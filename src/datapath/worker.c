@@ -65,7 +65,7 @@ void usv_dp_poll_arm(struct usv_dp_ring *r, unsigned t)
 			r->devno, r->idx, fd);
 		return;
 	}
-	if (t == USV_TAG_KICK || r->tap_multishot)
+	if (t == USV_TAG_KICK)
 		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
 	else
 		io_uring_prep_poll_add(sqe, fd, POLLIN);
@@ -142,11 +142,13 @@ static void route_poll(struct usv_dp_ring *r, unsigned t, const struct io_uring_
 			usv_warn("dev %u: vq %u: %s poll failed: %s", r->devno,
 				 r->idx, t == USV_TAG_KICK ? "kick" : "tap",
 				 strerror(-cqe->res));
-		else if (cqe->res >= 0 && r->running && !r->broken &&
-			 (t == USV_TAG_KICK || r->tap_multishot))
+		else if (cqe->res >= 0 && r->running && !r->broken && t == USV_TAG_KICK)
 			usv_dp_poll_arm(r, t);
 	}
-	if (cqe->res > 0 && r->running) {
+	/* A tap that says only POLLERR (deleted under us: every read fails
+	 * and every poll says so at once) does not queue RX: that would spin.
+	 * Its read error is counted and logged; a kick retries. */
+	if (cqe->res > 0 && r->running && (t == USV_TAG_KICK || (cqe->res & POLLIN))) {
 		if (t == USV_TAG_KICK)
 			usv_dp_count(&r->st.kicks, 1);
 		usv_dp_queue(r);

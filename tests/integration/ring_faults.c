@@ -65,6 +65,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1600,6 +1602,127 @@ static void scenario_tx_after_reload(void)
 
 /* ---- driver ---------------------------------------------------------------- */
 
+/* A multi-queue tap of one queue, non-blocking, with QEMU's header size:
+ * only such a tap's queue can be detached (TUNSETQUEUE), as QEMU does when
+ * the guest uses fewer queue pairs than it has. */
+static int tap_open_mq(void)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE };
+	int hdr = 12, fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		cl_setup_fail("a multi-queue tap");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool tap_queue(struct rdev *x, short flag)
+{
+	struct ifreq ifr = { .ifr_flags = flag };
+
+	return ioctl(x->d.tap, TUNSETQUEUE, &ifr) == 0;
+}
+
+/* Deletes the interface (RTM_DELLINK): the daemon's tap fd stays open, its
+ * reads fail with EBADFD and its polls say POLLERR from then on. */
+static bool link_delete(const char *ifname)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_DELLINK,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1 },
+		.i = { .ifi_family = AF_UNSPEC, .ifi_index = (int)if_nametoindex(ifname) },
+	};
+	struct {
+		struct nlmsghdr h;
+		struct nlmsgerr e;
+	} ack;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	bool ok;
+
+	ok = fd >= 0 && req.i.ifi_index > 0 && send(fd, &req, sizeof(req), 0) == sizeof(req) &&
+	     recv(fd, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack) &&
+	     ack.h.nlmsg_type == NLMSG_ERROR && ack.e.error == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The ring's "errors=" in the stats file, within 3 s at least want. */
+static unsigned wait_errors(struct rdev *x, unsigned vq, unsigned want)
+{
+	uint64_t end = cl_now_ms() + cl_scaled(3000);
+	unsigned n = 0;
+	char line[512], *p;
+
+	do {
+		if (stats_line(x, vq, line, sizeof(line)) && (p = strstr(line, " errors=")))
+			n = (unsigned)strtoul(p + 8, NULL, 10);
+		if (n < want)
+			cl_sleep_ms(50);
+	} while (n < want && cl_now_ms() < end);
+	return n;
+}
+
+/* RX while the tap's queue is detached (QEMU detaches the queues of pairs
+ * the guest does not use), then attached again: a frame after the attach
+ * arrives without a kick, as with the kernel's vhost_net (the daemon polls
+ * the tap only once it found it empty). Then the interface is deleted
+ * under the daemon: its reads fail and the tap polls POLLERR for good;
+ * the failure is counted and the daemon does not spin on it. */
+static void scenario_rx_detached(void)
+{
+	struct rdev c;
+	unsigned errs;
+	int mq;
+
+	if (!rdev_open(&c, "device C (multi-queue tap)", CL_RAM_MEMFD))
+		goto out;
+	if ((mq = tap_open_mq()) < 0)
+		goto out;
+	close(c.d.tap);
+	c.d.tap = mq;
+	cl_port_close(&c.port);
+	if (!tap_host_side(&c) || !rdev_start(&c))
+		goto out;
+	{
+		uint16_t old = c.avail[VQ_RX];
+
+		rx_post(&c, 8);
+		kick_as_driver(&c, VQ_RX, old);
+	}
+	rx_one(&c, 100, "before the queue is detached");
+	if (!cl_check(tap_queue(&c, IFF_DETACH_QUEUE), "%s: TUNSETQUEUE IFF_DETACH_QUEUE",
+		      c.tag))
+		goto out;
+	/* A kick makes the daemon look at the detached (empty) queue. */
+	kick(&c, VQ_RX);
+	check_daemon_idle(c.tag, "RX with the tap's queue detached", cl_scaled(500));
+	if (!cl_check(tap_queue(&c, IFF_ATTACH_QUEUE), "%s: TUNSETQUEUE IFF_ATTACH_QUEUE",
+		      c.tag))
+		goto out;
+	/* Buffers are posted already: no kick, the tap's poll brings it. */
+	rx_one(&c, 100, "after the queue is attached again, without a kick");
+	rx_one(&c, 1514, "and one more");
+	if (!cl_check(link_delete(c.port.ifname), "%s: interface %s deleted", c.tag,
+		      c.port.ifname))
+		goto out;
+	kick(&c, VQ_RX);
+	errs = wait_errors(&c, VQ_RX, 1);
+	cl_check(errs >= 1, "%s: the daemon's read of the deleted tap failed and was "
+		 "counted (errors=%u)", c.tag, errs);
+	check_daemon_idle(c.tag, "RX on a deleted tap (reads EBADFD, polls POLLERR)",
+			  cl_scaled(500));
+	rdev_stop(&c, NULL);
+out:
+	rdev_close(&c);
+}
+
 static const struct scenario {
 	const char *name;
 	const char *title;
@@ -1618,6 +1741,8 @@ static const struct scenario {
 	  scenario_vring_base },
 	{ "tx-after-reload", "TX driven as Linux does, before and after a driver reload",
 	  scenario_tx_after_reload },
+	{ "rx-detached", "RX with the tap's queue detached, then attached again: no spin, "
+	  "no kick needed after", scenario_rx_detached },
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
