@@ -465,6 +465,17 @@ static bool drained(struct run *r, int ms)
 	return all;
 }
 
+/* The kernel ended the session, or reading it failed. */
+static bool session_over(struct run *r)
+{
+	bool over;
+
+	pthread_mutex_lock(&r->lock);
+	over = r->ended || r->error;
+	pthread_mutex_unlock(&r->lock);
+	return over;
+}
+
 /* With r->lock held: the devices whose request did not finish, for a log
  * line ("1 device: dev 3", "18 devices: dev 1, dev 2, dev 7 and 15 more"). */
 static void busy_devices(struct run *r, char *buf, size_t n)
@@ -554,8 +565,7 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 			/* After the stop: no worker marks it serving again. */
 			if (ctl)
 				usv_front_ctl_serving(ctl, false);
-			if (ret != USV_LOOP_HANDOVER || drained(&r, DRAIN_MS) || r.ended ||
-			    r.error)
+			if (ret != USV_LOOP_HANDOVER || drained(&r, DRAIN_MS) || session_over(&r))
 				break;
 			refuse_handover(&r);
 		}
