@@ -595,6 +595,12 @@ void usv_control_stop_handed_over(struct usv_control *c)
 	usv_control_stop(c);
 }
 
+void usv_control_remove_socket(struct usv_control *c)
+{
+	if (c)
+		remove_socket(c);
+}
+
 void usv_control_free(struct usv_control *c)
 {
 	if (!c)

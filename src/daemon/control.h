@@ -77,6 +77,9 @@ int usv_control_listen_fd(const struct usv_control *c);
 /* After a hand-over: stops serving and closes every client but leaves the
  * socket file, which the new daemon now serves. */
 void usv_control_stop_handed_over(struct usv_control *c);
+/* Removes the socket file if it is still the one bound, nothing else: for
+ * a daemon that ends without stopping (the stop took too long). */
+void usv_control_remove_socket(struct usv_control *c);
 /* Closes the trace and frees c; once no device can report any more. */
 void usv_control_free(struct usv_control *c);
 

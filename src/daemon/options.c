@@ -42,6 +42,11 @@ void usv_options_usage(FILE *f)
 		"                                  socket over from the usvhostd listening\n"
 		"                                  on --control (default " USV_CONTROL_DEFAULT ");\n"
 		"                                  front and profile are the running one's\n"
+		"      --stop-timeout=SECONDS      a stop (SIGINT, SIGTERM) that has not\n"
+		"                                  released every device by then ends the\n"
+		"                                  process after removing the node or mount\n"
+		"                                  and the control socket (exit status 1;\n"
+		"                                  default 10; 0: wait for ever)\n"
 		"      --keep-privileges           do not drop capabilities nor set\n"
 		"                                  no_new_privs after start-up (debugging)\n"
 		"      --seccomp=enforce|log|kill|off\n"
@@ -82,8 +87,9 @@ void usv_options_usage(FILE *f)
 		"  -V, --version                   print the version and exit\n"
 		"\n"
 		"SIGINT or SIGTERM stops the daemon: every device is released, every\n"
-		"imported fd closed, and the device node or mount removed. After a\n"
-		"takeover the old daemon exits 0 and leaves them to the new one.\n");
+		"imported fd closed, and the device node or mount removed, within\n"
+		"--stop-timeout. After a takeover the old daemon exits 0 and leaves\n"
+		"them to the new one.\n");
 }
 
 static void list_profiles(FILE *f)
@@ -142,7 +148,8 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 {
 	enum { OPT_SYSLOG = 256, OPT_FUSE_DEBUG, OPT_TRACE, OPT_INJECT, OPT_MODE,
 	       OPT_GROUP, OPT_MAX_PER_USER, OPT_KEEP_PRIVS, OPT_LOG_FORMAT, OPT_CONTROL,
-	       OPT_CONTROL_GROUP, OPT_SECCOMP, OPT_MAX_MEM_REGIONS, OPT_TAKEOVER };
+	       OPT_CONTROL_GROUP, OPT_SECCOMP, OPT_MAX_MEM_REGIONS, OPT_TAKEOVER,
+	       OPT_STOP_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
@@ -161,6 +168,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "max-devices-per-user", required_argument, NULL, OPT_MAX_PER_USER },
 		{ "max-mem-regions", required_argument, NULL, OPT_MAX_MEM_REGIONS },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "keep-privileges", no_argument, NULL, OPT_KEEP_PRIVS },
 		{ "takeover", no_argument, NULL, OPT_TAKEOVER },
 		{ "control", required_argument, NULL, OPT_CONTROL },
@@ -181,6 +189,7 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 	o->mode = USV_DEFAULT_MODE;
 	o->max_devices_per_user = USV_DEFAULT_MAX_DEVICES_PER_USER;
 	o->max_mem_regions = USV_MAX_MEM_REGIONS;
+	o->stop_timeout = USV_DEFAULT_STOP_TIMEOUT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:n:m:p:w:s:fl:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -320,6 +329,18 @@ int usv_options_parse(int argc, char **argv, struct usv_options *o)
 				return -EINVAL;
 			}
 			o->max_mem_regions = (unsigned)n;
+			break;
+		}
+		case OPT_STOP_TIMEOUT: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || optarg[0] == '-' || n > 86400) {
+				fprintf(stderr, "usvhostd: --stop-timeout takes seconds, 0 "
+					"to 86400 (0: no bound)\n");
+				return -EINVAL;
+			}
+			o->stop_timeout = (unsigned)n;
 			break;
 		}
 		case OPT_CONTROL:

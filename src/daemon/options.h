@@ -33,6 +33,7 @@ struct usv_options {
 	unsigned workers;   /* --workers, accepted and ignored; 0: not given */
 	unsigned max_devices_per_user; /* 0: no limit */
 	unsigned max_mem_regions; /* SET_MEM_TABLE answers E2BIG above it */
+	unsigned stop_timeout; /* seconds a stop may take; 0: no bound */
 	mode_t mode;        /* of the served file (FUSE) */
 	gid_t gid;          /* its group (FUSE) */
 	bool mode_set;      /* --mode given */
@@ -52,6 +53,8 @@ struct usv_options {
 #define USV_DEFAULT_MOUNT "/run/usvhost"
 #define USV_DEFAULT_MAX_DEVICES_PER_USER 256
 #define USV_DEFAULT_MODE 0600
+/* Well inside systemd's default TimeoutStopSec (90 s). */
+#define USV_DEFAULT_STOP_TIMEOUT 10
 /* The kernel's vhost module parameter is an unsigned short. */
 #define USV_MAX_MEM_REGIONS_LIMIT 65535
 

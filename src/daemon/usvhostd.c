@@ -6,9 +6,11 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "core/devlist.h"
@@ -21,6 +23,7 @@
 #include "daemon/options.h"
 #include "daemon/privileges.h"
 #include "daemon/seccomp.h"
+#include "daemon/stop_watch.h"
 #include "daemon/takeover.h"
 #include "datapath/uring_dp.h"
 #include "front/front.h"
@@ -51,6 +54,9 @@ struct serve {
 	bool handed_over;
 	bool took_over; /* --takeover completed: the socket file is ours */
 	struct usv_front_state front_id; /* what `version` says of the front */
+	bool fuse;                     /* the FUSE-file front (else CUSE) */
+	atomic_int session_fd;         /* while the front stops; else -1 */
+	struct usv_stop_watch stop;    /* --stop-timeout */
 };
 
 static int serve_started(void *arg)
@@ -254,6 +260,46 @@ static void serve_unmounting(void *arg, bool begin)
 		usv_warn("cannot raise CAP_SYS_ADMIN for the unmount");
 }
 
+/* The front stops for good: the stop's time runs from here. */
+static void serve_stopping(void *arg, int session_fd)
+{
+	struct serve *sv = arg;
+
+	atomic_store(&sv->session_fd, session_fd);
+	usv_stop_watch_arm(&sv->stop);
+}
+
+/* The stop has taken --stop-timeout seconds: a device could not be
+ * released. Its worker or request waits on its owner's memory: a read of
+ * /proc/PID/mem waits uninterruptibly on a page that never arrives (a file
+ * of a frozen FUSE server mapped as guest RAM), and not even the process's
+ * end ends that wait. So what callers and the host see is undone here: the
+ * session's fd is closed, which ends the connection (every caller's request
+ * in flight is answered with an error; a CUSE node goes away), the mount is
+ * undone and the control socket removed, if still ours; then the process
+ * ends. Threads in such a wait stay until the page arrives, holding only
+ * what the kernel frees then. */
+static void serve_stop_overdue(void *arg, unsigned secs)
+{
+	struct serve *sv = arg;
+	bool ours = !sv->handed_over && (!sv->in || sv->took_over);
+	int fd = atomic_exchange(&sv->session_fd, -1);
+
+	usv_err("stopping: not done after %u s (--stop-timeout): a device's request or "
+		"worker waits on memory its owner does not let the daemon read; ending "
+		"the connection and the process", secs);
+	if (ours && sv->fuse) {
+		serve_unmounting(sv, true);
+		if (umount2(sv->o->mount, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+			usv_err("cannot unmount %s: %s", sv->o->mount, strerror(errno));
+	}
+	if (ours && fd >= 0)
+		close(fd);
+	if (ours)
+		usv_control_remove_socket(sv->ctl);
+	_exit(EXIT_FAILURE);
+}
+
 int main(int argc, char **argv)
 {
 	struct usv_front_config fc = { .session_fd = -1 };
@@ -332,6 +378,13 @@ int main(int argc, char **argv)
 		usv_warn("--workers is ignored: each device has its own worker thread, "
 			 "as in the kernel");
 	sv.o = &o;
+	sv.fuse = t == USV_TRANSPORT_FUSE;
+	atomic_init(&sv.session_fd, -1);
+	ret = usv_stop_watch_init(&sv.stop, o.stop_timeout, serve_stop_overdue, &sv);
+	if (ret) {
+		usv_err("cannot set up the stop's watch: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
 	sv.devs = &devs;
 	sv.profile = o.profile;
 	sv.dc.stats_path = o.stats;
@@ -441,6 +494,7 @@ int main(int argc, char **argv)
 	fc.hooks.unmounting = serve_unmounting;
 	fc.hooks.handover = serve_handover;
 	fc.hooks.handover_refused = serve_handover_refused;
+	fc.hooks.stopping = serve_stopping;
 	fc.hooks.ctx = &sv;
 	fc.ctl = sv.fctl;
 	if (o.takeover) {
@@ -455,6 +509,10 @@ int main(int argc, char **argv)
 		snprintf(sv.what, sizeof(sv.what), "%s/vhost-net", o.mount);
 		ret = usv_front_fusefile_run(&fc);
 	}
+	/* Whatever ended the front, the rest of the stop is bounded too; the
+	 * front has closed its session fd. */
+	atomic_store(&sv.session_fd, -1);
+	usv_stop_watch_arm(&sv.stop);
 	if (sv.handed_over)
 		usv_info("handed over: every device, the %s and the control socket "
 			 "are the new daemon's", t == USV_TRANSPORT_CUSE ? "node" : "mount");
@@ -476,6 +534,8 @@ out:
 	usv_notify_close(&sv.notify);
 	usv_front_ctl_free(sv.fctl);
 	usv_takeover_in_free(&in);
+	if (sv.stop.overdue)
+		usv_stop_watch_destroy(&sv.stop);
 	usv_info("stopped%s", ret ? " after an error" : "");
 	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
 }

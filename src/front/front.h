@@ -71,6 +71,13 @@ struct usv_front_hooks {
 	 * did not finish in time (why says which device's): the front serves
 	 * on; the hook tells whoever asked. */
 	void (*handover_refused)(void *ctx, const char *why);
+	/* On the loop thread, once, when the front stops for good (a signal,
+	 * the session's end), before it waits for the requests in progress:
+	 * the daemon bounds the stop's time from here. session_fd is the
+	 * session's /dev/fuse or /dev/cuse fd, open until the front returns:
+	 * closing it ends the connection (every caller's request is answered
+	 * with an error) when the stop takes too long. */
+	void (*stopping)(void *ctx, int session_fd);
 	void *ctx;
 };
 

@@ -15,6 +15,9 @@
  * the loop may start one more thread per such device: the others always
  * find USV_FRONT_THREADS.
  *
+ * A stop for good (not a hand-over) calls the daemon's stopping hook and
+ * then waits for every worker; the daemon bounds that wait (--stop-timeout).
+ *
  * The loop thread itself only waits: for a hand-over request, the end of
  * the session, or libfuse's signal handlers marking it exited. Workers
  * block those signals; the kernel gives a process-directed signal to the
@@ -531,6 +534,24 @@ static void refuse_handover(struct run *r)
 	usv_front_ctl_done(r->ctl);
 }
 
+/* The front stops for good: the daemon is told (it bounds the stop), and a
+ * request that has not finished in DRAIN_MS is named in the log; the loop
+ * then waits for it. */
+static void stop_for_good(struct run *r)
+{
+	char devs[128];
+
+	if (r->hooks && r->hooks->stopping)
+		r->hooks->stopping(r->hooks->ctx, fuse_session_fd(r->se));
+	if (drained(r, DRAIN_MS))
+		return;
+	pthread_mutex_lock(&r->lock);
+	busy_devices(r, devs, sizeof(devs));
+	pthread_mutex_unlock(&r->lock);
+	usv_warn("stopping: a request in progress has not finished in %d s (%s); it waits "
+		 "on its device, whose owner's memory may not answer", DRAIN_MS / 1000, devs);
+}
+
 int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 		       const struct usv_front_hooks *hooks, struct usv_front_loop *loop,
 		       struct usv_front_init *init)
@@ -565,7 +586,11 @@ int usv_front_loop_run(struct fuse_session *se, struct usv_front_ctl *ctl,
 			/* After the stop: no worker marks it serving again. */
 			if (ctl)
 				usv_front_ctl_serving(ctl, false);
-			if (ret != USV_LOOP_HANDOVER || drained(&r, DRAIN_MS) || session_over(&r))
+			if (ret != USV_LOOP_HANDOVER) {
+				stop_for_good(&r);
+				break;
+			}
+			if (drained(&r, DRAIN_MS) || session_over(&r))
 				break;
 			refuse_handover(&r);
 		}

@@ -13,15 +13,18 @@
  *   hostile --list
  *
  * --list prints one line per scenario: NAME, the daemon options it needs
- * ("-": none), whether it needs a second daemon to freeze ("stall" or "-"),
- * and its title, separated by tabs. hostile.sh runs every scenario against a
- * fresh usvhostd (so a crash or a hang shows in that scenario only).
+ * ("-": none), whether it needs a second daemon to freeze ("stall"), ends
+ * the daemon itself ("stops": hostile.sh then expects it to have exited 1)
+ * or neither ("-"), and its title, separated by tabs. hostile.sh runs every
+ * scenario against a fresh usvhostd (so a crash or a hang shows in that
+ * scenario only).
  * --files: a directory every uid can read, for files the scenarios create
  * (default $TMPDIR or /tmp). --stall-dev: the vhost-net file of a second
  * usvhostd, --stall-pid its pid; the fuse-fd-hang scenario stops it with
  * SIGSTOP and resumes it (SIGCONT) before it ends. --daemon, --control: the
  * usvhostd binary and the running daemon's control socket, with which
- * owner-memory-hang tries a `usvhostd --takeover` while a request waits.
+ * owner-memory-hang tries a `usvhostd --takeover` while a request waits
+ * (owner-memory-stop, a SIGTERM: the socket must then be gone).
  *
  * What they attack: the daemon's buffers (oversized TX chains and RX
  * frames); the caller's rights (a read-only file as guest RAM, also behind a
@@ -59,84 +62,90 @@
 static const struct scenario {
 	const char *name;
 	const char *daemon_opts; /* "-": none */
-	bool stall;              /* needs a second daemon to freeze */
+	/* "stall": needs a second daemon to freeze; "stops": ends the daemon
+	 * itself (SIGTERM), which must then have exited 1; "-": neither. */
+	const char *needs;
 	const char *title;
 	void (*fn)(void);
 } scenarios[] = {
-	{ "oversized-tx-anon", "-", false,
+	{ "oversized-tx-anon", "-", "-",
 	  "an oversized TX chain in anonymous RAM (70,000 bytes, then 1 MB) is dropped or "
 	  "sent, never overflows; the ring and the daemon live", scenario_oversized_tx_anon },
-	{ "oversized-tx-segments", "-", false,
+	{ "oversized-tx-segments", "-", "-",
 	  "a 90,000-byte TX chain of 300 segments in shared RAM is dropped or sent, never "
 	  "overflows", scenario_oversized_tx_segments },
-	{ "oversized-rx-frame", "-", false,
+	{ "oversized-rx-frame", "-", "-",
 	  "tap reads larger than the daemon's buffers (the caller set a 4096-byte vnet "
 	  "header) are dropped or delivered, never overflow", scenario_oversized_rx },
-	{ "readonly-file-root", "-", false,
+	{ "readonly-file-root", "-", "-",
 	  "a file mapped read-only as guest RAM is never written through the daemon",
 	  scenario_readonly_root },
-	{ "readonly-file-unprivileged", "--mode=0666", false,
+	{ "readonly-file-unprivileged", "--mode=0666", "-",
 	  "an unprivileged caller cannot make the daemon write a root-owned file it may "
 	  "only read", scenario_readonly_unprivileged },
-	{ "readonly-file-forged-maps", "-", false,
+	{ "readonly-file-forged-maps", "-", "-",
 	  "a maps line over 512 bytes forging the read-only file's mapping as writable "
 	  "gains the caller nothing", scenario_readonly_forged_maps },
-	{ "owner-exec", "-", false,
+	{ "owner-exec", "-", "-",
 	  "after the owner execs, its rings never touch the new image and the new image is "
 	  "not the owner", scenario_owner_exec },
-	{ "truncated-ram", "-", false,
+	{ "truncated-ram", "-", "-",
 	  "guest RAM truncated under the daemon stops that ring with a log line; the daemon "
 	  "and other devices live", scenario_truncated_ram },
-	{ "sealed-ram", "-", false,
+	{ "sealed-ram", "-", "-",
 	  "sealed guest RAM cannot be truncated and traffic goes on", scenario_sealed_ram },
-	{ "blocking-call-eventfd", "-", false,
+	{ "blocking-call-eventfd", "-", "-",
 	  "a full blocking call eventfd stalls neither its device, other devices nor control "
 	  "requests", scenario_blocking_call },
-	{ "blocking-err-eventfd", "-", false,
+	{ "blocking-err-eventfd", "-", "-",
 	  "a full blocking ERR eventfd stalls neither other devices nor control requests",
 	  scenario_blocking_err },
-	{ "busyloop", "-", false,
+	{ "busyloop", "-", "-",
 	  "a 0xffffffff us BUSYLOOP_TIMEOUT on an idle ring does not delay another device",
 	  scenario_busyloop },
-	{ "indirect-storm", "-", false,
+	{ "indirect-storm", "-", "-",
 	  "a storm of zero-length indirect entries stops that ring and does not delay "
 	  "another device", scenario_indirect_storm },
-	{ "fuse-fd-hang", "-", true,
+	{ "fuse-fd-hang", "-", "stall",
 	  "an fd on a frozen FUSE server passed as kick, call, err or backend is refused at "
 	  "once; the daemon keeps serving", scenario_fuse_fd_hang },
-	{ "owner-memory-hang", "-", false,
+	{ "owner-memory-hang", "-", "-",
 	  "18 devices whose owner never lets the daemon read its memory, each with a ring stop "
 	  "waiting and 20 more requests for one: another process's device and the bystander "
 	  "are served", scenario_owner_memory_hang },
-	{ "iotlb-blocking-reads", "-", false,
+	{ "owner-memory-stop", "--stop-timeout=8", "stops",
+	  "SIGTERM while devices wait on their owner's memory: the daemon ends within "
+	  "--stop-timeout, unmounted, its control socket removed, and the owner's ioctls are "
+	  "answered", scenario_owner_memory_stop },
+	{ "iotlb-blocking-reads", "-", "-",
 	  "20 blocking read()s of the IOTLB channel, more than the daemon's request threads, "
 	  "stall no other caller", scenario_iotlb_blocking_reads },
-	{ "device-limit", "--mode=0666 --max-devices-per-user=3", false,
+	{ "device-limit", "--mode=0666 --max-devices-per-user=3", "-",
 	  "one uid cannot open more than --max-devices-per-user devices (EMFILE, logged); "
 	  "another uid still can", scenario_device_limit },
-	{ "long-chain", "-", false,
+	{ "long-chain", "-", "-",
 	  "a chain of more than 1024 descriptor reads through indirect tables stops that ring",
 	  scenario_long_chain },
-	{ "straddle-region", "-", false,
+	{ "straddle-region", "-", "-",
 	  "a TX buffer running past the end of a memory region stops that ring",
 	  scenario_straddle },
-	{ "wrap-2-64", "-", false,
+	{ "wrap-2-64", "-", "-",
 	  "a TX buffer wrapping past 2^64 stops that ring and never reaches address 0",
 	  scenario_wrap },
-	{ "huge-length", "-", false, "a TX descriptor of length 0xffffffff stops that ring",
+	{ "huge-length", "-", "-", "a TX descriptor of length 0xffffffff stops that ring",
 	  scenario_huge_len },
-	{ "rx-over-4g", "-", false, "RX buffers adding up to more than 4 GiB stop that ring",
+	{ "rx-over-4g", "-", "-", "RX buffers adding up to more than 4 GiB stop that ring",
 	  scenario_rx_4g },
-	{ "nested-indirect", "-", false,
+	{ "nested-indirect", "-", "-",
 	  "an indirect descriptor inside an indirect table stops that ring", scenario_nested },
-	{ "indirect-outside", "-", false,
+	{ "indirect-outside", "-", "-",
 	  "an indirect table outside guest memory stops that ring", scenario_ind_outside },
-	{ "indirect-bad-length", "-", false,
+	{ "indirect-bad-length", "-", "-",
 	  "an indirect table whose length is not a multiple of 16 stops that ring",
 	  scenario_ind_len },
-	{ "rx-readable", "-", false, "a readable descriptor in an RX chain stops that ring",
+	{ "rx-readable", "-", "-", "a readable descriptor in an RX chain stops that ring",
 	  scenario_rx_readable },
-	{ "used-readonly", "-", false,
+	{ "used-readonly", "-", "-",
 	  "a used ring in read-only memory is refused at attach (EFAULT) and never written",
 	  scenario_used_readonly },
 };
@@ -197,7 +206,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--list")) {
 			for (size_t k = 0; k < N_SCENARIOS; k++)
 				printf("%s\t%s\t%s\t%s\n", scenarios[k].name,
-				       scenarios[k].daemon_opts, scenarios[k].stall ? "stall" : "-",
+				       scenarios[k].daemon_opts, scenarios[k].needs,
 				       scenarios[k].title);
 			return 0;
 		} else {

@@ -71,6 +71,11 @@ size_t hx_rx_buf_off(uint16_t head);
 uint64_t hx_stats_num(const char *line, const char *key);
 bool hx_line_drops_at_least(const char *line, uint64_t arg);
 bool hx_drop_privileges(uid_t uid);
+/* Threads of the daemon in an uninterruptible (or killable) wait. */
+unsigned hx_daemon_threads_waiting(void);
+/* A byte over a pipe; the receive waits at most ms (scaled). */
+bool hx_link_send(int fd, uint8_t v);
+bool hx_link_recv(int fd, uint8_t *v, unsigned ms);
 
 /* ---- one device: RAM, rings, a tap and its interface (hostile_lib.c) ---- */
 
@@ -199,6 +204,8 @@ void scenario_blocking_err(void);
 void scenario_busyloop(void);
 void scenario_fuse_fd_hang(void);
 void scenario_owner_memory_hang(void);
+/* hostile_stop.c */
+void scenario_owner_memory_stop(void);
 
 /* ---- a FUSE file system to freeze (hostile_frozen.c) ------------------- */
 

@@ -9,7 +9,8 @@
 # --workers=1 while the daemon has a shared worker pool: every device on one
 # worker is the worst case for isolation), and for fuse-fd-hang a second
 # usvhostd whose file the client passes in after freezing it (SIGSTOP); run
-# the client; then the daemon must still run, exit 0 on SIGTERM, unmount,
+# the client; then the daemon must still run, exit 0 on SIGTERM, unmount
+# (or, for a scenario that stops it itself, have exited 1, unmounted),
 # and have logged no crash or sanitizer report. Run it in the ASan build
 # (configure --enable-sanitizers): heap overflows show there.
 #
@@ -113,7 +114,20 @@ run_one() { # NAME DAEMON-OPTIONS STALL
 	esac
 	stall_cleanup
 	st=$(proc_state "$dpid")
-	if [ -z "$st" ] || [ "$st" = Z ]; then
+	if [ "$3" = stops ]; then
+		# The scenario sent SIGTERM and saw the daemon end: it must have
+		# ended itself (exit 1, --stop-timeout), unmounted.
+		if [ -n "$st" ] && [ "$st" != Z ]; then
+			fail "$name: usvhostd still runs after the scenario stopped it"
+			stop_daemon
+		else
+			wait "$dpid"
+			drc=$?
+			dpid=
+			[ "$drc" -eq 1 ] || fail "$name: usvhostd exited $drc, expected 1 (a stop that had to leave devices)"
+			! mounted || fail "$name: $mnt is still mounted after usvhostd ended"
+		fi
+	elif [ -z "$st" ] || [ "$st" = Z ]; then
 		wait "$dpid"
 		fail "$name: usvhostd died during the scenario (status $?)"
 		dpid=

@@ -13,6 +13,7 @@
 #include "hostile.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
@@ -457,4 +458,54 @@ bool hx_drop_privileges(uid_t uid)
 	/* As a user's QEMU: dumpable, its /proc files its own. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return true;
+}
+
+/* Two processes of a scenario talk over pipes, a byte at a time. */
+bool hx_link_send(int fd, uint8_t v)
+{
+	return write(fd, &v, 1) == 1;
+}
+
+bool hx_link_recv(int fd, uint8_t *v, unsigned ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, (int)cl_scaled(ms)) == 1 && read(fd, v, 1) == 1;
+}
+
+/* Threads of the daemon in an uninterruptible (or killable) wait: a worker
+ * waiting on a page of its owner's memory is one. */
+unsigned hx_daemon_threads_waiting(void)
+{
+	char path[320], buf[512];
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)hx.daemon_pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char *p;
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)hx.daemon_pid,
+			 e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "TID (comm) S ...": the state follows the last ')'. */
+		p = strrchr(buf, ')');
+		n += p && p[1] == ' ' && p[2] == 'D';
+	}
+	closedir(d);
+	return n;
 }

@@ -554,24 +554,12 @@ static void stuck_release(int efd, uint64_t n)
 		cl_setup_fail("release %llu callers", (unsigned long long)n);
 }
 
-/* The attacker and the checker talk over two pipes, a byte at a time. */
+/* The attacker and the checker talk over two pipes (hx_link_send). */
 struct stuck_link {
 	int up[2];   /* attacker -> checker */
 	int down[2]; /* checker -> attacker */
 	const char *file;
 };
-
-static bool link_send(int fd, uint8_t v)
-{
-	return write(fd, &v, 1) == 1;
-}
-
-static bool link_recv(int fd, uint8_t *v, unsigned ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, (int)cl_scaled(ms)) == 1 && read(fd, v, 1) == 1;
-}
 
 /* The attacker, in a process of its own: while its workers wait in a fault
  * on its memory the kernel holds its mmap lock, and a process that maps,
@@ -648,7 +636,7 @@ static int stuck_attacker_main(void *arg)
 		goto out;
 	}
 	/* Ready; the checker stops the server and says "frozen". */
-	if (!link_send(l->up[1], 'r') || !link_recv(l->down[0], &v, 10000) || v != 'f')
+	if (!hx_link_send(l->up[1], 'r') || !hx_link_recv(l->down[0], &v, 10000) || v != 'f')
 		goto out;
 	released = true;
 	/* Posted only now: a worker woken for anything else (the host's own
@@ -661,7 +649,7 @@ static int stuck_attacker_main(void *arg)
 		hdev_kick(&x[i], VQ_TX);
 	}
 	/* The checker sees every worker waiting, then says "ring stops". */
-	if (!link_send(l->up[1], 'k') || !link_recv(l->down[0], &v, 30000) || v != 'b')
+	if (!hx_link_send(l->up[1], 'k') || !hx_link_recv(l->down[0], &v, 30000) || v != 'b')
 		goto out;
 	stuck_release(go_base, nb);
 	cl_sleep_ms(cl_scaled(300));
@@ -675,7 +663,7 @@ static int stuck_attacker_main(void *arg)
 		done_early[i] = atomic_load(&wr[i].done);
 	/* How many ring stops wait; then wait for "let go" (the server runs
 	 * again). */
-	if (!link_send(l->up[1], waiting) || !link_recv(l->down[0], &v, 60000) || v != 'g')
+	if (!hx_link_send(l->up[1], waiting) || !hx_link_recv(l->down[0], &v, 60000) || v != 'g')
 		v = 0;
 out:
 	if (!released) {
@@ -732,43 +720,6 @@ out:
 	cl_close(&go_wr);
 	cl_close(&leave);
 	return released ? 0 : 1;
-}
-
-/* Threads of the daemon in an uninterruptible (or killable) wait: a worker
- * waiting on a page of its owner's memory is one. */
-static unsigned daemon_threads_waiting(void)
-{
-	char path[320], buf[512];
-	unsigned n = 0;
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)hx.daemon_pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char *p;
-		ssize_t len;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)hx.daemon_pid,
-			 e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-		if (fd >= 0)
-			close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* "TID (comm) S ...": the state follows the last ')'. */
-		p = strrchr(buf, ')');
-		n += p && p[1] == ' ' && p[2] == 'D';
-	}
-	closedir(d);
-	return n;
 }
 
 /* usvhostd --takeover while a device's request waits on its owner's
@@ -844,31 +795,31 @@ void scenario_owner_memory_hang(void)
 	}
 	l.file = fz.file;
 	apid = cl_spawn(stuck_attacker_main, &l, "attacker");
-	if (apid < 0 || !link_recv(l.up[0], &v, 30000) || v != 'r') {
+	if (apid < 0 || !hx_link_recv(l.up[0], &v, 30000) || v != 'r') {
 		cl_check(false, "the attacker did not set its 18 devices up");
 		goto out;
 	}
 	/* Stopped for sure (kill() only asks) before the workers go there. */
 	if (kill(fz.pid, SIGSTOP) < 0 || waitpid(fz.pid, &st, WUNTRACED) != fz.pid ||
-	    !WIFSTOPPED(st) || !link_send(l.down[1], 'f')) {
+	    !WIFSTOPPED(st) || !hx_link_send(l.down[1], 'f')) {
 		cl_setup_fail("SIGSTOP the frozen file system");
 		goto out;
 	}
-	if (!link_recv(l.up[0], &v, 10000) || v != 'k') {
+	if (!hx_link_recv(l.up[0], &v, 10000) || v != 'k') {
 		cl_check(false, "the attacker did not post its packets");
 		goto out;
 	}
 	/* Every worker waits on its page before any ring stop is asked. */
 	for (uint64_t end = cl_now_ms() + cl_scaled(10000);
-	     (n = daemon_threads_waiting()) < STUCK_DEVICES && cl_now_ms() < end;)
+	     (n = hx_daemon_threads_waiting()) < STUCK_DEVICES && cl_now_ms() < end;)
 		cl_sleep_ms(20);
 	cl_print("    %u threads of the daemon wait on their owner's memory", n);
 	if (!cl_check(n >= STUCK_DEVICES, "every attacker device's worker waits on its owner's "
 		      "memory (%u daemon threads in an uninterruptible wait, want %u)", n,
-		      STUCK_DEVICES) || !link_send(l.down[1], 'b'))
+		      STUCK_DEVICES) || !hx_link_send(l.down[1], 'b'))
 		goto out;
 	from = bystander_mark(&b);
-	if (!link_recv(l.up[0], &v, 10000)) {
+	if (!hx_link_recv(l.up[0], &v, 10000)) {
 		cl_check(false, "the attacker did not say how many ring stops wait");
 		goto out;
 	}
@@ -886,7 +837,7 @@ out:
 	if (fz.pid > 0)
 		kill(fz.pid, SIGCONT);
 	if (l.down[1] >= 0)
-		link_send(l.down[1], 'g');
+		hx_link_send(l.down[1], 'g');
 	if (apid > 0)
 		cl_reap(apid, 30000, "the attacker (its requests answered once let go)");
 	if (ctl_pid > 0) {

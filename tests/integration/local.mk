@@ -52,6 +52,7 @@ tests_integration_hostile_SOURCES = \
 	tests/integration/hostile_guest.c \
 	tests/integration/hostile_memory.c \
 	tests/integration/hostile_stall.c \
+	tests/integration/hostile_stop.c \
 	tests/integration/hostile_frozen.c
 tests_integration_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/lib
 tests_integration_hostile_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
