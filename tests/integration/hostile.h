@@ -219,6 +219,12 @@ struct frozen_fs {
 bool frozen_fs_start(struct frozen_fs *fz, size_t size);
 /* Lets the server go on, ends it and unmounts. */
 void frozen_fs_stop(struct frozen_fs *fz);
+/* The checker's side of an owner whose memory freezes (pipes up, down):
+ * the owner says 'r' once its devices are up; the server is stopped and
+ * 'f' sent; the owner posts a packet per device and says 'k'. True once n
+ * daemon threads wait on the owner's memory (each step a check). */
+bool frozen_fs_freeze_owner(struct frozen_fs *fz, int up, int down, const char *who,
+			    unsigned n);
 void scenario_iotlb_blocking_reads(void);
 void scenario_device_limit(void);
 

@@ -154,3 +154,28 @@ void frozen_fs_stop(struct frozen_fs *fz)
 	fz->pid = -1;
 	rmdir(fz->mnt);
 }
+
+bool frozen_fs_freeze_owner(struct frozen_fs *fz, int up, int down, const char *who,
+			    unsigned n)
+{
+	unsigned waiting = 0;
+	uint8_t v = 0;
+	int st = 0;
+
+	if (!hx_link_recv(up, &v, 30000) || v != 'r')
+		return cl_check(false, "%s did not set its devices up", who);
+	/* Stopped for sure (kill() only asks) before the workers go there. */
+	if (kill(fz->pid, SIGSTOP) < 0 || waitpid(fz->pid, &st, WUNTRACED) != fz->pid ||
+	    !WIFSTOPPED(st) || !hx_link_send(down, 'f')) {
+		cl_setup_fail("SIGSTOP the frozen file system");
+		return false;
+	}
+	if (!hx_link_recv(up, &v, 10000) || v != 'k')
+		return cl_check(false, "%s did not post its packets", who);
+	for (uint64_t end = cl_now_ms() + cl_scaled(10000);
+	     (waiting = hx_daemon_threads_waiting()) < n && cl_now_ms() < end;)
+		cl_sleep_ms(20);
+	cl_print("    %u threads of the daemon wait on their owner's memory", waiting);
+	return cl_check(waiting >= n, "every device's worker waits on its owner's memory (%u "
+			"daemon threads in an uninterruptible wait, want %u)", waiting, n);
+}

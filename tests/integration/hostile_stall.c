@@ -783,8 +783,7 @@ void scenario_owner_memory_hang(void)
 	struct gate ctl = { -1, -1 };
 	pid_t ctl_pid = -1, apid = -1;
 	uint8_t v = 0;
-	unsigned from, n = 0;
-	int st = 0;
+	unsigned from;
 
 	if (!bystander_start(&b) || !frozen_fs_start(&fz, STUCK_DEVICES * 4096))
 		goto out;
@@ -795,28 +794,10 @@ void scenario_owner_memory_hang(void)
 	}
 	l.file = fz.file;
 	apid = cl_spawn(stuck_attacker_main, &l, "attacker");
-	if (apid < 0 || !hx_link_recv(l.up[0], &v, 30000) || v != 'r') {
-		cl_check(false, "the attacker did not set its 18 devices up");
-		goto out;
-	}
-	/* Stopped for sure (kill() only asks) before the workers go there. */
-	if (kill(fz.pid, SIGSTOP) < 0 || waitpid(fz.pid, &st, WUNTRACED) != fz.pid ||
-	    !WIFSTOPPED(st) || !hx_link_send(l.down[1], 'f')) {
-		cl_setup_fail("SIGSTOP the frozen file system");
-		goto out;
-	}
-	if (!hx_link_recv(l.up[0], &v, 10000) || v != 'k') {
-		cl_check(false, "the attacker did not post its packets");
-		goto out;
-	}
 	/* Every worker waits on its page before any ring stop is asked. */
-	for (uint64_t end = cl_now_ms() + cl_scaled(10000);
-	     (n = hx_daemon_threads_waiting()) < STUCK_DEVICES && cl_now_ms() < end;)
-		cl_sleep_ms(20);
-	cl_print("    %u threads of the daemon wait on their owner's memory", n);
-	if (!cl_check(n >= STUCK_DEVICES, "every attacker device's worker waits on its owner's "
-		      "memory (%u daemon threads in an uninterruptible wait, want %u)", n,
-		      STUCK_DEVICES) || !hx_link_send(l.down[1], 'b'))
+	if (apid < 0 ||
+	    !frozen_fs_freeze_owner(&fz, l.up[0], l.down[1], "the attacker", STUCK_DEVICES) ||
+	    !hx_link_send(l.down[1], 'b'))
 		goto out;
 	from = bystander_mark(&b);
 	if (!hx_link_recv(l.up[0], &v, 10000)) {

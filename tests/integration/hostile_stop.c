@@ -24,7 +24,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 enum { STOP_DEVICES = 2, STOP_TIMEOUT_S = 8 };
@@ -186,9 +185,7 @@ void scenario_owner_memory_stop(void)
 	struct frozen_fs fz = { .pid = -1 };
 	uint64_t took;
 	pid_t apid = -1;
-	unsigned n = 0;
 	uint8_t v = 0;
-	int st = 0;
 
 	if (!frozen_fs_start(&fz, STOP_DEVICES * 4096))
 		goto out;
@@ -198,25 +195,9 @@ void scenario_owner_memory_stop(void)
 	}
 	l.file = fz.file;
 	apid = cl_spawn(stop_attacker_main, &l, "the owner");
-	if (apid < 0 || !hx_link_recv(l.up[0], &v, 30000) || v != 'r') {
-		cl_check(false, "the owner did not set its devices up");
-		goto out;
-	}
-	if (kill(fz.pid, SIGSTOP) < 0 || waitpid(fz.pid, &st, WUNTRACED) != fz.pid ||
-	    !WIFSTOPPED(st) || !hx_link_send(l.down[1], 'f')) {
-		cl_setup_fail("SIGSTOP the frozen file system");
-		goto out;
-	}
-	if (!hx_link_recv(l.up[0], &v, 10000) || v != 'k') {
-		cl_check(false, "the owner did not post its packets");
-		goto out;
-	}
-	for (uint64_t end = cl_now_ms() + cl_scaled(10000);
-	     (n = hx_daemon_threads_waiting()) < STOP_DEVICES && cl_now_ms() < end;)
-		cl_sleep_ms(20);
-	if (!cl_check(n >= STOP_DEVICES, "every device's worker waits on its owner's memory "
-		      "(%u daemon threads in an uninterruptible wait, want %u)", n,
-		      STOP_DEVICES) || !hx_link_send(l.down[1], 'b'))
+	if (apid < 0 ||
+	    !frozen_fs_freeze_owner(&fz, l.up[0], l.down[1], "the owner", STOP_DEVICES) ||
+	    !hx_link_send(l.down[1], 'b'))
 		goto out;
 	if (!hx_link_recv(l.up[0], &v, 10000) ||
 	    !cl_check(v == STOP_DEVICES, "every ring stop waits on its worker (%u of %u)", v,
