@@ -335,8 +335,6 @@ static int check_plain(const struct usv_devlist *devs, const struct usv_devstate
 			return -EINVAL;
 	if (st->backend_features & ~p->backend_features)
 		return -EINVAL;
-	if ((f0 & USV_BIT(USV_F_RING_PACKED)) && st->has_iotlb)
-		return -EINVAL;
 	if (st->tgid == 0 ? has_any_fd(st) || st->nregions : st->pidfd < 0 || st->memfd < 0)
 		return -EINVAL;
 	if ((!st->has_mem && st->nregions) || st->nregions > p->max_mem_regions ||

@@ -31,19 +31,6 @@ static int set_features(struct usv_dev *dev, const uint64_t *features)
 	uint32_t hdr_len, vhost_hlen, sock_hlen;
 	unsigned what = USV_RING_FEATURES;
 
-	/* The packed ring is not walked through an IOTLB (yet): the two
-	 * together are refused, as a kernel refuses what it cannot serve, and
-	 * QEMU then falls back to its own virtio-net instead of running a
-	 * ring we would misread. No kernel offers the packed ring at all. An
-	 * IOTLB the device keeps from an earlier SET_FEATURES counts too: the
-	 * kernel goes on translating through it. */
-	if ((f0 & USV_BIT(USV_F_RING_PACKED)) &&
-	    ((f0 & USV_BIT(USV_F_ACCESS_PLATFORM)) || dev->iotlb)) {
-		usv_warn("dev %u: SET_FEATURES 0x%llx: RING_PACKED with ACCESS_PLATFORM "
-			 "(vIOMMU) is not served: EOPNOTSUPP", dev->handle,
-			 (unsigned long long)f0);
-		return -EOPNOTSUPP;
-	}
 	hdr_len = f0 & (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_VERSION_1)) ? 12 : 10;
 	if (f0 & USV_BIT(USV_F_NET_VIRTIO_NET_HDR)) {
 		vhost_hlen = hdr_len; /* vhost adds and strips the header */
@@ -279,6 +266,10 @@ static int vq_init_access_iotlb(struct usv_dev *dev, struct usv_vq *vq)
 	uint16_t flags = vq->used_flags, idx;
 	uint64_t uva;
 
+	/* Packed: no used flags nor index (below); the walker reaches its
+	 * ring through the IOTLB once it runs. */
+	if (usv_dev_has_feature(dev, USV_F_RING_PACKED))
+		return 0;
 	if (used_word_uva(dev, vq, 0, USV_IOTLB_WO, &uva) ||
 	    usv_uva_write(dev->mem, uva, &flags, sizeof(flags)))
 		return -EFAULT;

@@ -69,7 +69,7 @@ void usv_vringh_set_iotlb(struct usv_vringh *vr, const struct usv_iotlb *iotlb)
 /* IOVA range [iova, iova+len) mapped with access all along? 0, -EPERM,
  * -EFAULT when it wraps past 2^64, or USV_VRING_MISS with the first
  * unmapped address. */
-static int iova_check(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access)
+int usv_vringh_iova_check(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access)
 {
 	uint64_t last = iova + len - 1, addr = iova;
 
@@ -103,8 +103,8 @@ static int iova_pieces(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsig
 
 /* A ring access not mapped here: QEMU's address space, through the IOTLB
  * when there is one (vhost_copy_{to,from}_user, __vhost_get_user). */
-static int ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf,
-		   size_t len, bool write)
+int usv_vringh_ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf,
+		       size_t len, bool write)
 {
 	struct usv_iotlb_seg seg[4];
 	uint8_t *p = buf;
@@ -127,13 +127,44 @@ static int ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf
 	return 0;
 }
 
+int usv_vringh_log_iova(struct usv_vringh *vr, uint64_t iova, uint64_t len)
+{
+	struct usv_iotlb_seg seg[4];
+	int n = iova_pieces(vr, iova, len, USV_IOTLB_WO, seg, 4);
+
+	if (n < 0)
+		return -EFAULT;
+	for (int i = 0; i < n; i++) {
+		uint64_t uva = seg[i].addr, left = seg[i].len;
+
+		/* A piece of QEMU's address space may span regions that are
+		 * adjacent there: each part is logged at its guest address. */
+		while (left) {
+			const struct usv_mem_region *r = usv_guestmem_find_uva(vr->mem, uva);
+			uint64_t off, k;
+			int ret;
+
+			if (!r)
+				return -EFAULT;
+			off = uva - r->uaddr;
+			k = left - 1 > r->last - r->gpa - off ? r->last - r->gpa - off + 1 : left;
+			ret = usv_vringh_log_write(vr, r->gpa + off, k);
+			if (ret)
+				return ret;
+			uva += k;
+			left -= k;
+		}
+	}
+	return 0;
+}
+
 /* One ring part through the IOTLB: all mapped with access, and our pointer
  * when it is one range of QEMU's that we map (NULL: access by access). */
-static int prefetch_part(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access,
-			 uint8_t **local, uint64_t *uva)
+int usv_vringh_prefetch_part(struct usv_vringh *vr, uint64_t iova, uint64_t len,
+			     unsigned access, uint8_t **local, uint64_t *uva)
 {
 	struct usv_iotlb_seg seg[1];
-	int ret = iova_check(vr, iova, len, access);
+	int ret = usv_vringh_iova_check(vr, iova, len, access);
 
 	*local = NULL;
 	if (ret)
@@ -156,12 +187,16 @@ int usv_vringh_prefetch(struct usv_vringh *vr)
 	vr->heads_n = 0;
 	/* A part lacking the access is not asked for (iotlb_access_ok()):
 	 * the ring just waits, as the kernel's. */
-	if (prefetch_part(vr, vr->desc, (uint64_t)USV_VRING_DESC_SIZE * vr->num, USV_IOTLB_RO,
-			  &vr->ldesc, &uva) ||
-	    prefetch_part(vr, vr->avail, avail_size(vr), USV_IOTLB_RO, &vr->lavail, &uva))
+	if (vr->packed)
+		return usv_vringh_packed_prefetch(vr);
+	if (usv_vringh_prefetch_part(vr, vr->desc, (uint64_t)USV_VRING_DESC_SIZE * vr->num,
+				     USV_IOTLB_RO, &vr->ldesc, &uva) ||
+	    usv_vringh_prefetch_part(vr, vr->avail, avail_size(vr), USV_IOTLB_RO, &vr->lavail,
+				     &uva))
 		return USV_VRING_MISS;
 	uva = UINT64_MAX;
-	if (prefetch_part(vr, vr->used, used_size(vr), USV_IOTLB_WO, &vr->lused, &uva))
+	if (usv_vringh_prefetch_part(vr, vr->used, used_size(vr), USV_IOTLB_WO, &vr->lused,
+				     &uva))
 		return USV_VRING_MISS;
 	/* The log takes guest addresses: the used ring's, through QEMU's
 	 * address (log_used() of the kernel translates it the same way). */
@@ -199,7 +234,7 @@ static int get16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t o
 		*v = __atomic_load_n((uint16_t *)(local + off), __ATOMIC_ACQUIRE);
 		return 0;
 	}
-	return ring_io(vr, uva, off, v, sizeof(*v), false);
+	return usv_vringh_ring_io(vr, uva, off, v, sizeof(*v), false);
 }
 
 static int put16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t off,
@@ -209,7 +244,7 @@ static int put16(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint64_t o
 		__atomic_store_n((uint16_t *)(local + off), v, __ATOMIC_RELEASE);
 		return 0;
 	}
-	return ring_io(vr, uva, off, &v, sizeof(v), true);
+	return usv_vringh_ring_io(vr, uva, off, &v, sizeof(v), true);
 }
 
 static int log_used(struct usv_vringh *vr, uint64_t off, uint64_t len)
@@ -273,7 +308,8 @@ static bool desc_snapshot(struct usv_vringh *vr)
 	if ((uint16_t)(vr->avail_idx - vr->last_avail_idx) < USV_VRING_SNAP_MIN_CHAINS)
 		return false;
 	/* avail_idx was read before this: every chain up to it is in. */
-	vr->desc_snap_valid = ring_io(vr, vr->desc, 0, vr->desc_snap, len, false) == 0;
+	vr->desc_snap_valid =
+		usv_vringh_ring_io(vr, vr->desc, 0, vr->desc_snap, len, false) == 0;
 	vr->desc_snap_for = vr->avail_idx;
 	return vr->desc_snap_valid;
 }
@@ -289,7 +325,8 @@ static int read_desc(struct usv_vringh *vr, struct usv_chain *c, unsigned i, str
 		memcpy(d, vr->desc_snap + (size_t)i * USV_VRING_DESC_SIZE, sizeof(*d));
 		return 0;
 	}
-	return ring_io(vr, vr->desc, (uint64_t)i * USV_VRING_DESC_SIZE, d, sizeof(*d), false);
+	return usv_vringh_ring_io(vr, vr->desc, (uint64_t)i * USV_VRING_DESC_SIZE, d,
+				  sizeof(*d), false);
 }
 
 /* Indirect entries are read this many at a time into a local copy: one read
@@ -310,7 +347,7 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 				"len 0x%x not a multiple of 16", ind->len);
 	/* The whole table must be guest memory before any entry is read. */
 	if (vr->iotlb) {
-		ret = iova_check(vr, ind->addr, ind->len, USV_IOTLB_RO);
+		ret = usv_vringh_iova_check(vr, ind->addr, ind->len, USV_IOTLB_RO);
 		if (ret == USV_VRING_MISS)
 			return ret;
 		if (ret)
@@ -338,7 +375,8 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 					     (unsigned)(count - (found - 1)) : IND_BULK;
 
 			if (gpa < ind->addr ||
-			    (vr->iotlb ? ring_io(vr, gpa, 0, tbl, n * sizeof(tbl[0]), false)
+			    (vr->iotlb ? usv_vringh_ring_io(vr, gpa, 0, tbl, n * sizeof(tbl[0]),
+							    false)
 				       : usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0]))))
 				return usv_vringh_fail(vr, -EINVAL, "failed indirect descriptor: "
 						"idx %u, 0x%llx", found - 1,
@@ -383,7 +421,7 @@ static int avail_head(struct usv_vringh *vr, uint16_t idx, uint16_t *head)
 	if (!n)
 		n = 1;
 	vr->heads_n = 0;
-	if (ring_io(vr, vr->avail, AVAIL_RING + 2ULL * slot, vr->heads, 2ULL * n, false))
+	if (usv_vringh_ring_io(vr, vr->avail, AVAIL_RING + 2ULL * slot, vr->heads, 2ULL * n, false))
 		return -EFAULT;
 	vr->heads_idx = idx;
 	vr->heads_n = (uint16_t)n;
@@ -466,7 +504,7 @@ static int write_used_elems(struct usv_vringh *vr, uint16_t start, const uint32_
 	}
 	if (vr->lused)
 		memcpy(vr->lused + off, elem, (size_t)n * USED_ELEM);
-	else if (ring_io(vr, vr->used, off, elem, (size_t)n * USED_ELEM, true))
+	else if (usv_vringh_ring_io(vr, vr->used, off, elem, (size_t)n * USED_ELEM, true))
 		return -EFAULT;
 	return log_used(vr, off, (uint64_t)n * USED_ELEM);
 }

@@ -2,13 +2,14 @@
 /*
  * What the split ring (vringh.c) and the packed ring (vringh_packed.c)
  * share: the error text, buffer translation into a chain's segments, the
- * chain bound, and the packed ring's entry points the usv_vringh_* calls
- * dispatch to.
+ * chain bound, ring accesses through the IOTLB, and the packed ring's entry
+ * points the usv_vringh_* calls dispatch to.
  */
 #ifndef USV_CORE_VRINGH_INTERNAL_H
 #define USV_CORE_VRINGH_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "usvhost/vringh.h"
@@ -30,7 +31,24 @@ int usv_vringh_charge(struct usv_vringh *vr, const struct usv_chain *c, unsigned
 int usv_vringh_miss(struct usv_vringh *vr, uint64_t iova, unsigned access);
 bool usv_vringh_table_ok(const struct usv_vringh *vr, uint64_t addr, uint64_t len);
 
+/* Through the IOTLB (vr->iotlb set): is [iova, iova+len) mapped with
+ * access all along (0, -EPERM, -EFAULT, USV_VRING_MISS)? */
+int usv_vringh_iova_check(struct usv_vringh *vr, uint64_t iova, uint64_t len, unsigned access);
+/* A ring access at base+off that is not through our own mapping: QEMU's
+ * address space, through the IOTLB when there is one. 0 or -EFAULT. */
+int usv_vringh_ring_io(struct usv_vringh *vr, uint64_t base, uint64_t off, void *buf,
+		       size_t len, bool write);
+/* Checks a ring part through the IOTLB and gives our pointer to it when it
+ * is one range we map (*local NULL otherwise) and its QEMU address. */
+int usv_vringh_prefetch_part(struct usv_vringh *vr, uint64_t iova, uint64_t len,
+			     unsigned access, uint8_t **local, uint64_t *uva);
+/* Logs the guest pages under IOVA [iova, iova+len) (log_used() of the
+ * kernel with an IOTLB: by QEMU's address, each part at its guest address). */
+int usv_vringh_log_iova(struct usv_vringh *vr, uint64_t iova, uint64_t len);
+
 void usv_vringh_packed_remap(struct usv_vringh *vr);
+/* The packed ring's parts through the IOTLB (usv_vringh_prefetch). */
+int usv_vringh_packed_prefetch(struct usv_vringh *vr);
 int usv_vringh_packed_pop(struct usv_vringh *vr, struct usv_chain *c);
 void usv_vringh_packed_unpop(struct usv_vringh *vr, unsigned n);
 int usv_vringh_packed_push(struct usv_vringh *vr, const uint32_t *heads,

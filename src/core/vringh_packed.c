@@ -17,10 +17,12 @@
  * own ring (vr->err, -EFAULT / -EINVAL).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/guestmem.h"
+#include "core/iotlb.h"
 #include "core/vringh_internal.h"
 #include "usvhost/vhost_abi.h"
 
@@ -104,6 +106,35 @@ void usv_vringh_packed_remap(struct usv_vringh *vr)
 	vr->heads_n = 0;
 }
 
+/* An event structure's pointer, when it may be read or written as one
+ * aligned 32-bit word. */
+static uint8_t *event_local(uint8_t *local)
+{
+	return (uintptr_t)local % EV_SIZE ? NULL : local;
+}
+
+int usv_vringh_packed_prefetch(struct usv_vringh *vr)
+{
+	uint64_t len = (uint64_t)USV_VRING_DESC_SIZE * vr->num, uva;
+	uint8_t *ldesc, *l;
+
+	/* The descriptor ring is read and written (used elements go there),
+	 * the driver's event structure read, the device's written. A part
+	 * lacking an access waits for it, as the split ring's. */
+	if (usv_vringh_prefetch_part(vr, vr->desc, len, USV_IOTLB_RO, &ldesc, &uva) ||
+	    usv_vringh_prefetch_part(vr, vr->desc, len, USV_IOTLB_WO, &l, &uva) ||
+	    usv_vringh_prefetch_part(vr, vr->avail, EV_SIZE, USV_IOTLB_RO, &vr->lavail, &uva) ||
+	    usv_vringh_prefetch_part(vr, vr->used, EV_SIZE, USV_IOTLB_WO, &vr->lused, &uva)) {
+		vr->ldesc = vr->lavail = vr->lused = NULL;
+		return USV_VRING_MISS;
+	}
+	vr->ldesc = ldesc;
+	vr->lavail = event_local(vr->lavail);
+	vr->lused = event_local(vr->lused);
+	vr->meta_ok = true;
+	return 0;
+}
+
 /* The flags of ring slot s, with acquire: what they publish is read after. */
 static int head_flags(struct usv_vringh *vr, unsigned s, uint16_t *flags)
 {
@@ -113,7 +144,7 @@ static int head_flags(struct usv_vringh *vr, unsigned s, uint16_t *flags)
 		*flags = __atomic_load_n((uint16_t *)(vr->ldesc + off), __ATOMIC_ACQUIRE);
 		return 0;
 	}
-	return usv_uva_read(vr->mem, vr->desc + off, flags, sizeof(*flags));
+	return usv_vringh_ring_io(vr, vr->desc, off, flags, sizeof(*flags), false);
 }
 
 /* Copies the first len bytes of ring slot s into d, once. */
@@ -125,7 +156,7 @@ static int read_slot(struct usv_vringh *vr, unsigned s, struct pdesc *d, size_t 
 		memcpy(d, vr->ldesc + off, len);
 		return 0;
 	}
-	return usv_uva_read(vr->mem, vr->desc + off, d, len);
+	return usv_vringh_ring_io(vr, vr->desc, off, d, len, false);
 }
 
 /* The owner's address of the ring's byte off, as a guest address: used
@@ -153,6 +184,8 @@ static int log_desc(struct usv_vringh *vr, uint64_t off, uint64_t len)
 
 	if (!vr->log_used)
 		return 0;
+	if (vr->iotlb)
+		return usv_vringh_log_iova(vr, vr->desc + off, len);
 	if (desc_gpa(vr, off, len, &gpa))
 		return -EFAULT;
 	return usv_vringh_log_write(vr, gpa, len);
@@ -172,9 +205,15 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 	if (!ind->len || ind->len % USV_VRING_DESC_SIZE)
 		return usv_vringh_fail(vr, -EINVAL, "invalid length in indirect descriptor: "
 				       "len 0x%x not a multiple of 16", ind->len);
-	if (!usv_vringh_table_ok(vr, ind->addr, ind->len))
+	/* The whole table must be guest memory (or mapped readable through
+	 * the IOTLB: a miss waits for its UPDATE) before any entry is read. */
+	ret = vr->iotlb ? usv_vringh_iova_check(vr, ind->addr, ind->len, USV_IOTLB_RO)
+			: usv_vringh_table_ok(vr, ind->addr, ind->len) ? 0 : -EFAULT;
+	if (ret == USV_VRING_MISS)
+		return ret;
+	if (ret)
 		return usv_vringh_fail(vr, -EFAULT, "translation failure %d in indirect "
-				       "(addr 0x%llx len %u)", -EFAULT,
+				       "(addr 0x%llx len %u)", ret,
 				       (unsigned long long)ind->addr, ind->len);
 	if (count > 0x10000)
 		return usv_vringh_fail(vr, -E2BIG, "indirect buffer length too big: %u",
@@ -184,7 +223,10 @@ static int walk_indirect(struct usv_vringh *vr, struct usv_chain *c, const struc
 			uint64_t gpa = ind->addr + i * USV_VRING_DESC_SIZE;
 			uint64_t n = count - i < IND_BULK ? count - i : IND_BULK;
 
-			if (gpa < ind->addr || usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0])))
+			if (gpa < ind->addr ||
+			    (vr->iotlb ? usv_vringh_ring_io(vr, gpa, 0, tbl, n * sizeof(tbl[0]),
+							    false)
+				       : usv_gpa_read(vr->mem, gpa, tbl, n * sizeof(tbl[0]))))
 				return usv_vringh_fail(vr, -EINVAL, "failed indirect descriptor: "
 						       "idx %u, 0x%llx", (unsigned)i,
 						       (unsigned long long)gpa);
@@ -324,8 +366,9 @@ static int put_used(struct usv_vringh *vr, uint16_t pos, uint16_t id, uint32_t l
 		memcpy(vr->ldesc + off + PD_LEN, body, sizeof(body));
 		__atomic_store_n((uint16_t *)(vr->ldesc + off + PD_FLAGS), flags,
 				 __ATOMIC_RELEASE);
-	} else if (usv_uva_write(vr->mem, vr->desc + off + PD_LEN, body, sizeof(body)) ||
-		   usv_uva_write(vr->mem, vr->desc + off + PD_FLAGS, &flags, sizeof(flags))) {
+	} else if (usv_vringh_ring_io(vr, vr->desc, off + PD_LEN, body, sizeof(body), true) ||
+		   usv_vringh_ring_io(vr, vr->desc, off + PD_FLAGS, &flags, sizeof(flags),
+				      true)) {
 		return -EFAULT;
 	}
 	return log_desc(vr, off + PD_LEN, USV_VRING_DESC_SIZE - PD_LEN);
@@ -378,7 +421,7 @@ static int get_event(struct usv_vringh *vr, uint8_t *local, uint64_t uva, uint16
 
 	if (local)
 		v = __atomic_load_n((uint32_t *)local, __ATOMIC_ACQUIRE);
-	else if (usv_uva_read(vr->mem, uva, &v, sizeof(v)))
+	else if (usv_vringh_ring_io(vr, uva, 0, &v, sizeof(v), false))
 		return -EFAULT;
 	*off_wrap = (uint16_t)v;
 	*flags = (uint16_t)(v >> 16);
@@ -398,11 +441,14 @@ int usv_vringh_packed_write_event(struct usv_vringh *vr)
 
 	if (vr->lused)
 		__atomic_store_n((uint32_t *)vr->lused, v, __ATOMIC_RELEASE);
-	else if (usv_uva_write(vr->mem, vr->used, &v, sizeof(v)))
+	else if (usv_vringh_ring_io(vr, vr->used, 0, &v, sizeof(v), true))
 		return -EFAULT;
-	if (vr->log_used)
-		return usv_vringh_log_write(vr, vr->log_addr, EV_SIZE);
-	return 0;
+	if (!vr->log_used)
+		return 0;
+	/* Through an IOTLB QEMU's log address is an IOVA too (the kernel's
+	 * log_used() translates the used ring's address instead). */
+	return vr->iotlb ? usv_vringh_log_iova(vr, vr->used, EV_SIZE)
+			 : usv_vringh_log_write(vr, vr->log_addr, EV_SIZE);
 }
 
 /* Is the descriptor at pos available? */

@@ -9,10 +9,13 @@
 # --mount (refused before it asks: the running daemon never stops), and one
 # against a socket nobody listens on.
 #
-# Run for QEMU's default anonymous RAM (reached through /proc/PID/mem) and
-# for shared memfd RAM (mapped from the descriptor handed over).
+# Run for QEMU's default anonymous RAM (reached through /proc/PID/mem), for
+# shared memfd RAM (mapped from the descriptor handed over), and for memfd
+# RAM behind a vIOMMU with the packed ring ("viommu-packed": q35,
+# intel-iommu, iommu_platform=on,packed=on, the guest in iommu=pt; the
+# device IOTLB and its queued misses are handed over too).
 #
-# Tunables: E2E_UPGRADE_RAMS ("anon memfd"), E2E_UPGRADE_COUNT (10),
+# Tunables: E2E_UPGRADE_RAMS ("anon memfd viommu-packed"), E2E_UPGRADE_COUNT (10),
 # E2E_UPGRADE_MIB (6: MiB each way, paced at 256 KiB/s).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
@@ -20,7 +23,7 @@ set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${E2E_QEMU_TIMEOUT:=180}" # s, one guest's whole life
 . "$top_srcdir/tests/lib/e2e-lib.sh"
-: "${E2E_UPGRADE_RAMS=anon memfd}"
+: "${E2E_UPGRADE_RAMS=anon memfd viommu-packed}"
 : "${E2E_UPGRADE_COUNT:=10}"
 : "${E2E_UPGRADE_MIB:=6}"
 
@@ -93,16 +96,22 @@ take_over() { # N
 }
 
 upgrade_run() { # RAM
-	local ram=$1 t0 n done_ok=0 last failed
-	e2e_log "=== $E2E_UPGRADE_COUNT hand-overs while the guest streams ($ram RAM)"
-	CTL=$E2E_DIR/control-$ram.sock
-	e2e_traffic_begin "upgrade-$ram" --control="$CTL"
+	local ram=$1 name=$1 t0 n done_ok=0 last failed opts=() extra=()
+	if [ "$ram" = viommu-packed ]; then
+		ram=memfd
+		opts=(--append="intel_iommu=on no_timer_check iommu=pt"
+			--device-opts=iommu_platform=on,ats=on,disable-legacy=on,packed=on)
+		extra=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,device-iotlb=on)
+	fi
+	e2e_log "=== $E2E_UPGRADE_COUNT hand-overs while the guest streams ($name RAM)"
+	CTL=$E2E_DIR/control-$name.sock
+	e2e_traffic_begin "upgrade-$name" --control="$CTL"
 	e2e_flow_g2h 5001
 	e2e_flow_h2g 5002 "$E2E_UPGRADE_MIB"
 	e2e_ping_guest
 	t0=$SECONDS
 	e2e_boot_guest --vhost=on --initrd="$E2E_DIR/initrd.gz" --tap=usvtap0 --ram="$ram" \
-		--background -- -trace virtio_queue_notify
+		"${opts[@]}" --background -- -trace virtio_queue_notify "${extra[@]}"
 	HANDOVER_MS=()
 	if ! wait_for_line "$E2E_RUN_DIR/console.log" '^USVHOST_MARK begin port=5002' 90; then
 		e2e_fail "the guest did not start its transfers within 90 s"
@@ -161,6 +170,17 @@ upgrade_run() { # RAM
 		e2e_pass "no hand-over failed; the refused one never stopped the running daemon (not asked: nothing about a takeover in $last)"
 	else
 		e2e_fail "$failed failed hand-overs logged, want 0, and the running daemon was asked $(grep -c 'takes the devices over' "$last") time(s) (want 0, in $last): $(cat "$E2E_RUN_DIR"/daemon-*.log | grep 'hand-over failed' | head -n 3 | tr '\n' ' ')"
+	fi
+	if [ "$name" = viommu-packed ]; then
+		# The run's daemons served the IOTLB, and the rings ran packed.
+		cat "$E2E_RUN_DIR"/daemon-*.log >"$E2E_RUN_DIR/daemons-all.log"
+		e2e_check_iotlb_used "$E2E_RUN_DIR/daemons-all.log"
+		n=$(cat "$E2E_RUN_DIR"/daemon-*.log | grep -c 'ring at stop: packed last_avail=' || true)
+		if [ "$n" -ge 2 ]; then
+			e2e_pass "the rings ran as packed rings ($n packed stop lines over the run)"
+		else
+			e2e_fail "$n packed ring stop lines over the run, want >= 2"
+		fi
 	fi
 	if cat "$E2E_RUN_DIR"/daemon-*.log | grep -q 'cannot restart\|cannot start its rings'; then
 		e2e_fail "a daemon could not start a ring: $(cat "$E2E_RUN_DIR"/daemon-*.log | grep 'cannot restart\|cannot start its rings' | head -n 2 | tr '\n' ' ')"

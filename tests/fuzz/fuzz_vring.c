@@ -40,8 +40,7 @@
  *     3 avail: u16 v   (slot at the driver's position gets flags v & 7 and
  *                       the driver's avail bits; the position moves on)
  *     4 driver position = u16   5 driver event = u16 off_wrap, u16 flags
- * IOTLB (a guest with a vIOMMU; split rings only, the bit is ignored with
- * RING_PACKED, which the control plane refuses with an IOTLB): the three
+ * IOTLB (a guest with a vIOMMU; split and packed rings): the three
  * ring addresses and every descriptor address are IOVAs, translated
  * through a device IOTLB the input builds (empty at the start, freed at the
  * end of the run). Operations 1, 3, 4, 5 write the ring where the IOTLB maps
@@ -546,7 +545,7 @@ static void setup(struct fin *in)
 	if (f & 16)
 		features |= USV_BIT(USV_F_RING_PACKED);
 	fz->packed = f & 16;
-	fz->iotlb = (f & 32) && !fz->packed;
+	fz->iotlb = f & 32;
 	segs = fin_u8(in);
 	fz->desc_gpa = gpa_field(in);
 	fz->avail_gpa = gpa_field(in) & (fz->packed ? ~3ULL : ~1ULL);

@@ -460,6 +460,20 @@ def vring_seeds():
         r.pop().answer(0x8000 + 0x100 * j)
     r.pop()
     seeds["iotlb-indirect-answers"] = r.b
+
+    # A packed ring behind the IOTLB (rings at IOVA 0x100000: descriptors,
+    # then the driver and device events at 0x102000 and 0x102004): a chain
+    # whose second buffer misses, then an indirect table that misses, its
+    # entries IOVAs; each answered, then both used and signalled.
+    r = Ring(8, F_INDIRECT | F_EVENT_IDX, desc=0x100000, avail=0x102000, used=0x102004,
+             start=0x8000, used_idx=0x8000, packed=True, iotlb=True)
+    r.tlb_add(0x100000, 0x4000, 0x1000).tlb_add(0x200000, 0x1000, 0x8000)
+    r.pind(0x6000, 0, 0x200010, 12).pind(0x6000, 1, 0x200100, 20, D_WRITE)
+    r.pdesc(0, 0x200000, 100, 3).pdesc(1, 0x300010, 64, 3).pdesc(2, 0x400000, 32, 4)
+    r.avail(D_NEXT).avail(D_WRITE).avail(D_INDIRECT).op(PREFETCH)
+    r.pop().answer(0x9000).pop().answer(0x6000, TLB_RO).pop().push(64, 20)
+    r.flags_event(0x8003, 2).op(SIGNAL).op(ENABLE).op(HAS_AVAIL)
+    seeds["packed-iotlb-miss-answer"] = r.b
     return seeds
 
 # ---- fuzz_trace_load ----------------------------------------------------------------

@@ -33,23 +33,21 @@ static void get_features_offers_what_kernel_vhost_net_offers_and_packed(void **s
 		    (KERNEL_OFFERED | USV_BIT(USV_F_ACCESS_PLATFORM) | USV_BIT(USV_F_RING_PACKED)));
 }
 
-/* The packed ring is not walked through an IOTLB: with ACCESS_PLATFORM, or
- * with an IOTLB kept from an earlier SET_FEATURES, it is refused (QEMU then
- * falls back to its own virtio-net); each alone is taken. */
-static void packed_ring_with_an_iotlb_is_eopnotsupp(void **state)
+/* The packed ring with a device IOTLB (the vIOMMU) is served: with
+ * ACCESS_PLATFORM, and with an IOTLB kept from an earlier SET_FEATURES
+ * (the kernel keeps it too), as each alone. */
+static void packed_ring_with_an_iotlb_is_taken(void **state)
 {
 	struct env *e = *state;
 	const uint64_t ap = USV_BIT(USV_F_ACCESS_PLATFORM), packed = USV_BIT(USV_F_RING_PACKED);
 
 	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | packed), 0);
-	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | packed | ap),
-			 -EOPNOTSUPP);
-	assert_true(e->dev->acked_features[0] == (MRG | packed)); /* unchanged */
-	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | ap), 0);
-	/* The IOTLB stays without the bit, as the kernel's: packed is still refused. */
-	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | packed),
-			 -EOPNOTSUPP);
-	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG), 0);
+	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | packed | ap), 0);
+	assert_true(e->dev->acked_features[0] == (MRG | packed | ap));
+	assert_non_null(e->dev->iotlb);
+	assert_int_equal(env_u64(e, &e->owner, USV_VHOST_SET_FEATURES, MRG | packed), 0);
+	assert_non_null(e->dev->iotlb); /* kept without the bit, as the kernel's */
+	assert_true(e->dev->acked_features[0] == (MRG | packed));
 }
 
 static void set_features_with_an_unknown_bit_is_eopnotsupp(void **state)
@@ -464,7 +462,7 @@ int main(void)
 #define E(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
 	const struct CMUnitTest tests[] = {
 		E(get_features_offers_what_kernel_vhost_net_offers_and_packed),
-		E(packed_ring_with_an_iotlb_is_eopnotsupp),
+		E(packed_ring_with_an_iotlb_is_taken),
 		E(set_features_with_an_unknown_bit_is_eopnotsupp),
 		E(set_features_sets_the_header_lengths),
 		E(set_features_log_all_needs_a_reachable_log_for_running_rings),

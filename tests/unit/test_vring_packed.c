@@ -12,6 +12,8 @@
  * layout: chains longer than the ring, IDs and positions out of range,
  * buffers outside memory or wrapping 2^64, nested and malformed indirect
  * tables, zero-length storms, more descriptors in flight than the ring.
+ * With a device IOTLB (a vIOMMU) the ring's and buffers' addresses are
+ * IOVAs, as test_vring.c's IOTLB cases for the split ring.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 
 #include "core/caller.h"
 #include "core/guestmem.h"
+#include "core/iotlb.h"
 #include "usvhost/vringh.h"
 #include "vring_fixture.h"
 
@@ -70,6 +73,21 @@ static uint64_t drv_ev_gpa(struct vt *t)
 	return RING_GPA + 16ULL * t->num;
 }
 
+/* The walker reaches the ring through our own mapping exactly when the
+ * fixture maps guest memory ("mapped"), else through /proc. */
+static void ring_reached_as_mapped(struct vt *t)
+{
+	if (t->mapped) {
+		assert_ptr_equal(t->vr.ldesc, t->drv->desc);
+		assert_ptr_equal(t->vr.lavail, t->drv->drv_ev);
+		assert_ptr_equal(t->vr.lused, t->drv->dev_ev);
+	} else {
+		assert_null(t->vr.ldesc);
+		assert_null(t->vr.lavail);
+		assert_null(t->vr.lused);
+	}
+}
+
 /* A zeroed packed ring of num slots at RING_GPA, both sides at slot 0 with
  * wrap counters 1 (a fresh ring: SET_VRING_BASE 0x80008000). */
 static void ring(struct vt *t, uint32_t num, uint64_t features)
@@ -90,15 +108,7 @@ static void ring(struct vt *t, uint32_t num, uint64_t features)
 	t->vr.last_avail_idx = t->vr.avail_idx = WRAP;
 	t->vr.last_used_idx = WRAP;
 	assert_true(t->vr.packed);
-	if (t->mapped) {
-		assert_ptr_equal(t->vr.ldesc, t->drv->desc);
-		assert_ptr_equal(t->vr.lavail, t->drv->drv_ev);
-		assert_ptr_equal(t->vr.lused, t->drv->dev_ev);
-	} else {
-		assert_null(t->vr.ldesc);
-		assert_null(t->vr.lavail);
-		assert_null(t->vr.lused);
-	}
+	ring_reached_as_mapped(t);
 }
 
 /* Writes slot s raw: what a (possibly malicious) driver may write. */
@@ -1056,6 +1066,194 @@ static void describe_says_packed(void **state)
 	assert_non_null(strstr(line, "last_used=0/1 inflight=1"));
 }
 
+/* ---- with a device IOTLB (ACCESS_PLATFORM): addresses are IOVAs --------- */
+
+#define IOVA_BASE 0x7700000000ULL /* region 0 mapped here in one range */
+#define IOVA(gpa) (IOVA_BASE + (gpa))
+#define UNMAPPED_IOVA 0xa000000000ULL
+
+/* The ring's three parts as IOVAs, through tlb (which may map nothing). */
+static void iotlb_use(struct vt *t, struct usv_iotlb *tlb)
+{
+	t->vr.desc = IOVA(RING_GPA);
+	t->vr.avail = IOVA(drv_ev_gpa(t));
+	t->vr.used = IOVA(drv_ev_gpa(t) + 4);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+}
+
+/* The ring at RING_GPA seen through IOVAs, region 0 mapped in one range
+ * with perm (the passthrough case). */
+static struct usv_iotlb *iotlb_ring(struct vt *t, uint32_t num, uint64_t features, uint8_t perm)
+{
+	struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+
+	assert_non_null(tlb);
+	ring(t, num, features);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA_BASE + R0_SIZE - 1,
+				       uva_of(t, 0), perm), 0);
+	iotlb_use(t, tlb);
+	/* Nothing is reached through our own mapping before the prefetch. */
+	assert_null(t->vr.ldesc);
+	assert_false(t->vr.meta_ok);
+	return tlb;
+}
+
+static void iotlb_ring_and_buffers_are_iovas(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 256, 0, USV_IOTLB_RW);
+	struct bufd b[2] = { { IOVA(DATA_GPA), 100, 0 }, { IOVA(DATA_GPA + 0x1000), 200, D_WRITE } };
+	uint16_t id, flags;
+	uint32_t len;
+
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	/* One range over RAM we map: the ring is reached directly. */
+	ring_reached_as_mapped(t);
+	add_chain(t, b, 2, 9);
+	assert_true(usv_vringh_has_avail(&t->vr));
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 9, 1, 100, 1, 200);
+	seg_is(t, 0, DATA_GPA, 100);
+	seg_is(t, 1, DATA_GPA + 0x1000, 200);
+	assert_int_equal(push1(t, 9, 200), 0);
+	assert_true(take_used(t, 2, &id, &len, &flags));
+	assert_int_equal(id, 9);
+	assert_int_equal(len, 200);
+	/* The device event is written through the IOTLB too. */
+	usv_vringh_disable_notify(&t->vr);
+	assert_int_equal(dev_event_flags(t), EV_DISABLE);
+	assert_false(usv_vringh_enable_notify(&t->vr));
+	assert_int_equal(dev_event_flags(t), EV_ENABLE);
+	usv_iotlb_free(tlb);
+}
+
+/* Each part of the ring needs its access: the descriptor ring both (used
+ * elements are written there), the driver event read, the device event
+ * written. A part not mapped is asked for; one mapped without the access
+ * just waits, as the split ring's. */
+static void iotlb_prefetch_asks_for_each_part(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+	uint64_t ev = drv_ev_gpa(t);
+
+	assert_non_null(tlb);
+	ring(t, 256, 0);
+	ev = drv_ev_gpa(t);
+	/* The descriptor ring read-only, the events not mapped. */
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(RING_GPA), IOVA(ev) - 1, uva_of(t, RING_GPA),
+				       USV_IOTLB_RO), 0);
+	iotlb_use(t, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), USV_VRING_MISS);
+	assert_false(t->vr.miss); /* mapped, without write access: waits */
+	usv_iotlb_del(tlb, IOVA(RING_GPA), IOVA(ev) - 1);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(RING_GPA), IOVA(ev) - 1, uva_of(t, RING_GPA),
+				       USV_IOTLB_RW), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), USV_VRING_MISS);
+	assert_true(t->vr.miss);
+	assert_true(t->vr.miss_iova == IOVA(ev));
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_RO);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(ev), IOVA(ev) + 3, uva_of(t, ev), USV_IOTLB_RO),
+			 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), USV_VRING_MISS);
+	assert_true(t->vr.miss_iova == IOVA(ev + 4));
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_WO);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA(ev + 4), IOVA(ev + 4) + 3, uva_of(t, ev + 4),
+				       USV_IOTLB_WO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	assert_true(t->vr.meta_ok);
+	assert_int_equal(pop(t), -EAGAIN);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_an_unmapped_buffer_or_table_is_a_miss_and_nothing_is_taken(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 256, F_INDIRECT, USV_IOTLB_RW);
+	struct bufd b[2] = { { IOVA(DATA_GPA), 16, 0 }, { UNMAPPED_IOVA + 0x10, 64, D_WRITE } };
+
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	add_chain(t, b, 2, 3);
+	assert_int_equal(pop(t), USV_VRING_MISS);
+	assert_true(t->vr.miss);
+	assert_true(t->vr.miss_iova == UNMAPPED_IOVA + 0x10);
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_WO);
+	assert_int_equal(t->vr.last_avail_idx, pos(0, true));
+	/* The answer: the same chain now goes. */
+	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA, UNMAPPED_IOVA + 0xfff,
+				       uva_of(t, DATA_GPA + 0x2000), USV_IOTLB_RW), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 3, 1, 16, 1, 64);
+	seg_is(t, 1, DATA_GPA + 0x2010, 64);
+	/* An indirect table at an unmapped IOVA is a miss too. */
+	add1(t, UNMAPPED_IOVA + 0x100000, 32, D_INDIRECT, 4);
+	assert_int_equal(pop(t), USV_VRING_MISS);
+	assert_true(t->vr.miss_iova == UNMAPPED_IOVA + 0x100000);
+	assert_int_equal(t->vr.miss_access, USV_IOTLB_RO);
+	assert_int_equal(t->vr.last_avail_idx, pos(2, true));
+	/* Mapped, it is read through the IOTLB, its entries IOVAs too. */
+	ind(t, IND_GPA, 0, IOVA(DATA_GPA), 10, 0);
+	ind(t, IND_GPA, 1, IOVA(DATA_GPA + 0x100), 20, D_WRITE);
+	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA + 0x100000,
+				       UNMAPPED_IOVA + 0x100fff, uva_of(t, IND_GPA),
+				       USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	assert_int_equal(pop(t), 0);
+	chain_is(t, 4, 1, 10, 1, 20);
+	seg_is(t, 0, DATA_GPA, 10);
+	usv_iotlb_free(tlb);
+}
+
+static void iotlb_a_write_through_a_read_only_range_breaks_the_ring(void **state)
+{
+	struct vt *t = *state;
+	struct usv_iotlb *tlb = iotlb_ring(t, 256, 0, USV_IOTLB_RW);
+
+	assert_int_equal(usv_iotlb_add(tlb, UNMAPPED_IOVA, UNMAPPED_IOVA + 0xfff,
+				       uva_of(t, DATA_GPA), USV_IOTLB_RO), 0);
+	usv_vringh_set_iotlb(&t->vr, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	add1(t, UNMAPPED_IOVA, 64, D_WRITE, 0);
+	assert_int_equal(pop(t), -EPERM);
+	assert_non_null(strstr(t->vr.err, "translation failure"));
+	assert_false(t->vr.miss);
+	usv_iotlb_free(tlb);
+}
+
+/* The dirty log takes guest addresses: used elements and the device event
+ * are logged at the guest pages under their IOVAs (QEMU's log_addr is an
+ * IOVA too, and not used). */
+static void iotlb_push_logs_by_guest_address(void **state)
+{
+	struct vt *t = *state;
+	uint8_t want[sizeof(t->bitmap)] = { 0 };
+	struct usv_iotlb *tlb;
+
+	log_setup(t, 0);
+	t->vr.log_addr = IOVA(drv_ev_gpa(t) + 4);
+	tlb = usv_iotlb_new(USV_IOTLB_MAX_ENTRIES);
+	assert_non_null(tlb);
+	assert_int_equal(usv_iotlb_add(tlb, IOVA_BASE, IOVA_BASE + R0_SIZE - 1, uva_of(t, 0),
+				       USV_IOTLB_RW), 0);
+	iotlb_use(t, tlb);
+	assert_int_equal(usv_vringh_prefetch(&t->vr), 0);
+	add1(t, IOVA(DATA_GPA), 8, 0, 0);
+	assert_int_equal(pop(t), 0);
+	assert_int_equal(push1(t, 0, 0), 0);
+	want[0x10 / 8] |= 1u << (0x10 % 8);
+	assert_memory_equal(t->bitmap, want, sizeof(want));
+	usv_vringh_disable_notify(&t->vr);
+	want[0x11 / 8] |= 1u << (0x11 % 8);
+	assert_memory_equal(t->bitmap, want, sizeof(want));
+	usv_iotlb_free(tlb);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 int main(void)
@@ -1104,6 +1302,11 @@ int main(void)
 		BOTH(a_chain_given_back_and_taken_back_is_not_seen),
 		BOTH(write_used_flags_publishes_the_device_event),
 		BOTH(describe_says_packed),
+		BOTH(iotlb_ring_and_buffers_are_iovas),
+		BOTH(iotlb_prefetch_asks_for_each_part),
+		BOTH(iotlb_an_unmapped_buffer_or_table_is_a_miss_and_nothing_is_taken),
+		BOTH(iotlb_a_write_through_a_read_only_range_breaks_the_ring),
+		BOTH(iotlb_push_logs_by_guest_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
