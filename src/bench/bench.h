@@ -38,6 +38,10 @@
 
 enum bench_test { BENCH_TX, BENCH_RX, BENCH_RR, BENCH_IDLE };
 enum bench_ram { BENCH_RAM_MEMFD, BENCH_RAM_ANON };
+/* --iommu: no vIOMMU; a guest vIOMMU in passthrough with one mapping over
+ * guest RAM; or one mapping per 4 KiB page of it (every IOVA equal to its
+ * guest address in both: rings and buffers are IOVAs then). */
+enum bench_iommu { BENCH_IOMMU_NONE, BENCH_IOMMU_PT, BENCH_IOMMU_PAGES };
 
 struct bench_opts {
 	const char *dev;
@@ -45,6 +49,7 @@ struct bench_opts {
 	enum bench_ram ram;
 	bool poll; /* --guest=poll: the guest spins instead of sleeping on interrupts */
 	bool packed; /* --layout=packed: VIRTIO_F_RING_PACKED rings */
+	enum bench_iommu iommu;
 	bool raw;
 	bool json;
 	unsigned size, devices, secs, ring;
@@ -134,8 +139,8 @@ struct bench_clock {
 uint64_t bench_now_ns(void);
 void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* bench_dev.c; open: -EPROTONOSUPPORT when --layout=packed and the device
- * does not offer VIRTIO_F_RING_PACKED (said why). */
+/* bench_dev.c; open: -EPROTONOSUPPORT when --layout=packed or --iommu and
+ * the device does not offer what they need (said why). */
 int bench_dev_open(struct bench_dev *d);
 void bench_dev_close(struct bench_dev *d);
 void bench_vring_kick(struct bench_dev *d, unsigned q, uint16_t old);

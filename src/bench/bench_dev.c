@@ -4,7 +4,10 @@
  * memory-backend-memfd,share=on makes it, or anonymous memory as QEMU's
  * default), two rings (split, or packed with --layout=packed) and their
  * buffers in it, the eventfds, and the ioctls QEMU sends at DRIVER_OK;
- * teardown detaches the tap and closes all.
+ * teardown detaches the tap and closes all. With --iommu, QEMU's side of a
+ * guest vIOMMU too: ACCESS_PLATFORM and IOTLB_MSG_V2 acked, the device
+ * IOTLB filled with UPDATE messages before the rings start (the misses a
+ * warm guest no longer makes), and every ring and buffer address an IOVA.
  */
 #include "bench.h"
 
@@ -23,6 +26,8 @@
 /* What Linux's virtio-net driver keeps of the kernel's offer here. */
 #define BENCH_FEATURES (USV_BIT(USV_F_NET_MRG_RXBUF) | USV_BIT(USV_F_RING_EVENT_IDX) | \
 			USV_BIT(USV_F_VERSION_1))
+/* The kernel's default max_iotlb_entries, and usvhostd's. */
+#define BENCH_IOTLB_ENTRIES 2048
 #define RING_AREA 0x10000 /* per ring: desc, avail, used for up to 1024 entries */
 /* Packed: the descriptor ring (16 KiB at most), then the driver's and the
  * device's event suppression structures, each on its own cache line. */
@@ -117,15 +122,25 @@ static int vring_init(struct bench_dev *d, unsigned q)
 	return 0;
 }
 
+/* The address the device is given for p in guest RAM: QEMU's own address,
+ * or with a vIOMMU the IOVA, which the guest chose equal to the guest
+ * address (RAM is one region at guest physical 0). */
+static uint64_t ring_addr(const struct bench_dev *d, const void *p)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)p - d->ram);
+
+	return d->o->iommu == BENCH_IOMMU_NONE ? (uintptr_t)d->ram + off : off;
+}
+
 static int vring_attach(struct bench_dev *d, unsigned q)
 {
 	struct bench_vring *r = &d->vq[q];
 	struct usv_vhost_vring_state st = { .index = q, .num = r->num };
 	struct usv_vhost_vring_addr a = {
 		.index = q,
-		.desc_user_addr = (uintptr_t)r->desc,
-		.avail_user_addr = (uintptr_t)r->avail,
-		.used_user_addr = (uintptr_t)r->used,
+		.desc_user_addr = ring_addr(d, r->desc),
+		.avail_user_addr = ring_addr(d, r->avail),
+		.used_user_addr = ring_addr(d, r->used),
 	};
 	struct usv_vhost_vring_file kick = { .index = q, .fd = d->kick[q] };
 	struct usv_vhost_vring_file call = { .index = q, .fd = d->call[q] };
@@ -142,6 +157,69 @@ static int vring_attach(struct bench_dev *d, unsigned q)
 	    (rc = xioctl(d->fd, USV_VHOST_SET_VRING_CALL, &call, "SET_VRING_CALL")) < 0)
 		return rc;
 	return 0;
+}
+
+/* struct vhost_msg_v2 of <linux/vhost_types.h>: the message QEMU writes to
+ * a vhost device that acked IOTLB_MSG_V2 (72 bytes, the body a union
+ * padded to 64). */
+struct iotlb_msg_v2 {
+	uint32_t type;  /* VHOST_IOTLB_MSG_V2: 2 */
+	uint32_t asid;
+	uint64_t iova, size, uaddr;
+	uint8_t perm;   /* VHOST_ACCESS_RW: 3 */
+	uint8_t kind;   /* VHOST_IOTLB_UPDATE: 2 */
+	uint8_t pad[64 - 26];
+};
+_Static_assert(sizeof(struct iotlb_msg_v2) == 72, "vhost_msg_v2 layout");
+
+/* One IOTLB UPDATE: IOVA [iova, iova+size) to guest RAM there, read-write. */
+static int iotlb_update(struct bench_dev *d, uint64_t iova, uint64_t size)
+{
+	struct iotlb_msg_v2 m = { .type = 2, .perm = 3, .kind = 2 };
+	ssize_t n;
+
+	m.iova = iova;
+	m.size = size;
+	m.uaddr = (uintptr_t)d->ram + iova;
+	n = write(d->fd, &m, sizeof(m));
+	if (n == (ssize_t)sizeof(m))
+		return 0;
+	bench_note("IOTLB UPDATE [0x%llx, +0x%llx): %s", (unsigned long long)iova,
+		   (unsigned long long)size, n < 0 ? strerror(errno) : "short write");
+	return n < 0 ? -errno : -EIO;
+}
+
+/* The guest's vIOMMU as QEMU's vhost code serves it: the backend features
+ * with IOTLB_MSG_V2, then the translations of guest RAM (identity IOVAs). */
+static int iommu_start(struct bench_dev *d)
+{
+	uint64_t bf = 0, page = 4096;
+	int rc;
+
+	if ((rc = xioctl(d->fd, USV_VHOST_GET_BACKEND_FEATURES, &bf, "GET_BACKEND_FEATURES")) < 0)
+		return rc;
+	if (!(bf & USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2))) {
+		bench_note("%s offers backend features 0x%llx, without IOTLB_MSG_V2", d->o->dev,
+			   (unsigned long long)bf);
+		return -EPROTONOSUPPORT;
+	}
+	bf = USV_BIT(USV_BACKEND_F_IOTLB_MSG_V2);
+	if ((rc = xioctl(d->fd, USV_VHOST_SET_BACKEND_FEATURES, &bf, "SET_BACKEND_FEATURES")) < 0)
+		return rc;
+	if (d->o->iommu == BENCH_IOMMU_PT)
+		return iotlb_update(d, 0, d->ram_size);
+	/* Past the device IOTLB's size the oldest entries would be retired
+	 * and missed for, which this QEMU does not answer. */
+	if (d->ram_size / page > BENCH_IOTLB_ENTRIES) {
+		bench_note("--iommu=pages: %zu KiB of guest RAM is %zu pages, more than the %u "
+			   "entries of a device IOTLB (the kernel's max_iotlb_entries); use a "
+			   "smaller --size or --ring", d->ram_size / 1024, d->ram_size / 4096,
+			   BENCH_IOTLB_ENTRIES);
+		return -E2BIG;
+	}
+	for (uint64_t iova = 0; iova < d->ram_size && !rc; iova += page)
+		rc = iotlb_update(d, iova, page);
+	return rc;
 }
 
 static int vhost_start(struct bench_dev *d)
@@ -165,8 +243,17 @@ static int vhost_start(struct bench_dev *d)
 			   d->o->dev, (unsigned long long)f);
 		return -EPROTONOSUPPORT;
 	}
-	f = BENCH_FEATURES | (d->o->packed ? USV_BIT(USV_F_RING_PACKED) : 0);
+	if (d->o->iommu != BENCH_IOMMU_NONE && !(f & USV_BIT(USV_F_ACCESS_PLATFORM))) {
+		bench_note("%s offers features 0x%llx, without VIRTIO_F_ACCESS_PLATFORM (bit "
+			   "33): no device IOTLB there; leave --iommu out", d->o->dev,
+			   (unsigned long long)f);
+		return -EPROTONOSUPPORT;
+	}
+	f = BENCH_FEATURES | (d->o->packed ? USV_BIT(USV_F_RING_PACKED) : 0) |
+	    (d->o->iommu != BENCH_IOMMU_NONE ? USV_BIT(USV_F_ACCESS_PLATFORM) : 0);
 	if ((rc = xioctl(d->fd, USV_VHOST_SET_FEATURES, &f, "SET_FEATURES")) < 0)
+		return rc;
+	if (d->o->iommu != BENCH_IOMMU_NONE && (rc = iommu_start(d)) < 0)
 		return rc;
 	m = calloc(1, sizeof(*m) + sizeof(m->regions[0]));
 	if (!m)

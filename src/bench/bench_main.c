@@ -42,6 +42,11 @@ static const char usage_text[] =
 	"                      (VIRTIO_F_RING_PACKED, which the device must offer:\n"
 	"                      usvhostd's profile usvhost does, the kernel's vhost_net\n"
 	"                      does not) (default split; not with --raw)\n"
+	"  --iommu=none|pt|pages\n"
+	"                      a guest vIOMMU (VIRTIO_F_ACCESS_PLATFORM, the device\n"
+	"                      IOTLB): none (default), pt: one mapping over guest\n"
+	"                      RAM (passthrough), pages: one per 4 KiB page of it;\n"
+	"                      filled before the rings start (not with --raw)\n"
 	"  --devices=N         N devices and taps in parallel, 1..64 (default 1)\n"
 	"  --secs=S            seconds to measure, 1..3600 (default 5)\n"
 	"  --ring=N            ring size, a power of 2, 16..1024 (default 256)\n"
@@ -52,9 +57,10 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 packets moved and every tap's counters matched (idle: the\n"
 	"devices were set up), 1 they did not or the run failed, 2 usage error or\n"
-	"--layout=packed on a device that does not offer packed rings.\n";
+	"--layout=packed or --iommu on a device that does not offer them.\n";
 
 static const char *test_name[] = { "tx", "rx", "rr", "idle" };
+static const char *iommu_name[] = { "none", "pt", "pages" };
 
 static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *v)
 {
@@ -86,7 +92,7 @@ static int usage_error(const char *fmt, ...)
 static int parse(int argc, char **argv, struct bench_opts *o)
 {
 	enum { O_DEV = 1, O_TEST, O_SIZE, O_RAM, O_GUEST, O_LAYOUT, O_DEVICES, O_SECS, O_RING,
-	       O_PID, O_JSON, O_RAW, O_HELP };
+	       O_PID, O_JSON, O_RAW, O_HELP, O_IOMMU };
 	static const struct option lo[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "test", required_argument, NULL, O_TEST },
@@ -94,6 +100,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{ "ram", required_argument, NULL, O_RAM },
 		{ "guest", required_argument, NULL, O_GUEST },
 		{ "layout", required_argument, NULL, O_LAYOUT },
+		{ "iommu", required_argument, NULL, O_IOMMU },
 		{ "devices", required_argument, NULL, O_DEVICES },
 		{ "secs", required_argument, NULL, O_SECS },
 		{ "ring", required_argument, NULL, O_RING },
@@ -138,6 +145,12 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 			else if (!strcmp(optarg, "packed")) o->packed = true;
 			else return usage_error("--layout=%s: split or packed", optarg);
 			break;
+		case O_IOMMU:
+			if (!strcmp(optarg, "none")) o->iommu = BENCH_IOMMU_NONE;
+			else if (!strcmp(optarg, "pt")) o->iommu = BENCH_IOMMU_PT;
+			else if (!strcmp(optarg, "pages")) o->iommu = BENCH_IOMMU_PAGES;
+			else return usage_error("--iommu=%s: none, pt or pages", optarg);
+			break;
 		case O_DEVICES:
 			if (!parse_uint(optarg, 1, BENCH_MAX_DEVICES, &o->devices))
 				return usage_error("--devices=%s: 1..64", optarg);
@@ -171,6 +184,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		return usage_error("%s", "--test=idle measures a device: not with --raw");
 	if (o->raw && o->packed)
 		return usage_error("%s", "--layout=packed is a device's ring layout: not with --raw");
+	if (o->raw && o->iommu != BENCH_IOMMU_NONE)
+		return usage_error("%s", "--iommu is a device's IOTLB: not with --raw");
 	return 0;
 }
 
@@ -309,11 +324,13 @@ static void report(const struct bench_opts *o, const struct result *r)
 
 	if (o->json) {
 		printf("{\"test\":\"%s\",\"dev\":\"%s\",\"raw\":%s,\"size\":%u,\"ram\":\"%s\","
-		       "\"guest\":\"%s\",\"layout\":\"%s\",\"devices\":%u,\"ring\":%u,"
-		       "\"secs\":%.3f,\"packets\":%" PRIu64 ",\"pps\":%.0f,\"gbps\":%.3f,",
+		       "\"guest\":\"%s\",\"layout\":\"%s\",\"iommu\":\"%s\",\"devices\":%u,"
+		       "\"ring\":%u,\"secs\":%.3f,\"packets\":%" PRIu64 ",\"pps\":%.0f,"
+		       "\"gbps\":%.3f,",
 		       test_name[o->test], o->raw ? "" : o->dev, o->raw ? "true" : "false", o->size,
 		       ram, o->poll ? "poll" : "irq", o->raw ? "" : o->packed ? "packed" : "split",
-		       o->devices, o->ring, r->secs, r->frames, r->pps, r->gbps);
+		       iommu_name[o->iommu], o->devices, o->ring, r->secs, r->frames, r->pps,
+		       r->gbps);
 		if (r->cpu_known)
 			printf("\"backend\":{\"pid\":%d,\"kernel\":%s,\"cpu_s\":%.3f,"
 			       "\"ns_per_packet\":%.1f},",
@@ -332,10 +349,12 @@ static void report(const struct bench_opts *o, const struct result *r)
 		printf("}\n");
 		return;
 	}
-	printf("usvhost-bench: %s %u bytes, %s, RAM %s, %sguest %s, %u device%s, ring %u\n",
+	printf("usvhost-bench: %s %u bytes, %s, RAM %s, %s%s%s%sguest %s, %u device%s, ring %u\n",
 	       test_name[o->test], o->size, o->raw ? "raw tap" : o->dev, ram,
 	       o->raw ? "" : o->packed ? "packed rings, " : "split rings, ",
-	       o->poll ? "poll" : "irq", o->devices, o->devices > 1 ? "s" : "", o->ring);
+	       o->iommu ? "vIOMMU " : "", o->iommu ? iommu_name[o->iommu] : "",
+	       o->iommu ? ", " : "", o->poll ? "poll" : "irq", o->devices,
+	       o->devices > 1 ? "s" : "", o->ring);
 	printf("  %" PRIu64 " packets in %.3f s: %.0f pps (%.3f Mpps), %.3f Gbit/s\n", r->frames,
 	       r->secs, r->pps, r->pps / 1e6, r->gbps);
 	if (r->cpu_known)
