@@ -31,6 +31,10 @@ Options:
                     "tx:64 tx:1500 rx:64 rx:1500 rr:64")
   --guest=irq|poll  the guest driver's mode (default irq)
   --devices=N       devices (and taps) per run, in parallel (default 1)
+  --iommus="A B"    usvhost-bench --iommu values, each a row of its own:
+                    none, pt (a guest vIOMMU, one mapping over guest RAM)
+                    and/or pages (one per 4 KiB page) (default "none"); with
+                    another than none, --doc replaces the vIOMMU section
   --profile         then, for tx:64 and rx:64 and each RAM kind, one more run
                     with usvhostd under strace -c: its system calls per
                     packet (RESULTS/bench/profile/)
@@ -61,6 +65,7 @@ die() {
 }
 
 secs=3 runs=3 rams="memfd anon" cases="tx:64 tx:1500 rx:64 rx:1500 rr:64" guest=irq devices=1
+iommus=none
 results="" md="" json="" doc="" note="" timeout="" profile=0 from=""
 builddir=${USVHOST_BUILD_DIR:-$srcdir/build}
 while [ $# -gt 0 ]; do
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--cases=*) cases=${1#*=} ;;
 	--guest=irq | --guest=poll) guest=${1#*=} ;;
 	--devices=*) devices=${1#*=} ;;
+	--iommus=*) iommus=${1#*=} ;;
 	--profile) profile=1 ;;
 	--results=*) results=${1#*=} ;;
 	--md=*) md=${1#*=} ;;
@@ -97,7 +103,7 @@ if [ -n "$from" ]; then
 	# shellcheck disable=SC1091
 	. "$from/bench.env"
 	secs=$BENCH_SECS runs=$BENCH_RUNS rams=$BENCH_RAMS cases=$BENCH_CASES guest=$BENCH_GUEST
-	devices=${BENCH_DEVICES:-1} results=$from
+	devices=${BENCH_DEVICES:-1} iommus=${BENCH_IOMMUS:-none} results=$from
 fi
 case $secs in '' | *[!0-9]* | 0) die "--secs wants a positive number" ;; esac
 case $runs in '' | *[!0-9]* | 0) die "--runs wants a positive number" ;; esac
@@ -105,6 +111,10 @@ case $devices in '' | *[!0-9]* | 0) die "--devices wants a positive number" ;; e
 [ -n "$rams" ] || die "--rams is empty"
 for r in $rams; do
 	case $r in memfd | anon) ;; *) die "--rams: memfd or anon, not '$r'" ;; esac
+done
+[ -n "$iommus" ] || die "--iommus is empty"
+for i in $iommus; do
+	case $i in none | pt | pages) ;; *) die "--iommus: none, pt or pages, not '$i'" ;; esac
 done
 [ -n "$cases" ] || die "--cases is empty"
 for c in $cases; do
@@ -125,7 +135,7 @@ results=$(abspath "${results:-$builddir/bench-vm}")
 md=$(abspath "${md:-$results/bench-vm.md}")
 json=$(abspath "${json:-$results/bench-vm.json}")
 [ -z "$doc" ] || doc=$(abspath "$doc")
-nruns=$((runs * $(wc -w <<<"$rams") * $(wc -w <<<"$cases") * 2))
+nruns=$((runs * $(wc -w <<<"$rams") * $(wc -w <<<"$cases") * $(wc -w <<<"$iommus") * 2))
 # Each run: its seconds, set-up and teardown under TCG (a few s), the drain;
 # a profile is one more run per RAM kind and case (and strace's slowness).
 [ "$profile" = 0 ] || nruns=$((nruns + 4 * $(wc -w <<<"$rams")))
@@ -140,7 +150,8 @@ run_vm() {
 	{
 		printf 'BENCH_SECS=%q\nBENCH_RUNS=%q\nBENCH_RAMS=%q\nBENCH_CASES=%q\nBENCH_GUEST=%q\n' \
 			"$secs" "$runs" "$rams" "$cases" "$guest"
-		printf 'BENCH_DEVICES=%q\nBENCH_PROFILE=%q\n' "$devices" "$profile"
+		printf 'BENCH_DEVICES=%q\nBENCH_PROFILE=%q\nBENCH_IOMMUS=%q\n' "$devices" "$profile" \
+			"$iommus"
 	} >"$results/bench.env"
 	echo "$prog: $nruns runs of $secs s in the VM (bounded by $timeout s); logs in $results" >&2
 	"$srcdir/scripts/vm-run.sh" --no-build --build-dir="$builddir" --results="$results" \
@@ -177,7 +188,8 @@ host_nproc=$(nproc) host_kernel=$(uname -r)
 # shellcheck disable=SC1091
 . "$results/bench/vm.env"
 export RESULTS=$results/bench/results.jsonl MD=$md JSON=$json RUNS=$runs SECS=$secs \
-	GUEST=$guest DEVICES=$devices RAMS=$rams CASES=$cases NOTE=$note GIT_REV=$git_rev \
+	GUEST=$guest DEVICES=$devices RAMS=$rams CASES=$cases IOMMUS=$iommus NOTE=$note \
+	GIT_REV=$git_rev \
 	HOST_CPU=$host_cpu HOST_NPROC=$host_nproc HOST_MEM=$host_mem HOST_KERNEL=$host_kernel \
 	HOST_LOAD=$host_load RUN_DATE=$run_date QEMU_VERSION=$qemu_version \
 	VM_KERNEL VM_CPUS VM_MEM_MIB VM_DAEMON_VERSION ELAPSED=${elapsed:-0}
@@ -188,13 +200,17 @@ env = os.environ
 runs = [json.loads(l) for l in open(env["RESULTS"])]
 rams = env["RAMS"].split()
 cases = [(c.split(":")[0], int(c.split(":")[1])) for c in env["CASES"].split()]
+iommus = env["IOMMUS"].split()
+viommu = iommus != ["none"]
 
 
-def pick(backend, ram, test, size):
+def pick(backend, ram, iommu, test, size):
     ok = [r["r"] for r in runs if r["backend"] == backend and "r" in r and
-          (r["r"]["ram"], r["r"]["test"], r["r"]["size"]) == (ram, test, size)]
+          (r["r"]["ram"], r["r"].get("iommu", "none"), r["r"]["test"], r["r"]["size"]) ==
+          (ram, iommu, test, size)]
     bad = sum(1 for r in runs if r["backend"] == backend and r.get("failed") and
-              (r["ram"], r["test"], r["size"]) == (ram, test, size))
+              (r["ram"], r.get("iommu", "none"), r["test"], r["size"]) ==
+              (ram, iommu, test, size))
     bad += sum(1 for r in ok if not r["match"])
     return ok, bad
 
@@ -212,18 +228,17 @@ def us_per_pkt(r):
 
 
 cells = []
-for ram in rams:
-    for test, size in cases:
-        c = {"ram": ram, "test": test, "size": size}
-        for be in ("kernel", "usvhostd"):
-            ok, bad = pick(be, ram, test, size)
-            c[be] = {"pps": stat([r["pps"] for r in ok]),
-                     "cpu_us_per_packet": stat([us_per_pkt(r) for r in ok]),
-                     "bad_runs": bad}
-            if test == "rr":
-                c[be]["p50_us"] = stat([r.get("p50_us") for r in ok])
-                c[be]["p99_us"] = stat([r.get("p99_us") for r in ok])
-        cells.append(c)
+for ram, (test, size), iommu in [(r, c, i) for r in rams for c in cases for i in iommus]:
+    c = {"ram": ram, "iommu": iommu, "test": test, "size": size}
+    for be in ("kernel", "usvhostd"):
+        ok, bad = pick(be, ram, iommu, test, size)
+        c[be] = {"pps": stat([r["pps"] for r in ok]),
+                 "cpu_us_per_packet": stat([us_per_pkt(r) for r in ok]),
+                 "bad_runs": bad}
+        if test == "rr":
+            c[be]["p50_us"] = stat([r.get("p50_us") for r in ok])
+            c[be]["p99_us"] = stat([r.get("p99_us") for r in ok])
+    cells.append(c)
 
 
 def med(c, be, key):
@@ -267,7 +282,8 @@ def flag(c, be):
 now = datetime.datetime.now(datetime.timezone.utc)
 o = []
 w = o.append
-w("## VM: the kernel's vhost_net versus usvhostd's CUSE node")
+w("## VM: the kernel's vhost_net versus usvhostd's CUSE node%s"
+  % (", behind a guest vIOMMU" if viommu else ""))
 w("")
 w("Written by `scripts/bench-vm.sh` between the markers; run it again (`--doc`) rather than")
 w("editing this part.")
@@ -296,14 +312,21 @@ w("  `bad` (a run that failed or did not match).")
 if env.get("NOTE"):
     w("* note: " + env["NOTE"])
 w("")
-w("| RAM | test | size | kernel | usvhostd | pps ratio | CPU µs/packet, kernel "
-  "| CPU µs/packet, usvhostd | CPU ratio |")
-w("|---|---|---|---|---|---|---|---|---|")
+if viommu:
+    w("")
+    w("vIOMMU: `usvhost-bench --iommu`, the same for both backends: none, or ACCESS_PLATFORM")
+    w("and IOTLB_MSG_V2 acked and the device IOTLB filled before the rings start, with one")
+    w("mapping over guest RAM (pt, a guest in passthrough mode) or one per 4 KiB page")
+    w("(pages); ring and buffer addresses are then IOVAs.")
+w("")
+w("| RAM | %stest | size | kernel | usvhostd | pps ratio | CPU µs/packet, kernel "
+  "| CPU µs/packet, usvhostd | CPU ratio |" % ("vIOMMU | " if viommu else ""))
+w("|---|---|---|---|---|---|---|---|---|%s" % ("---|" if viommu else ""))
 for c in cells:
     if c["test"] == "rr":
         continue
-    w("| %s | %s | %d | %s%s | %s%s | %s | %s | %s | %s |" % (
-        c["ram"], c["test"].upper(), c["size"],
+    w("| %s | %s%s | %d | %s%s | %s%s | %s | %s | %s | %s |" % (
+        c["ram"], (c["iommu"] + " | ") if viommu else "", c["test"].upper(), c["size"],
         fig(c["kernel"]["pps"], fpps), flag(c, "kernel"),
         fig(c["usvhostd"]["pps"], fpps), flag(c, "usvhostd"),
         fr(ratio(med(c, "usvhostd", "pps"), med(c, "kernel", "pps"))),
@@ -316,32 +339,37 @@ if rr:
     w("Request/response (one frame out, echoed back by the host side, the next one sent when")
     w("it is back), latency in µs:")
     w("")
-    w("| RAM | size | kernel p50 | usvhostd p50 | ratio | kernel p99 | usvhostd p99 | ratio "
-      "| round trips/s, kernel | usvhostd |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("| RAM | %ssize | kernel p50 | usvhostd p50 | ratio | kernel p99 | usvhostd p99 "
+      "| ratio | round trips/s, kernel | usvhostd |" % ("vIOMMU | " if viommu else ""))
+    w("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if viommu else ""))
     for c in rr:
-        w("| %s | %d | %s%s | %s%s | %s | %s | %s | %s | %s | %s |" % (
-            c["ram"], c["size"], fig(c["kernel"]["p50_us"], fus), flag(c, "kernel"),
+        w("| %s | %s%d | %s%s | %s%s | %s | %s | %s | %s | %s | %s |" % (
+            c["ram"], (c["iommu"] + " | ") if viommu else "", c["size"], fig(c["kernel"]["p50_us"], fus), flag(c, "kernel"),
             fig(c["usvhostd"]["p50_us"], fus), flag(c, "usvhostd"),
             fr(ratio(med(c, "usvhostd", "p50_us"), med(c, "kernel", "p50_us"))),
             fig(c["kernel"]["p99_us"], fus), fig(c["usvhostd"]["p99_us"], fus),
             fr(ratio(med(c, "usvhostd", "p99_us"), med(c, "kernel", "p99_us"))),
             frate(med(c, "kernel", "pps")), frate(med(c, "usvhostd", "pps"))))
 w("")
-w("Command: `scripts/bench-vm.sh --secs=%s --runs=%s --guest=%s --devices=%s --doc`."
-  % (env["SECS"], env["RUNS"], env["GUEST"], env["DEVICES"]))
+w("Command: `scripts/bench-vm.sh --secs=%s --runs=%s --guest=%s --devices=%s --rams=\"%s\" "
+  "--cases=\"%s\"%s --doc`." % (env["SECS"], env["RUNS"], env["GUEST"], env["DEVICES"],
+                                env["RAMS"], env["CASES"],
+                                (" --iommus=\"%s\"" % env["IOMMUS"]) if viommu else ""))
 text = "\n".join(o)
 open(env["MD"], "w").write(text + "\n")
 meta = {k.lower(): env[k] for k in ("HOST_CPU", "HOST_NPROC", "HOST_MEM", "HOST_KERNEL",
                                     "HOST_LOAD", "QEMU_VERSION", "VM_KERNEL", "VM_CPUS",
                                     "VM_MEM_MIB", "VM_DAEMON_VERSION", "GIT_REV", "SECS",
-                                    "RUNS", "GUEST", "DEVICES", "NOTE")}
+                                    "RUNS", "GUEST", "DEVICES", "IOMMUS", "NOTE")}
 meta["date"] = now.isoformat(timespec="seconds")
 json.dump({"meta": meta, "cells": cells, "runs": runs}, open(env["JSON"], "w"), indent=1)
 print(text)
 PY
 if [ -n "$doc" ]; then
-	python3 "$srcdir/scripts/bench-section.py" "$doc" bench-vm <"$md"
-	echo "$prog: updated the VM section of $doc" >&2
+	# A vIOMMU run has its own section: the plain comparison stays.
+	section=bench-vm
+	[ "$iommus" = none ] || section=bench-vm-iommu
+	python3 "$srcdir/scripts/bench-section.py" "$doc" "$section" <"$md"
+	echo "$prog: updated the $section section of $doc" >&2
 fi
 echo "$prog: wrote $md and $json" >&2

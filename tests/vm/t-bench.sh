@@ -6,6 +6,7 @@
 #   BENCH_SECS  seconds per run          BENCH_RUNS  runs per figure
 #   BENCH_RAMS  "memfd anon"             BENCH_CASES "tx:64 tx:1500 rx:64 rx:1500 rr:64"
 #   BENCH_GUEST irq|poll                 BENCH_DEVICES devices per run
+#   BENCH_IOMMUS "none" (or "none pt", ...: usvhost-bench --iommu, each in turn)
 #   BENCH_PROFILE 1: then, for BENCH_PROFILE_CASES (default "tx:64 rx:64")
 #     and each RAM kind, one more run with usvhostd under strace -c: its
 #     system calls per packet (RESULTS/bench/profile/). perf is of no use
@@ -21,7 +22,7 @@ set -eu
 
 BENCH_SECS=3 BENCH_RUNS=3 BENCH_RAMS="memfd anon" BENCH_GUEST=irq BENCH_DEVICES=1
 BENCH_CASES="tx:64 tx:1500 rx:64 rx:1500 rr:64"
-BENCH_PROFILE=0 BENCH_PROFILE_CASES="tx:64 rx:64"
+BENCH_PROFILE=0 BENCH_PROFILE_CASES="tx:64 rx:64" BENCH_IOMMUS=none
 # shellcheck disable=SC1091
 [ ! -f "$VM_RESULTS/bench.env" ] || . "$VM_RESULTS/bench.env"
 
@@ -43,37 +44,42 @@ vm_daemon_start main usvhost-net --log-level=info
 results=$VM_OUT/results.jsonl
 : >"$results"
 ncase=$(wc -w <<<"$BENCH_CASES") nram=$(wc -w <<<"$BENCH_RAMS")
-total=$((BENCH_RUNS * ncase * nram * 2)) n=0 failed=0
+niommu=$(wc -w <<<"$BENCH_IOMMUS")
+total=$((BENCH_RUNS * ncase * nram * niommu * 2)) n=0 failed=0
 for run in $(seq "$BENCH_RUNS"); do
 	for ram in $BENCH_RAMS; do
 		for c in $BENCH_CASES; do
 			test=${c%%:*} size=${c#*:}
-			for backend in kernel usvhostd; do
-				n=$((n + 1))
-				if [ "$backend" = kernel ]; then
-					args=(--dev=/dev/vhost-net)
-				else
-					args=(--dev=/dev/usvhost-net --backend-pid="$VM_DAEMON_PID")
-				fi
-				rc=0
-				line=$(cd /tmp && timeout -s KILL $((BENCH_SECS + 40)) "$bench" "${args[@]}" \
-					--test="$test" --size="$size" --ram="$ram" --guest="$BENCH_GUEST" \
-					--devices="$BENCH_DEVICES" --secs="$BENCH_SECS" --json 2>"$VM_OUT/err.txt") || rc=$?
-				case $line in
-				'{'*)
-					echo "{\"backend\":\"$backend\",\"run\":$run,\"rc\":$rc,\"r\":$line}" >>"$results"
-					e2e_log "[$n/$total] run $run $backend $test $size $ram: $(sed -E 's/.*"pps":([0-9]+).*"ns_per_packet":([0-9.]+).*/\1 pps, \2 ns\/packet/' <<<"$line")$( [ "$rc" = 0 ] || echo " (exit $rc)")"
-					;;
-				*)
-					failed=$((failed + 1))
-					echo "{\"backend\":\"$backend\",\"run\":$run,\"rc\":$rc,\"failed\":true,\"test\":\"$test\",\"size\":$size,\"ram\":\"$ram\"}" >>"$results"
-					e2e_log "[$n/$total] run $run $backend $test $size $ram: FAILED (exit $rc)"
-					;;
-				esac
-				if [ -s "$VM_OUT/err.txt" ]; then
-					sed "s/^/[$E2E_NAME]   /" "$VM_OUT/err.txt"
-					sed "s/^/run $run $backend $test $size $ram: /" "$VM_OUT/err.txt" >>"$VM_OUT/notes.txt"
-				fi
+			for iommu in $BENCH_IOMMUS; do
+				for backend in kernel usvhostd; do
+					n=$((n + 1))
+					if [ "$backend" = kernel ]; then
+						args=(--dev=/dev/vhost-net)
+					else
+						args=(--dev=/dev/usvhost-net --backend-pid="$VM_DAEMON_PID")
+					fi
+					rc=0
+					line=$(cd /tmp && timeout -s KILL $((BENCH_SECS + 40)) "$bench" "${args[@]}" \
+						--test="$test" --size="$size" --ram="$ram" --guest="$BENCH_GUEST" \
+						--iommu="$iommu" --devices="$BENCH_DEVICES" --secs="$BENCH_SECS" --json \
+						2>"$VM_OUT/err.txt") || rc=$?
+					what="$backend $test $size $ram iommu $iommu"
+					case $line in
+					'{'*)
+						echo "{\"backend\":\"$backend\",\"run\":$run,\"rc\":$rc,\"r\":$line}" >>"$results"
+						e2e_log "[$n/$total] run $run $what: $(sed -E 's/.*"pps":([0-9]+).*"ns_per_packet":([0-9.]+).*/\1 pps, \2 ns\/packet/' <<<"$line")$( [ "$rc" = 0 ] || echo " (exit $rc)")"
+						;;
+					*)
+						failed=$((failed + 1))
+						echo "{\"backend\":\"$backend\",\"run\":$run,\"rc\":$rc,\"failed\":true,\"test\":\"$test\",\"size\":$size,\"ram\":\"$ram\",\"iommu\":\"$iommu\"}" >>"$results"
+						e2e_log "[$n/$total] run $run $what: FAILED (exit $rc)"
+						;;
+					esac
+					if [ -s "$VM_OUT/err.txt" ]; then
+						sed "s/^/[$E2E_NAME]   /" "$VM_OUT/err.txt"
+						sed "s/^/run $run $what: /" "$VM_OUT/err.txt" >>"$VM_OUT/notes.txt"
+					fi
+				done
 			done
 		done
 	done
