@@ -300,8 +300,9 @@ static bool desc_snapshot(struct usv_vringh *vr)
 	uint64_t len = (uint64_t)USV_VRING_DESC_SIZE * vr->num;
 	uint16_t ahead = (uint16_t)(vr->desc_snap_for - vr->last_avail_idx);
 
-	if (!vr->desc_snap || vr->iotlb || vr->num > USV_VRING_SNAP_MAX_NUM ||
-	    len > vr->desc_snap_cap)
+	/* Through an IOTLB too: the prefetch found the whole table readable,
+	 * and any IOTLB change drops the snapshot (usv_vringh_remap). */
+	if (!vr->desc_snap || vr->num > USV_VRING_SNAP_MAX_NUM || len > vr->desc_snap_cap)
 		return false;
 	if (vr->desc_snap_valid && ahead >= 1 && ahead <= vr->num)
 		return true;
