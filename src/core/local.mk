@@ -29,5 +29,5 @@ src_libusvcore_la_SOURCES = \
 	src/core/vhost_ops.h \
 	src/core/vhost_vring.c \
 	src/core/vringh.c src/core/vringh_buf.c src/core/vringh_internal.h \
-	src/core/vringh_packed.c
+	src/core/vringh_packed.c src/core/vringh_iotlb.c
 src_libusvcore_la_LIBADD = -lpthread

@@ -225,6 +225,13 @@ void frozen_fs_stop(struct frozen_fs *fz);
  * daemon threads wait on the owner's memory (each step a check). */
 bool frozen_fs_freeze_owner(struct frozen_fs *fz, int up, int down, const char *who,
 			    unsigned n);
+/* The owner's device i (hdev_up, anonymous RAM), the page of its guest RAM
+ * at off replaced by page i of the frozen file (opened as ffd); tag is
+ * kept by the device (static storage). */
+bool frozen_fs_owner_device(struct hdev *x, const char *tag, int ffd, unsigned i, size_t off);
+/* Each of the n devices sends a 100-byte packet from its frozen page (at
+ * off): its worker then waits on the page. */
+void frozen_fs_owner_post(struct hdev *x, unsigned n, size_t off);
 void scenario_iotlb_blocking_reads(void);
 void scenario_device_limit(void);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -178,4 +179,31 @@ bool frozen_fs_freeze_owner(struct frozen_fs *fz, int up, int down, const char *
 	cl_print("    %u threads of the daemon wait on their owner's memory", waiting);
 	return cl_check(waiting >= n, "every device's worker waits on its owner's memory (%u "
 			"daemon threads in an uninterruptible wait, want %u)", waiting, n);
+}
+
+bool frozen_fs_owner_device(struct hdev *x, const char *tag, int ffd, unsigned i, size_t off)
+{
+	uint8_t *page;
+
+	if (!hdev_up(x, tag, CL_RAM_ANON_PRIV, MTU))
+		return false;
+	/* A page of guest RAM becomes a page of the file, never read. */
+	page = hdev_ram(x, off);
+	if (mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, ffd,
+		 (off_t)i * 4096) == page)
+		return true;
+	cl_setup_fail("%s: a page of the frozen file over its RAM", tag);
+	hdev_close(x);
+	return false;
+}
+
+void frozen_fs_owner_post(struct hdev *x, unsigned n, size_t off)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t head = (uint16_t)(x[i].tx_desc++ % ODD_HEAD);
+
+		cl_put_desc(hdev_desc(&x[i], VQ_TX), head, hdev_gpa(&x[i], off), 100, 0, 0);
+		hdev_post(&x[i], VQ_TX, head);
+		hdev_kick(&x[i], VQ_TX);
+	}
 }

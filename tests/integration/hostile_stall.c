@@ -589,20 +589,9 @@ static int stuck_attacker_main(void *arg)
 		goto out;
 	}
 	for (; up < STUCK_DEVICES; up++) {
-		char *tag = tags[up];
-		uint8_t *page;
-
-		snprintf(tag, sizeof(tags[up]), "attacker %u", up);
-		if (!hdev_up(&x[up], tag, CL_RAM_ANON_PRIV, MTU))
+		snprintf(tags[up], sizeof(tags[up]), "attacker %u", up);
+		if (!frozen_fs_owner_device(&x[up], tags[up], ffd, up, STUCK_PAGE))
 			goto out;
-		/* A page of guest RAM becomes a page of the file, never read. */
-		page = hdev_ram(&x[up], STUCK_PAGE);
-		if (mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, ffd,
-			 (off_t)up * 4096) != page) {
-			cl_setup_fail("%s: a page of the frozen file over its RAM", tag);
-			hdev_close(&x[up]);
-			goto out;
-		}
 	}
 	/* A ring stop per device, which will wait for its worker; then more
 	 * requests for one device than the daemon has request threads. */
@@ -641,13 +630,7 @@ static int stuck_attacker_main(void *arg)
 	released = true;
 	/* Posted only now: a worker woken for anything else (the host's own
 	 * frames on a new tap) must not have read the page while it could. */
-	for (unsigned i = 0; i < STUCK_DEVICES; i++) {
-		uint16_t head = (uint16_t)(x[i].tx_desc++ % ODD_HEAD);
-
-		cl_put_desc(hdev_desc(&x[i], VQ_TX), head, hdev_gpa(&x[i], STUCK_PAGE), 100, 0, 0);
-		hdev_post(&x[i], VQ_TX, head);
-		hdev_kick(&x[i], VQ_TX);
-	}
+	frozen_fs_owner_post(x, STUCK_DEVICES, STUCK_PAGE);
 	/* The checker sees every worker waiting, then says "ring stops". */
 	if (!hx_link_send(l->up[1], 'k') || !hx_link_recv(l->down[0], &v, 30000) || v != 'b')
 		goto out;

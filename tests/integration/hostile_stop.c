@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +73,7 @@ static void release(int efd, uint64_t n)
 static int stop_attacker_main(void *arg)
 {
 	static struct hdev x[STOP_DEVICES];
+	static char tags[STOP_DEVICES][32];
 	static struct stop_call c[STOP_DEVICES];
 	struct stop_link *l = arg;
 	pthread_t t[STOP_DEVICES];
@@ -90,19 +90,9 @@ static int stop_attacker_main(void *arg)
 		goto out;
 	}
 	for (; up < STOP_DEVICES; up++) {
-		uint8_t *page;
-		char tag[32];
-
-		snprintf(tag, sizeof(tag), "owner %u", up);
-		if (!hdev_up(&x[up], tag, CL_RAM_ANON_PRIV, MTU))
+		snprintf(tags[up], sizeof(tags[up]), "owner %u", up);
+		if (!frozen_fs_owner_device(&x[up], tags[up], ffd, up, STOP_PAGE))
 			goto out;
-		page = hdev_ram(&x[up], STOP_PAGE);
-		if (mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, ffd,
-			 (off_t)up * 4096) != page) {
-			cl_setup_fail("%s: a page of the frozen file over its RAM", tag);
-			hdev_close(&x[up]);
-			goto out;
-		}
 	}
 	for (; nt < STOP_DEVICES; nt++) {
 		c[nt] = (struct stop_call){ .fd = x[nt].d.fd, .go = go, .leave = leave,
@@ -121,13 +111,7 @@ static int stop_attacker_main(void *arg)
 	}
 	if (!hx_link_send(l->up[1], 'r') || !hx_link_recv(l->down[0], &v, 10000) || v != 'f')
 		goto out;
-	for (unsigned i = 0; i < STOP_DEVICES; i++) {
-		uint16_t head = (uint16_t)(x[i].tx_desc++ % ODD_HEAD);
-
-		cl_put_desc(hdev_desc(&x[i], VQ_TX), head, hdev_gpa(&x[i], STOP_PAGE), 100, 0, 0);
-		hdev_post(&x[i], VQ_TX, head);
-		hdev_kick(&x[i], VQ_TX);
-	}
+	frozen_fs_owner_post(x, STOP_DEVICES, STOP_PAGE);
 	if (!hx_link_send(l->up[1], 'k') || !hx_link_recv(l->down[0], &v, 30000) || v != 'b')
 		goto out;
 	release(go, nt);
