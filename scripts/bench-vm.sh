@@ -313,20 +313,27 @@ if env.get("NOTE"):
     w("* note: " + env["NOTE"])
 w("")
 if viommu:
-    w("")
     w("vIOMMU: `usvhost-bench --iommu`, the same for both backends: none, or ACCESS_PLATFORM")
     w("and IOTLB_MSG_V2 acked and the device IOTLB filled before the rings start, with one")
     w("mapping over guest RAM (pt, a guest in passthrough mode) or one per 4 KiB page")
     w("(pages); ring and buffer addresses are then IOVAs.")
-w("")
+    w("")
+# The vIOMMU column, only when some run had one.
+vhead, vsep = ("vIOMMU | ", "---|") if viommu else ("", "")
+
+
+def vcol(c):
+    return c["iommu"] + " | " if viommu else ""
+
+
 w("| RAM | %stest | size | kernel | usvhostd | pps ratio | CPU µs/packet, kernel "
-  "| CPU µs/packet, usvhostd | CPU ratio |" % ("vIOMMU | " if viommu else ""))
-w("|---|---|---|---|---|---|---|---|---|%s" % ("---|" if viommu else ""))
+  "| CPU µs/packet, usvhostd | CPU ratio |" % vhead)
+w("|---|---|---|---|---|---|---|---|---|%s" % vsep)
 for c in cells:
     if c["test"] == "rr":
         continue
     w("| %s | %s%s | %d | %s%s | %s%s | %s | %s | %s | %s |" % (
-        c["ram"], (c["iommu"] + " | ") if viommu else "", c["test"].upper(), c["size"],
+        c["ram"], vcol(c), c["test"].upper(), c["size"],
         fig(c["kernel"]["pps"], fpps), flag(c, "kernel"),
         fig(c["usvhostd"]["pps"], fpps), flag(c, "usvhostd"),
         fr(ratio(med(c, "usvhostd", "pps"), med(c, "kernel", "pps"))),
@@ -340,11 +347,11 @@ if rr:
     w("it is back), latency in µs:")
     w("")
     w("| RAM | %ssize | kernel p50 | usvhostd p50 | ratio | kernel p99 | usvhostd p99 "
-      "| ratio | round trips/s, kernel | usvhostd |" % ("vIOMMU | " if viommu else ""))
-    w("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if viommu else ""))
+      "| ratio | round trips/s, kernel | usvhostd |" % vhead)
+    w("|---|---|---|---|---|---|---|---|---|---|%s" % vsep)
     for c in rr:
         w("| %s | %s%d | %s%s | %s%s | %s | %s | %s | %s | %s | %s |" % (
-            c["ram"], (c["iommu"] + " | ") if viommu else "", c["size"], fig(c["kernel"]["p50_us"], fus), flag(c, "kernel"),
+            c["ram"], vcol(c), c["size"], fig(c["kernel"]["p50_us"], fus), flag(c, "kernel"),
             fig(c["usvhostd"]["p50_us"], fus), flag(c, "usvhostd"),
             fr(ratio(med(c, "usvhostd", "p50_us"), med(c, "kernel", "p50_us"))),
             fig(c["kernel"]["p99_us"], fus), fig(c["usvhostd"]["p99_us"], fus),

@@ -105,10 +105,13 @@ done
 mkdir -p "$(dirname "$out")"
 daemon_version=$("$daemon" --version 2>/dev/null || echo "usvhostd ?")
 git_rev=$(git -C "$srcdir" describe --always --dirty 2>/dev/null || echo "?")
-export RESULTS=$results SECTION=$work/section.md SIZES=$sizes RUNS=$runs SECS=$secs GUEST=$guest NOTE=$note \
+export SCRIPTS=$srcdir/scripts RESULTS=$results SECTION=$work/section.md SIZES=$sizes RUNS=$runs SECS=$secs GUEST=$guest NOTE=$note \
 	DAEMON_VERSION=$daemon_version GIT_REV=$git_rev
 python3 - <<'PY'
-import datetime, json, os, platform, statistics
+import datetime, json, os, platform, statistics, sys
+
+sys.path.insert(0, os.environ["SCRIPTS"])
+from bench_report import fig, machine, ratio  # noqa: E402
 
 env = os.environ
 rows = [json.loads(l) for l in open(env["RESULTS"])]
@@ -132,38 +135,12 @@ def cell(test, size, cfg, key="pps"):
     return (statistics.median(v), min(v), max(v), bad)
 
 
-def pps(x):
-    if x >= 1e6:
-        return "%.2f Mpps" % (x / 1e6)
-    return "%.0f kpps" % (x / 1e3)
-
-
-def fig(c):
-    m, lo, hi, bad = c
-    if m is None:
-        return "failed"
-    s = "%s (%s-%s)" % (pps(m), pps(lo), pps(hi))
-    return s + (" **%d run(s) failed or mismatched**" % bad if bad else "")
-
-
-def ratio(a, b):
-    if a[0] is None or not b[0]:
-        return "-"
-    return "%.2f" % (a[0] / b[0])
-
-
 def ns(c):
     if c[0] is None:
         return "-"
     return "%.0f (%.0f-%.0f)" % (c[0], c[1], c[2])
 
 
-cpu = "?"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-mem_kib = int(open("/proc/meminfo").readline().split()[1])
 now = datetime.datetime.now(datetime.timezone.utc)
 o = []
 w = o.append
@@ -173,7 +150,7 @@ w("Written by `scripts/bench.sh` between the markers; run it again rather than e
 w("this part.")
 w("")
 w("* date: %s" % now.strftime("%Y-%m-%d %H:%M UTC"))
-w("* machine: %s, %d CPUs, %d MiB RAM" % (cpu, os.cpu_count(), mem_kib // 1024))
+w("* machine: %s" % machine())
 w("* kernel: Linux %s (%s)" % (platform.release(), platform.machine()))
 w("* versions: %s (default options: FUSE front, default workers), usvhost-bench from the"
   % env["DAEMON_VERSION"])
